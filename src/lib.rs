@@ -1,0 +1,1 @@
+//! urpd library
