@@ -1,1 +1,7 @@
-//! urpd library
+//! urpd: SIP registrar, stateful proxy and contact-center router for Italian public
+//! administration front offices. See README.md for the architecture; each module's `//!` doc
+//! states its contract. Dependencies point one way: `sip` ← `transaction` ← `proxy`/`registrar`
+//! ← `daemon`.
+
+pub mod sip;
+pub mod transport;

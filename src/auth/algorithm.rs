@@ -1,0 +1,146 @@
+//! Digest hash algorithms (RFC 8760 names) and the `H()` helper of RFC 7616 §3.4.
+//!
+//! Only the non-session variants are supported: `-sess` would need the server to offer it and
+//! to hash per (nonce, cnonce); no SIP phone we target needs it, so it is refused by name
+//! ([`AlgorithmError::SessUnsupported`]) rather than lumped in with unknown names.
+
+use md5::Md5;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::str::FromStr;
+
+/// A digest algorithm usable for SIP authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// `MD5` (RFC 2617 / RFC 3261 default; also what an absent `algorithm` param means).
+    Md5,
+    /// `SHA-256` (RFC 7616, RFC 8760).
+    Sha256,
+}
+
+/// Why an `algorithm` parameter value is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlgorithmError {
+    /// A `-sess` variant (`MD5-sess`, `SHA-256-sess`, ...): recognised but not supported.
+    #[error("session digest algorithm {0:?} is not supported")]
+    SessUnsupported(String),
+    /// A name we do not know (e.g. `SHA-512-256`, `AKAv1-MD5`).
+    #[error("unknown digest algorithm {0:?}")]
+    Unknown(String),
+}
+
+impl Algorithm {
+    /// The RFC 8760 token for this algorithm, as written in challenges.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Sha256 => "SHA-256",
+        }
+    }
+
+    /// Length in hex characters of this algorithm's digests (32 or 64).
+    pub fn hex_len(self) -> usize {
+        match self {
+            Algorithm::Md5 => 32,
+            Algorithm::Sha256 => 64,
+        }
+    }
+
+    /// Parses an `algorithm` value case-insensitively (RFC 7616 §3.3 tokens are case-insensitive).
+    pub fn parse(s: &str) -> Result<Self, AlgorithmError> {
+        if s.eq_ignore_ascii_case("MD5") {
+            Ok(Algorithm::Md5)
+        } else if s.eq_ignore_ascii_case("SHA-256") {
+            Ok(Algorithm::Sha256)
+        } else if s.len() > 5
+            && s.get(s.len() - 5..)
+                .is_some_and(|t| t.eq_ignore_ascii_case("-sess"))
+        {
+            Err(AlgorithmError::SessUnsupported(s.to_owned()))
+        } else {
+            Err(AlgorithmError::Unknown(s.to_owned()))
+        }
+    }
+
+    /// `H(p0 ":" p1 ":" ...)` as lowercase hex: the digest of the parts joined by colons,
+    /// which is the only shape RFC 7616 ever hashes (HA1, HA2 and KD alike).
+    pub fn digest_hex(self, parts: &[&str]) -> String {
+        match self {
+            Algorithm::Md5 => hash_joined::<Md5>(parts),
+            Algorithm::Sha256 => hash_joined::<Sha256>(parts),
+        }
+    }
+}
+
+/// Feeds the parts into the hasher with ':' separators, avoiding an intermediate String.
+fn hash_joined<D: Digest>(parts: &[&str]) -> String {
+    let mut h = D::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h.update(b":");
+        }
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+impl FromStr for Algorithm {
+    type Err = AlgorithmError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Algorithm::parse(s)
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_names() {
+        assert_eq!(Algorithm::parse("md5"), Ok(Algorithm::Md5));
+        assert_eq!(Algorithm::parse("sha-256"), Ok(Algorithm::Sha256));
+        assert_eq!("SHA-256".parse::<Algorithm>(), Ok(Algorithm::Sha256));
+        assert!(matches!(
+            Algorithm::parse("MD5-sess"),
+            Err(AlgorithmError::SessUnsupported(_))
+        ));
+        assert!(matches!(
+            Algorithm::parse("SHA-256-SESS"),
+            Err(AlgorithmError::SessUnsupported(_))
+        ));
+        assert!(matches!(
+            Algorithm::parse("SHA-512-256"),
+            Err(AlgorithmError::Unknown(_))
+        ));
+        assert!(matches!(
+            Algorithm::parse("-sess"),
+            Err(AlgorithmError::Unknown(_))
+        ));
+        assert!(matches!(
+            Algorithm::parse(""),
+            Err(AlgorithmError::Unknown(_))
+        ));
+    }
+
+    #[test]
+    fn digest_hex_known_vectors() {
+        assert_eq!(
+            Algorithm::Md5.digest_hex(&["abc"]),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
+        assert_eq!(
+            Algorithm::Sha256.digest_hex(&["a", "bc"]),
+            Algorithm::Sha256.digest_hex(&["a:bc"])
+        );
+        assert_eq!(
+            Algorithm::Sha256.digest_hex(&[""]).len(),
+            Algorithm::Sha256.hex_len()
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! The [`Authenticator`]: issues challenges and verifies digest responses (RFC 7616 §3.4,
+//! qop=auth only) against stored HA1 values.
+//!
+//! Contract: sans-IO (time comes in as `now`, unix seconds). The [`Verdict`] tells the caller
+//! what to send; the [`Reason`] inside a rejection is for logs and metrics only. The SIP answer
+//! must not reveal whether a user exists, so an unknown user's response is checked against a
+//! random dummy HA1 with the same hashing and the same constant-time comparison as a real one.
+//! (Timing of the caller's user lookup is the caller's concern.)
+
+use super::algorithm::Algorithm;
+use super::header::{Challenge, DigestCredentials};
+use super::nonce::{NonceKeeper, NonceStatus, DEFAULT_MAX_TRACKED_NONCES};
+use rand::RngCore;
+use subtle::ConstantTimeEq;
+
+/// `HA1 = H(username ":" realm ":" password)` as lowercase hex (RFC 7616 §3.4.2).
+pub fn ha1(alg: Algorithm, user: &str, realm: &str, password: &str) -> String {
+    alg.digest_hex(&[user, realm, password])
+}
+
+/// What we store per user: HA1 for each algorithm, never the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredCredentials {
+    /// HA1 under MD5, 32 hex digits.
+    pub ha1_md5: String,
+    /// HA1 under SHA-256, 64 hex digits.
+    pub ha1_sha256: String,
+}
+
+impl std::fmt::Debug for StoredCredentials {
+    // HA1 is password-equivalent for this realm: keep it out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredCredentials { .. }")
+    }
+}
+
+impl StoredCredentials {
+    /// Computes both HA1 values from a cleartext password (at provisioning time).
+    pub fn from_password(user: &str, realm: &str, password: &str) -> Self {
+        StoredCredentials {
+            ha1_md5: ha1(Algorithm::Md5, user, realm, password),
+            ha1_sha256: ha1(Algorithm::Sha256, user, realm, password),
+        }
+    }
+
+    /// The HA1 for `alg`.
+    pub fn ha1(&self, alg: Algorithm) -> &str {
+        match alg {
+            Algorithm::Md5 => &self.ha1_md5,
+            Algorithm::Sha256 => &self.ha1_sha256,
+        }
+    }
+}
+
+/// Authenticator settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Our realm; credentials for any other realm are rejected.
+    pub realm: String,
+    /// Algorithms offered, most preferred first; one challenge is sent per entry.
+    pub algorithms: Vec<Algorithm>,
+    /// Nonce lifetime in seconds.
+    pub nonce_ttl_secs: u64,
+    /// Cap on nonces tracked for nc replay protection.
+    pub max_tracked_nonces: usize,
+}
+
+impl AuthConfig {
+    /// Defaults: SHA-256 then MD5 (RFC 8760 §2.4 order), 300 s nonces, 100k tracked nonces.
+    pub fn new(realm: impl Into<String>) -> Self {
+        AuthConfig {
+            realm: realm.into(),
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+            nonce_ttl_secs: 300,
+            max_tracked_nonces: DEFAULT_MAX_TRACKED_NONCES,
+        }
+    }
+}
+
+/// Outcome of [`Authenticator::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The response is correct, fresh and not replayed.
+    Authenticated {
+        /// The authenticated username, as sent.
+        username: String,
+    },
+    /// The response is correct but the nonce is expired or from another secret: challenge
+    /// again with `stale=true` so the client retries without prompting the user.
+    Stale,
+    /// Refused. Answer with a fresh challenge (or 403); never tell the peer the reason.
+    Rejected(Reason),
+}
+
+/// Why credentials were rejected. For logs and metrics only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// No stored credentials for this username (response checked against a dummy anyway).
+    UnknownUser,
+    /// The response does not match (wrong password, or wrong method/uri/nonce in the hash).
+    WrongResponse,
+    /// The `realm` param is not ours.
+    RealmMismatch,
+    /// The `uri` param differs from the Request-URI.
+    UriMismatch,
+    /// The `nc` is not greater than one already accepted for this nonce.
+    ReplayedNc,
+    /// No `qop`: RFC 2069-style responses are refused (no cnonce, no replay counter).
+    MissingQop,
+    /// A `qop` other than `auth` (e.g. `auth-int`).
+    UnsupportedQop,
+    /// An algorithm we do not support or do not offer.
+    UnsupportedAlgorithm,
+    /// The nonce is not one we issued (garbage or tampered).
+    BadNonce,
+}
+
+impl Reason {
+    /// A stable snake_case label for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::UnknownUser => "unknown_user",
+            Reason::WrongResponse => "wrong_response",
+            Reason::RealmMismatch => "realm_mismatch",
+            Reason::UriMismatch => "uri_mismatch",
+            Reason::ReplayedNc => "replayed_nc",
+            Reason::MissingQop => "missing_qop",
+            Reason::UnsupportedQop => "unsupported_qop",
+            Reason::UnsupportedAlgorithm => "unsupported_algorithm",
+            Reason::BadNonce => "bad_nonce",
+        }
+    }
+}
+
+/// Issues digest challenges and verifies responses for one realm.
+#[derive(Debug)]
+pub struct Authenticator {
+    config: AuthConfig,
+    nonces: NonceKeeper,
+    opaque: String,
+    /// Random HA1s used for unknown users so their check costs the same as a real one.
+    dummy_md5: String,
+    dummy_sha256: String,
+}
+
+impl Authenticator {
+    /// An authenticator with a random nonce secret (nonces do not survive a restart).
+    pub fn new(config: AuthConfig) -> Self {
+        let nonces = NonceKeeper::new(config.nonce_ttl_secs);
+        Self::build(config, nonces)
+    }
+
+    /// An authenticator with a fixed nonce secret (tests, clusters); see
+    /// [`NonceKeeper::with_secret`] for why `now` is needed.
+    pub fn with_secret(config: AuthConfig, secret: [u8; 32], now: u64) -> Self {
+        let nonces = NonceKeeper::with_secret(secret, config.nonce_ttl_secs, now);
+        Self::build(config, nonces)
+    }
+
+    fn build(config: AuthConfig, mut nonces: NonceKeeper) -> Self {
+        nonces.set_max_tracked(config.max_tracked_nonces);
+        let mut rng = rand::thread_rng();
+        let mut d16 = [0u8; 16];
+        let mut d32 = [0u8; 32];
+        rng.fill_bytes(&mut d16);
+        rng.fill_bytes(&mut d32);
+        let opaque = nonces.opaque();
+        Authenticator {
+            config,
+            nonces,
+            opaque,
+            dummy_md5: hex::encode(d16),
+            dummy_sha256: hex::encode(d32),
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// Challenge header values (`WWW-Authenticate` for 401, `Proxy-Authenticate` for 407),
+    /// one per offered algorithm, most preferred first (RFC 8760 §2.4, RFC 7616 §3.7). They
+    /// share one fresh nonce, which is fine: a nonce is not bound to an algorithm.
+    pub fn challenge(&self, now: u64, stale: bool) -> Vec<String> {
+        let nonce = self.nonces.issue(now);
+        self.config
+            .algorithms
+            .iter()
+            .map(|&algorithm| {
+                Challenge {
+                    realm: &self.config.realm,
+                    nonce: &nonce,
+                    opaque: Some(&self.opaque),
+                    algorithm,
+                    stale,
+                }
+                .to_string()
+            })
+            .collect()
+    }
+
+    /// Verifies credentials for a request with `method` and `request_uri` (exact string match
+    /// against the `uri` param). `stored` is `None` when the username is unknown.
+    ///
+    /// Checks, in order: realm, algorithm (supported and offered), qop=auth, uri, nonce
+    /// signature; then the response in constant time (against a dummy HA1 if the user is
+    /// unknown); then nonce freshness (→ `Stale`); then nc replay. `opaque` is not enforced:
+    /// it carries nothing the signed nonce does not already protect.
+    pub fn verify(
+        &mut self,
+        now: u64,
+        method: &str,
+        request_uri: &str,
+        creds: &DigestCredentials<'_>,
+        stored: Option<&StoredCredentials>,
+    ) -> Verdict {
+        if creds.realm != self.config.realm {
+            return Verdict::Rejected(Reason::RealmMismatch);
+        }
+        let alg = match creds.algorithm() {
+            Ok(a) if self.config.algorithms.contains(&a) => a,
+            _ => return Verdict::Rejected(Reason::UnsupportedAlgorithm),
+        };
+        let (qop, cnonce, nc) = match (&creds.qop, &creds.cnonce, &creds.nc) {
+            (Some(q), Some(c), Some(n)) => (q, c, n),
+            _ => return Verdict::Rejected(Reason::MissingQop),
+        };
+        if !qop.eq_ignore_ascii_case("auth") {
+            return Verdict::Rejected(Reason::UnsupportedQop);
+        }
+        if creds.uri != request_uri {
+            return Verdict::Rejected(Reason::UriMismatch);
+        }
+        let status = self.nonces.check(&creds.nonce, now);
+        if status == NonceStatus::Invalid {
+            return Verdict::Rejected(Reason::BadNonce);
+        }
+
+        // Same work whether or not the user exists: pick a real or dummy HA1, hash, compare.
+        let ha1 = match stored {
+            Some(s) => s.ha1(alg).to_ascii_lowercase(),
+            None => match alg {
+                Algorithm::Md5 => self.dummy_md5.clone(),
+                Algorithm::Sha256 => self.dummy_sha256.clone(),
+            },
+        };
+        let ha2 = alg.digest_hex(&[method, &creds.uri]);
+        // Hash qop, nc and cnonce exactly as the client sent them: that is what it hashed.
+        let expected = alg.digest_hex(&[&ha1, &creds.nonce, &nc.raw, cnonce, qop, &ha2]);
+        let given = creds.response.to_ascii_lowercase();
+        let matches: bool = expected.as_bytes().ct_eq(given.as_bytes()).into();
+
+        if stored.is_none() {
+            return Verdict::Rejected(Reason::UnknownUser);
+        }
+        if !matches {
+            return Verdict::Rejected(Reason::WrongResponse);
+        }
+        let id = match status {
+            NonceStatus::Valid(id) => id,
+            // Invalid was rejected above; only Stale reaches here.
+            NonceStatus::Stale | NonceStatus::Invalid => return Verdict::Stale,
+        };
+        if !self.nonces.record_nc(id, nc.value, now) {
+            return Verdict::Rejected(Reason::ReplayedNc);
+        }
+        Verdict::Authenticated {
+            username: creds.username.to_string(),
+        }
+    }
+}

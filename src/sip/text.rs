@@ -1,0 +1,173 @@
+//! Grammar helpers shared by the header parsers: tokens, quoted strings, comma-separated lists
+//! and `;name=value` parameter lists (RFC 3261 §25.1). All borrow from the input; none allocate.
+
+/// Whether `c` is a `token` character (RFC 3261 §25.1).
+pub fn is_token_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)
+}
+
+/// Whether `s` is a non-empty token.
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_char)
+}
+
+/// Whether `c` is linear whitespace (after unfolding: space or tab).
+pub fn is_ws(c: u8) -> bool {
+    c == b' ' || c == b'\t'
+}
+
+/// Length of the quoted string at the start of `s` (which begins with `"`), closing quote
+/// included; `None` if it never closes.
+pub fn quoted_len(s: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    while i < s.len() {
+        match s[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Splits a header value at top-level commas (not inside quotes or `<...>`), trimming each
+/// part. Returns `None` on an unterminated quote or bracket.
+pub fn split_list(value: &str) -> Option<Vec<&str>> {
+    let b = value.as_bytes();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => i += quoted_len(&b[i..])?,
+            b'<' => {
+                let close = b[i..].iter().position(|&c| c == b'>')?;
+                i += close + 1;
+            }
+            b',' => {
+                parts.push(value[start..i].trim_matches([' ', '\t']));
+                i += 1;
+                start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    parts.push(value[start..].trim_matches([' ', '\t']));
+    Some(parts)
+}
+
+/// Iterator over `;name[=value]` parameters. Names and values are trimmed of whitespace;
+/// quoted values are returned without their quotes (escapes kept).
+#[derive(Clone)]
+pub struct Params<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Params<'a> {
+    /// Iterates over the parameters in `s`, which starts at (or before) the first `;`.
+    pub fn new(s: &'a str) -> Self {
+        Params { rest: s }
+    }
+
+    /// The value of parameter `name` (case-insensitive): `Some(None)` when present without
+    /// value, `None` when absent.
+    pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
+        self.clone().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// Checks every parameter is well-formed: a token name, and a token, host or quoted
+    /// string value. Used by validation, not on every lookup.
+    pub fn validate(&self) -> bool {
+        let mut rest = self.rest.trim_start_matches([' ', '\t']);
+        while !rest.is_empty() {
+            let Some(r) = rest.strip_prefix(';') else { return false };
+            let (item, next) = split_param(r);
+            let (name, value) = name_value(item);
+            if !is_token(name) {
+                return false;
+            }
+            if let Some(v) = value {
+                if v.starts_with('"') {
+                    if quoted_len(v.as_bytes()) != Some(v.len()) {
+                        return false;
+                    }
+                } else if v.is_empty() || !v.bytes().all(|c| is_token_char(c) || c == b':' || c == b'[' || c == b']') {
+                    return false;
+                }
+            }
+            rest = next;
+        }
+        true
+    }
+}
+
+/// Splits `s` (after a `;`) into the first parameter and the rest (starting at the next `;`).
+fn split_param(s: &str) -> (&str, &str) {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => match quoted_len(&b[i..]) {
+                Some(n) => i += n,
+                None => return (s, ""),
+            },
+            b';' => return (&s[..i], &s[i..]),
+            _ => i += 1,
+        }
+    }
+    (s, "")
+}
+
+fn name_value(item: &str) -> (&str, Option<&str>) {
+    match item.find('=') {
+        Some(eq) => (item[..eq].trim_matches([' ', '\t']), Some(item[eq + 1..].trim_matches([' ', '\t']))),
+        None => (item.trim_matches([' ', '\t']), None),
+    }
+}
+
+impl<'a> Iterator for Params<'a> {
+    type Item = (&'a str, Option<&'a str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let rest = self.rest.trim_start_matches([' ', '\t']);
+            let r = rest.strip_prefix(';')?;
+            let (item, next) = split_param(r);
+            self.rest = next;
+            let (name, value) = name_value(item);
+            if name.is_empty() {
+                continue;
+            }
+            let value = value.map(|v| {
+                if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
+                    &v[1..v.len() - 1]
+                } else {
+                    v
+                }
+            });
+            return Some((name, value));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_split_respects_quotes_and_brackets() {
+        let v = split_list(r#""a,b" <sip:x@y;p=1,2>;q=1, <sip:z>"#).unwrap_or_default();
+        assert_eq!(v, vec![r#""a,b" <sip:x@y;p=1,2>;q=1"#, "<sip:z>"]);
+        assert!(split_list("\"open").is_none());
+    }
+
+    #[test]
+    fn params_with_spaces_and_quotes() {
+        let p = Params::new(" ;   tag    = 1918181833n ; lr; x=\"a;b\"");
+        let all: Vec<_> = p.clone().collect();
+        assert_eq!(all, vec![("tag", Some("1918181833n")), ("lr", None), ("x", Some("a;b"))]);
+        assert_eq!(p.get("TAG"), Some(Some("1918181833n")));
+        assert!(p.validate());
+        assert!(!Params::new(";;;").validate());
+    }
+}

@@ -1,0 +1,310 @@
+//! URIs: SIP/SIPS URIs parsed into their parts (RFC 3261 §19.1), other schemes kept opaque.
+//!
+//! A `Uri` keeps the text it was parsed from and offsets into it, so parsing a Request-URI or a
+//! Contact costs no copy and the URI is forwarded byte for byte as it came.
+
+use super::bytestr::ByteStr;
+use super::text::{is_ws, Params};
+use std::fmt;
+use std::net::IpAddr;
+
+/// A URI scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// `sip:`
+    Sip,
+    /// `sips:`
+    Sips,
+    /// `tel:` (RFC 3966)
+    Tel,
+    /// Any other scheme; the URI is kept opaque.
+    Other,
+}
+
+/// Why a URI was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UriError {
+    /// No `scheme:` prefix.
+    #[error("missing scheme")]
+    NoScheme,
+    /// Whitespace, angle brackets or control characters inside the URI.
+    #[error("illegal character in URI")]
+    IllegalChar,
+    /// The host part is empty or malformed.
+    #[error("invalid host")]
+    BadHost,
+    /// The port is not a number in 1..=65535.
+    #[error("invalid port")]
+    BadPort,
+    /// A URI parameter is malformed.
+    #[error("invalid URI parameter")]
+    BadParam,
+}
+
+type Span = (usize, usize);
+
+/// A parsed URI.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Uri {
+    raw: ByteStr,
+    scheme: Scheme,
+    user: Option<Span>,
+    host: Span,
+    port: Option<u16>,
+    params: Span,
+    headers: Option<Span>,
+}
+
+impl Uri {
+    /// Parses `raw` (a URI without surrounding `<>`).
+    pub fn parse(raw: ByteStr) -> Result<Uri, UriError> {
+        let s = raw.as_str();
+        if s.bytes().any(|c| is_ws(c) || c == b'<' || c == b'>' || c < 0x20 || c == 0x7f) {
+            return Err(UriError::IllegalChar);
+        }
+        let colon = s.find(':').ok_or(UriError::NoScheme)?;
+        let scheme_txt = &s[..colon];
+        if scheme_txt.is_empty()
+            || !scheme_txt.as_bytes()[0].is_ascii_alphabetic()
+            || !scheme_txt.bytes().all(|c| c.is_ascii_alphanumeric() || b"+-.".contains(&c))
+        {
+            return Err(UriError::NoScheme);
+        }
+        let scheme = if scheme_txt.eq_ignore_ascii_case("sip") {
+            Scheme::Sip
+        } else if scheme_txt.eq_ignore_ascii_case("sips") {
+            Scheme::Sips
+        } else if scheme_txt.eq_ignore_ascii_case("tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other
+        };
+        let rest_start = colon + 1;
+        if !matches!(scheme, Scheme::Sip | Scheme::Sips) {
+            if rest_start >= s.len() {
+                return Err(UriError::BadHost);
+            }
+            let end = s.len();
+            return Ok(Uri { raw, scheme, user: None, host: (rest_start, rest_start), port: None, params: (end, end), headers: None });
+        }
+        let rest = &s[rest_start..];
+        // '@' cannot appear unescaped in params or headers, so the first one ends userinfo.
+        let (user, host_start) = match rest.find('@') {
+            Some(at) => {
+                // userinfo = user [":" password]; the password is not kept apart.
+                let ui = &rest[..at];
+                let user_end = ui.find(':').unwrap_or(ui.len());
+                if user_end == 0 {
+                    return Err(UriError::BadHost);
+                }
+                (Some((rest_start, rest_start + user_end)), rest_start + at + 1)
+            }
+            None => (None, rest_start),
+        };
+        let hp = &s[host_start..];
+        let hp_end = hp.find([';', '?']).unwrap_or(hp.len());
+        let hostport = &hp[..hp_end];
+        let (host, port) = split_hostport(hostport)?;
+        let host_off = host.as_ptr() as usize - s.as_ptr() as usize;
+        let after = host_start + hp_end;
+        let (params_end, headers) = match s[after..].find('?') {
+            Some(q) => (after + q, Some((after + q + 1, s.len()))),
+            None => (s.len(), None),
+        };
+        let params = (after, params_end);
+        if !Params::new(&s[after..params_end]).validate() {
+            return Err(UriError::BadParam);
+        }
+        let host = (host_off, host_off + host.len());
+        Ok(Uri { raw, scheme, user, host, port, params, headers })
+    }
+
+    /// Parses a URI from text, copying it.
+    pub fn parse_str(s: &str) -> Result<Uri, UriError> {
+        Uri::parse(ByteStr::from(s))
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The user part (still %-escaped), if any.
+    pub fn user(&self) -> Option<&str> {
+        self.user.map(|(a, b)| &self.raw[a..b])
+    }
+
+    /// The host: a name, an IPv4 address, or an IPv6 reference with its brackets.
+    pub fn host(&self) -> &str {
+        &self.raw[self.host.0..self.host.1]
+    }
+
+    /// The host as an IP address, brackets removed, when it is one.
+    pub fn host_ip(&self) -> Option<IpAddr> {
+        self.host().trim_start_matches('[').trim_end_matches(']').parse().ok()
+    }
+
+    /// The explicit port, if any.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The URI parameters (`;a=b;lr`).
+    pub fn params(&self) -> Params<'_> {
+        Params::new(&self.raw[self.params.0..self.params.1])
+    }
+
+    /// The raw parameter text, leading `;` included.
+    pub fn params_str(&self) -> &str {
+        &self.raw[self.params.0..self.params.1]
+    }
+
+    /// The `?headers` part without the `?`, if any.
+    pub fn headers(&self) -> Option<&str> {
+        self.headers.map(|(a, b)| &self.raw[a..b])
+    }
+
+    /// The `transport` parameter, lowercased view not applied (compare case-insensitively).
+    pub fn transport_param(&self) -> Option<&str> {
+        self.params().get("transport").flatten()
+    }
+
+    /// Whether the `lr` parameter (loose routing) is present.
+    pub fn is_loose_route(&self) -> bool {
+        self.params().get("lr").is_some()
+    }
+
+    /// The URI exactly as received.
+    pub fn as_str(&self) -> &str {
+        self.raw.as_str()
+    }
+
+    /// The shared text.
+    pub fn as_bytestr(&self) -> &ByteStr {
+        &self.raw
+    }
+
+    /// Whether this is a sip: or sips: URI.
+    pub fn is_sip(&self) -> bool {
+        matches!(self.scheme, Scheme::Sip | Scheme::Sips)
+    }
+}
+
+/// Splits `host[:port]` (IPv6 references in brackets) and checks both parts.
+pub fn split_hostport(hp: &str) -> Result<(&str, Option<u16>), UriError> {
+    let (host, port_txt) = if hp.starts_with('[') {
+        let close = hp.find(']').ok_or(UriError::BadHost)?;
+        let host = &hp[..=close];
+        let inner = &hp[1..close];
+        if inner.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(UriError::BadHost);
+        }
+        let after = &hp[close + 1..];
+        if after.is_empty() {
+            (host, None)
+        } else {
+            (host, Some(after.strip_prefix(':').ok_or(UriError::BadHost)?))
+        }
+    } else {
+        match hp.find(':') {
+            Some(c) => (&hp[..c], Some(&hp[c + 1..])),
+            None => (hp, None),
+        }
+    };
+    if host.is_empty()
+        || (!host.starts_with('[') && !host.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.'))
+    {
+        return Err(UriError::BadHost);
+    }
+    let port = match port_txt {
+        None => None,
+        Some(p) => {
+            if p.is_empty() || p.len() > 5 || !p.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(UriError::BadPort);
+            }
+            match p.parse::<u16>() {
+                Ok(0) | Err(_) => return Err(UriError::BadPort),
+                Ok(n) => Some(n),
+            }
+        }
+    };
+    Ok((host, port))
+}
+
+impl fmt::Debug for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Uri({})", self.raw)
+    }
+}
+
+impl fmt::Display for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.raw.as_str())
+    }
+}
+
+/// Decodes `%XX` escapes (RFC 3261 §19.1.4: URIs compare after unescaping). Invalid escapes
+/// are kept literally.
+pub fn unescape(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('%') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sip_uri_parts() {
+        let u = Uri::parse_str("sip:alice:pw@[2001:db8::1]:5070;transport=tcp;lr?Subject=x").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(u.scheme(), Scheme::Sip);
+        assert_eq!(u.user(), Some("alice"));
+        assert_eq!(u.host(), "[2001:db8::1]");
+        assert_eq!(u.port(), Some(5070));
+        assert_eq!(u.transport_param(), Some("tcp"));
+        assert!(u.is_loose_route());
+        assert_eq!(u.headers(), Some("Subject=x"));
+        assert!(u.host_ip().is_some());
+    }
+
+    #[test]
+    fn semicolon_in_user() {
+        let u = Uri::parse_str("sip:user;par=u%40example.net@example.com").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(u.user(), Some("user;par=u%40example.net"));
+        assert_eq!(u.host(), "example.com");
+    }
+
+    #[test]
+    fn rejects_bad() {
+        assert!(Uri::parse_str("sip:user@example.com:99999").is_err());
+        assert!(Uri::parse_str("sip:us er@example.com").is_err());
+        assert!(Uri::parse_str("<sip:x@y>").is_err());
+        assert!(Uri::parse_str("nocolon").is_err());
+        assert!(Uri::parse_str("sip:@host").is_err());
+        assert!(Uri::parse_str("tel:+390612345").is_ok());
+    }
+
+    #[test]
+    fn unescapes() {
+        assert_eq!(unescape("sip%3Auser"), "sip:user");
+        assert_eq!(unescape("%zz"), "%zz");
+        assert_eq!(unescape("%4"), "%4");
+    }
+}

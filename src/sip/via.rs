@@ -1,0 +1,142 @@
+//! The Via header (RFC 3261 §20.42, §18.2.1, RFC 3581): protocol, sent-by and parameters.
+
+use super::text::{is_token, is_ws, Params};
+use super::uri::split_hostport;
+
+/// The RFC 3261 branch prefix that marks a branch as globally unique (§8.1.1.7).
+pub const MAGIC_COOKIE: &str = "z9hG4bK";
+
+/// One parsed Via value, borrowing from the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Via<'a> {
+    /// Transport token (`UDP`, `TCP`, `TLS`, `WS`, …) as written.
+    pub transport: &'a str,
+    /// The sent-by host (IPv6 with brackets).
+    pub host: &'a str,
+    /// The sent-by port, if given.
+    pub port: Option<u16>,
+    /// The parameters, leading `;` included.
+    pub params_str: &'a str,
+}
+
+/// Why a Via value was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ViaError {
+    /// The protocol is not `SIP/2.0/<transport>`.
+    #[error("bad Via protocol")]
+    BadProtocol,
+    /// The sent-by host or port is malformed.
+    #[error("bad Via sent-by")]
+    BadSentBy,
+    /// A parameter is malformed.
+    #[error("bad Via parameter")]
+    BadParam,
+}
+
+impl<'a> Via<'a> {
+    /// Parses one Via value. Whitespace around `/` and before `;` is allowed (RFC 4475 wsinv).
+    pub fn parse(value: &'a str) -> Result<Via<'a>, ViaError> {
+        let mut parts = value.splitn(3, '/');
+        let name = parts.next().ok_or(ViaError::BadProtocol)?.trim_matches([' ', '\t']);
+        let version = parts.next().ok_or(ViaError::BadProtocol)?.trim_matches([' ', '\t']);
+        let rest = parts.next().ok_or(ViaError::BadProtocol)?.trim_start_matches([' ', '\t']);
+        if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
+            return Err(ViaError::BadProtocol);
+        }
+        let t_end = rest.find(|c: char| c == ' ' || c == '\t').ok_or(ViaError::BadSentBy)?;
+        let transport = &rest[..t_end];
+        if !is_token(transport) {
+            return Err(ViaError::BadProtocol);
+        }
+        let rest = rest[t_end..].trim_start_matches([' ', '\t']);
+        let sb_end = rest.find(|c: char| c == ';' || is_ws(c as u8)).unwrap_or(rest.len());
+        let (host, port) = split_hostport(&rest[..sb_end]).map_err(|_| ViaError::BadSentBy)?;
+        let params_str = rest[sb_end..].trim_start_matches([' ', '\t']);
+        if !params_str.is_empty() && !params_str.starts_with(';') {
+            return Err(ViaError::BadSentBy);
+        }
+        Ok(Via { transport, host, port, params_str })
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> Params<'a> {
+        Params::new(self.params_str)
+    }
+
+    /// The `branch` parameter.
+    pub fn branch(&self) -> Option<&'a str> {
+        self.params().get("branch").flatten()
+    }
+
+    /// The `received` parameter.
+    pub fn received(&self) -> Option<&'a str> {
+        self.params().get("received").flatten()
+    }
+
+    /// The `rport` parameter: `Some(None)` when present without value (RFC 3581 request).
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.params().get("rport").map(|v| v.and_then(|p| p.parse().ok()))
+    }
+
+    /// The `maddr` parameter.
+    pub fn maddr(&self) -> Option<&'a str> {
+        self.params().get("maddr").flatten()
+    }
+
+    /// Whether the branch starts with the RFC 3261 magic cookie.
+    pub fn is_rfc3261(&self) -> bool {
+        self.branch().is_some_and(|b| b.starts_with(MAGIC_COOKIE))
+    }
+
+    /// Whether the transport is reliable (stream-based).
+    pub fn is_reliable(&self) -> bool {
+        !self.transport.eq_ignore_ascii_case("UDP")
+    }
+}
+
+/// Parses a CSeq value: sequence number and method token.
+pub fn parse_cseq(value: &str) -> Option<(u32, &str)> {
+    let v = value.trim_matches([' ', '\t']);
+    let sp = v.find([' ', '\t'])?;
+    let num = &v[..sp];
+    let method = v[sp..].trim_start_matches([' ', '\t']);
+    if num.is_empty() || num.len() > 10 || !num.bytes().all(|c| c.is_ascii_digit()) || !is_token(method) {
+        return None;
+    }
+    let n: u64 = num.parse().ok()?;
+    // RFC 3261 §8.1.1.5: the sequence number must be less than 2**31.
+    if n >= 1 << 31 {
+        return None;
+    }
+    Some((n as u32, method))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spaced_via() {
+        let v = Via::parse("SIP  /   2.0 /UDP     192.0.2.2;branch=390skdjuw").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v.transport, "UDP");
+        assert_eq!(v.host, "192.0.2.2");
+        assert_eq!(v.branch(), Some("390skdjuw"));
+        let v = Via::parse("SIP  / 2.0  / TCP     spindle.example.com   ;  branch  =   z9hG4bK9ikj8").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v.host, "spindle.example.com");
+        assert_eq!(v.branch(), Some("z9hG4bK9ikj8"));
+        assert!(v.is_rfc3261());
+        let v = Via::parse("SIP/2.0/UDP [2001:db8::9]:5070;rport;branch=z9hG4bKx").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v.port, Some(5070));
+        assert_eq!(v.rport(), Some(None));
+        assert!(Via::parse("SIP/2.0/UDP").is_err());
+        assert!(Via::parse("SIP/3.0/UDP host").is_err());
+    }
+
+    #[test]
+    fn cseq() {
+        assert_eq!(parse_cseq("0009\r\n  INVITE".replace("\r\n", " ").as_str()).map(|c| c.0), Some(9));
+        assert_eq!(parse_cseq("36893488147419103232 INVITE"), None);
+        assert_eq!(parse_cseq("1 INVITE"), Some((1, "INVITE")));
+        assert_eq!(parse_cseq("INVITE"), None);
+    }
+}
