@@ -4,4 +4,9 @@
 //! ← `daemon`.
 
 pub mod sip;
+
+pub mod auth;
+pub mod registrar;
+pub mod state;
+pub mod transaction;
 pub mod transport;
