@@ -6,6 +6,9 @@
 pub mod sip;
 
 pub mod auth;
+pub mod cli;
+pub mod daemon;
+pub mod proxy;
 pub mod registrar;
 pub mod state;
 pub mod transaction;

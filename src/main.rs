@@ -1,1 +1,5 @@
-fn main() {}
+//! The `urpd` binary: see `urpd --help`.
+
+fn main() -> std::process::ExitCode {
+    urpd::cli::main()
+}

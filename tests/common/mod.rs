@@ -27,6 +27,8 @@
 
 #![allow(dead_code)]
 
+pub mod digest;
+
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{Read, Write};

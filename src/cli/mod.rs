@@ -1,0 +1,210 @@
+//! The `urpd` command line: `run` starts the daemon; `user …` manages digest accounts in the
+//! node's state database (works whether or not the daemon runs, and tells a running daemon
+//! at once through the admin socket).
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 configuration error,
+//! 4 no such user, 5 user already exists.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::daemon::admin::{self, AdminRequest};
+use crate::daemon::config::{Config, Listen};
+use crate::state::{Role, StateDb, StateError};
+
+/// urpd — SIP registrar and stateful proxy for public administration front offices.
+#[derive(Debug, Parser)]
+#[command(name = "urpd", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (TOML). Without it, built-in defaults are used.
+    #[arg(long, short = 'c', global = true, env = "URPD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// State directory (SQLite state, admin socket); overrides node.state_dir.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon in the foreground.
+    Run(RunArgs),
+    /// Manage users (digest accounts of agents, gateways and admins).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `urpd run` options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Listen address, `udp:IP:PORT` or `tcp:IP:PORT` (IPv6 as `udp:[::1]:5060`); repeatable;
+    /// replaces the configuration's `sip.listen`.
+    #[arg(long, value_name = "PROTO:IP:PORT")]
+    pub listen: Vec<String>,
+}
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    /// An agent's softphone.
+    Agent,
+    /// A PSTN gateway or SBC bringing citizens' calls.
+    Gateway,
+    /// An administrator.
+    Admin,
+}
+
+/// `urpd user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user.
+    Add {
+        /// User name (the SIP user part, e.g. `mario.rossi` or `1001`).
+        name: String,
+        /// Password (only its digest HA1s are stored).
+        #[arg(long)]
+        password: String,
+        /// Role.
+        #[arg(long, value_enum, default_value = "agent")]
+        role: RoleArg,
+    },
+    /// List users.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a user's password.
+    Passwd {
+        /// User name.
+        name: String,
+        /// New password.
+        #[arg(long)]
+        password: String,
+    },
+    /// Remove a user.
+    Remove {
+        /// User name.
+        name: String,
+    },
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config, ExitCode> {
+    match path {
+        Some(p) => Config::load(p).map_err(|e| {
+            eprintln!("urpd: {e}");
+            ExitCode::from(3)
+        }),
+        None => Ok(Config::default()),
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let cfg = match load_config(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let state_dir = cli.state_dir.clone().unwrap_or_else(|| cfg.node.state_dir.clone());
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("urpd: cannot start runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match cli.command {
+        Command::Run(args) => rt.block_on(run(cfg, state_dir, args)),
+        Command::User(cmd) => rt.block_on(user(cfg, &state_dir, cmd)),
+    }
+}
+
+async fn run(mut cfg: Config, state_dir: PathBuf, args: RunArgs) -> ExitCode {
+    if !args.listen.is_empty() {
+        cfg.sip.listen = args.listen;
+    }
+    crate::daemon::logging::init(&cfg.log.level, &cfg.log.format);
+    let listens: Vec<Listen> = match cfg.listens() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("urpd: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match crate::daemon::run(cfg, state_dir, listens).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("urpd: {e}");
+            tracing::error!(error = %e, "urpd failed");
+            ExitCode::from(if matches!(e, crate::daemon::DaemonError::Config(_)) { 3 } else { 1 })
+        }
+    }
+}
+
+fn state_exit(e: &StateError) -> ExitCode {
+    eprintln!("urpd: {e}");
+    ExitCode::from(match e {
+        StateError::NoSuchUser(_) => 4,
+        StateError::UserExists(_) => 5,
+        StateError::InvalidUserName(_) => 2,
+        _ => 1,
+    })
+}
+
+async fn user(cfg: Config, state_dir: &Path, cmd: UserCommand) -> ExitCode {
+    let db = match StateDb::open(state_dir).await {
+        Ok(db) => db,
+        Err(e) => return state_exit(&e),
+    };
+    let realm = cfg.node.realm.as_str();
+    let result = match &cmd {
+        UserCommand::Add { name, password, role } => {
+            let role = match role {
+                RoleArg::Agent => Role::Agent,
+                RoleArg::Gateway => Role::Gateway,
+                RoleArg::Admin => Role::Admin,
+            };
+            db.add_user(name, realm, password, role).await.map(|_| println!("user {name} added"))
+        }
+        UserCommand::Passwd { name, password } => db.set_password(name, realm, password).await.map(|_| println!("password of {name} changed")),
+        UserCommand::Remove { name } => db.remove_user(name).await.map(|_| println!("user {name} removed")),
+        UserCommand::List { json } => match db.list_users().await {
+            Ok(list) => {
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".into()));
+                } else {
+                    println!("{:<24} {:<8} {:<16}", "NAME", "ROLE", "REALM");
+                    for u in &list {
+                        println!("{:<24} {:<8} {:<16}", u.name, u.role, u.realm);
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+    };
+    db.close().await;
+    if let Err(e) = result {
+        return state_exit(&e);
+    }
+    if !matches!(cmd, UserCommand::List { .. }) {
+        // A running daemon picks the change up now rather than at its next poll.
+        match admin::request(state_dir, &AdminRequest::ReloadUsers).await {
+            Ok(_) => {}
+            Err(e) => eprintln!("urpd: warning: could not notify the running daemon: {e}"),
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,327 @@
+//! The node's configuration file (`urpd.toml`): what it listens on, whom it serves, and the
+//! limits it enforces. Unknown keys are errors naming the key, so a typo never silently
+//! becomes a default. Every field has a default, so an empty file is a working config.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+use crate::transport::Protocol;
+
+/// Why the configuration could not be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown key or a wrong type.
+    #[error("invalid config {path}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the key's name and position.
+        message: String,
+    },
+    /// A listen address is not `udp:IP:PORT` or `tcp:IP:PORT`.
+    #[error("invalid listen address {0:?}: expected udp:IP:PORT or tcp:IP:PORT (IPv6 as [::1])")]
+    Listen(String),
+    /// A network in an allow-list is not CIDR.
+    #[error("invalid network {0:?} in {1}: expected CIDR such as 127.0.0.0/8")]
+    Network(String, &'static str),
+    /// An auth algorithm is unknown.
+    #[error("unknown digest algorithm {0:?} in auth.algorithms (use \"SHA-256\" or \"MD5\")")]
+    Algorithm(String),
+    /// A value is out of range.
+    #[error("invalid value for {0}: {1}")]
+    Value(&'static str, String),
+}
+
+/// `[node]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// This node's identity (logs, later case tokens).
+    pub id: String,
+    /// Where the node keeps its state (SQLite file, admin socket).
+    pub state_dir: PathBuf,
+    /// SIP domains served in addition to every listen address.
+    pub domains: Vec<String>,
+    /// Digest realm; changing it invalidates stored HA1s.
+    pub realm: String,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig { id: "urpd".into(), state_dir: PathBuf::from("state"), domains: Vec::new(), realm: "urpd".into() }
+    }
+}
+
+/// `[sip]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// Listen addresses, `udp:IP:PORT` / `tcp:IP:PORT`.
+    pub listen: Vec<String>,
+    /// Server / User-Agent header value.
+    pub server_header: String,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig { listen: vec!["udp:127.0.0.1:5060".into(), "tcp:127.0.0.1:5060".into()], server_header: "urpd".into() }
+    }
+}
+
+/// `[transport]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransportConfig {
+    /// Largest message accepted, bytes.
+    pub max_message_size: usize,
+    /// A TCP connection with no traffic for this long is closed.
+    pub tcp_idle_timeout_secs: u64,
+    /// Most simultaneous TCP connections.
+    pub max_tcp_connections: usize,
+    /// Networks this node may send requests to (no open relay).
+    pub outbound_allow: Vec<String>,
+    /// Requests per second allowed from one source IP before it is throttled (0 = off).
+    pub rate_limit_per_ip: u32,
+    /// Burst allowance of the per-IP limiter.
+    pub rate_limit_burst: u32,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            max_message_size: 65_535,
+            tcp_idle_timeout_secs: 120,
+            max_tcp_connections: 1024,
+            outbound_allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            rate_limit_per_ip: 0,
+            rate_limit_burst: 200,
+        }
+    }
+}
+
+/// `[registrar]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrarConfig {
+    /// Shortest registration accepted (423 below it).
+    pub min_expires: u32,
+    /// Longest registration granted (longer requests are shortened).
+    pub max_expires: u32,
+    /// Registration time when the client asks none.
+    pub default_expires: u32,
+    /// Most contacts one AOR may register.
+    pub max_contacts: usize,
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> Self {
+        RegistrarConfig { min_expires: 60, max_expires: 7200, default_expires: 3600, max_contacts: 10 }
+    }
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// Digest algorithms offered, most preferred first.
+    pub algorithms: Vec<String>,
+    /// Lifetime of a nonce.
+    pub nonce_ttl_secs: u64,
+    /// Networks whose requests are not challenged (peer nodes, gateways by address).
+    pub trusted_peers: Vec<String>,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection { algorithms: vec!["SHA-256".into(), "MD5".into()], nonce_ttl_secs: 300, trusted_peers: Vec::new() }
+    }
+}
+
+/// `[proxy]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    /// Timer C: longest wait for a final response to a proxied INVITE.
+    pub timer_c_secs: u64,
+    /// Whether to Record-Route (keep in-dialog requests flowing through the node).
+    pub record_route: bool,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig { timer_c_secs: 180, record_route: true }
+    }
+}
+
+/// `[timers]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimersConfig {
+    /// T1, RTT estimate.
+    pub t1_ms: u64,
+    /// T2, cap on non-INVITE retransmission interval.
+    pub t2_ms: u64,
+    /// T4, how long the network may keep a message.
+    pub t4_ms: u64,
+}
+
+impl Default for TimersConfig {
+    fn default() -> Self {
+        TimersConfig { t1_ms: 500, t2_ms: 4000, t4_ms: 5000 }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Default level filter (`RUST_LOG` overrides).
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: "text".into() }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[node]`
+    pub node: NodeConfig,
+    /// `[sip]`
+    pub sip: SipConfig,
+    /// `[transport]`
+    pub transport: TransportConfig,
+    /// `[registrar]`
+    pub registrar: RegistrarConfig,
+    /// `[auth]`
+    pub auth: AuthSection,
+    /// `[proxy]`
+    pub proxy: ProxyConfig,
+    /// `[timers]`
+    pub timers: TimersConfig,
+    /// `[log]`
+    pub log: LogConfig,
+}
+
+/// One listen address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Address to bind.
+    pub addr: SocketAddr,
+}
+
+impl Listen {
+    /// Parses `udp:IP:PORT` / `tcp:IP:PORT`.
+    pub fn parse(s: &str) -> Result<Listen, ConfigError> {
+        let (proto, addr) = s.split_once(':').ok_or_else(|| ConfigError::Listen(s.into()))?;
+        let protocol = match proto {
+            "udp" => Protocol::Udp,
+            "tcp" => Protocol::Tcp,
+            _ => return Err(ConfigError::Listen(s.into())),
+        };
+        let addr: SocketAddr = addr.parse().map_err(|_| ConfigError::Listen(s.into()))?;
+        Ok(Listen { protocol, addr })
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses config text (`path` only names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax { path: path.into(), message: e.to_string() })?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Semantic checks beyond the TOML types.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        for l in &self.sip.listen {
+            Listen::parse(l)?;
+        }
+        parse_nets(&self.transport.outbound_allow, "transport.outbound_allow")?;
+        parse_nets(&self.auth.trusted_peers, "auth.trusted_peers")?;
+        for a in &self.auth.algorithms {
+            crate::auth::Algorithm::parse(a).map_err(|_| ConfigError::Algorithm(a.clone()))?;
+        }
+        if self.auth.algorithms.is_empty() {
+            return Err(ConfigError::Value("auth.algorithms", "at least one algorithm is needed".into()));
+        }
+        let r = &self.registrar;
+        if r.min_expires > r.max_expires || r.default_expires < r.min_expires || r.default_expires > r.max_expires {
+            return Err(ConfigError::Value(
+                "registrar",
+                "need min_expires <= default_expires <= max_expires".into(),
+            ));
+        }
+        if self.timers.t1_ms == 0 || self.timers.t2_ms < self.timers.t1_ms {
+            return Err(ConfigError::Value("timers", "need 0 < t1_ms <= t2_ms".into()));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(ConfigError::Value("log.format", format!("{:?} (use text or json)", self.log.format)));
+        }
+        Ok(())
+    }
+
+    /// The parsed listen addresses.
+    pub fn listens(&self) -> Result<Vec<Listen>, ConfigError> {
+        self.sip.listen.iter().map(|l| Listen::parse(l)).collect()
+    }
+}
+
+/// Parses a list of CIDR networks (a bare address means a single host).
+pub fn parse_nets(list: &[String], key: &'static str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.iter()
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError::Network(s.clone(), key))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_is_default() {
+        let c = Config::parse("", Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.registrar.min_expires, 60);
+        assert_eq!(c.listens().map(|l| l.len()).unwrap_or(0), 2);
+    }
+
+    #[test]
+    fn unknown_key_named() {
+        let e = Config::parse("[registrar]\nmin_expire = 3\n", Path::new("x.toml")).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("min_expire"), "{e}");
+    }
+
+    #[test]
+    fn bad_listen() {
+        assert!(Config::parse("[sip]\nlisten=[\"sctp:1.2.3.4:5\"]\n", Path::new("x")).is_err());
+        assert!(Listen::parse("udp:[::1]:5060").is_ok());
+    }
+}

@@ -1,0 +1,10 @@
+//! The daemon: configuration, wiring of the layers, signals, logging and the admin socket.
+
+pub mod admin;
+pub mod config;
+pub mod logging;
+pub mod run;
+pub mod users;
+
+pub use config::Config;
+pub use run::{run, DaemonError};

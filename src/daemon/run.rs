@@ -1,0 +1,249 @@
+//! `urpd run`: wires the layers together and drives the sans-IO core from tokio. One task owns
+//! the core (no locks on the hot path); sockets, the admin socket and the database writer are
+//! separate tasks talking to it over channels.
+//!
+//! Shutdown on SIGTERM/SIGINT: new requests get 503, transactions and calls in progress may
+//! finish (bounded wait), pending binding writes are flushed, exit 0.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info, warn};
+
+use super::admin::{self, AdminCommand, AdminRequest};
+use super::config::{parse_nets, Config, ConfigError, Listen};
+use super::users::UserCache;
+use crate::auth::{Algorithm, AuthConfig, Authenticator};
+use crate::proxy::{Core, CoreConfig, Identity, Now};
+use crate::registrar::{Change, ExpiryPolicy, LocationTable};
+use crate::state::{StateDb, StateError};
+use crate::transaction::{TimerConfig, TransactionLayer};
+use crate::transport::{Limits, NetList, TransportError, TransportEvent, TransportHub};
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, Error)]
+pub enum DaemonError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A listener could not be bound.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The state database could not be opened or read.
+    #[error("state database: {0}")]
+    State(#[from] StateError),
+    /// Another I/O failure (admin socket, signals).
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How long in-progress transactions may take to finish after SIGTERM.
+const DRAIN_LIMIT: Duration = Duration::from_secs(32);
+
+/// Runs the node until SIGTERM/SIGINT.
+pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Result<(), DaemonError> {
+    let now = Now::system();
+    let db = StateDb::open(&state_dir).await?;
+
+    let users = UserCache::new();
+    reload_users(&db, &users).await?;
+    let mut location = LocationTable::new(cfg.registrar.max_contacts);
+    location.load(db.load_bindings(now.unix).await?, now.unix);
+
+    let (ev_tx, mut ev_rx) = mpsc::channel::<TransportEvent>(16_384);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let limits = Limits {
+        max_message_size: cfg.transport.max_message_size,
+        tcp_idle_timeout: Duration::from_secs(cfg.transport.tcp_idle_timeout_secs),
+        max_tcp_connections: cfg.transport.max_tcp_connections,
+    };
+    let binds: Vec<_> = listens.iter().map(|l| (l.protocol, l.addr)).collect();
+    let (hub, tcp_listeners) = TransportHub::bind(&binds, limits, ev_tx, shutdown_rx)?;
+
+    let (admin_tx, mut admin_rx) = mpsc::channel::<AdminCommand>(64);
+    admin::serve(&state_dir, admin_tx)?;
+
+    let algorithms = cfg.auth.algorithms.iter().filter_map(|a| Algorithm::parse(a).ok()).collect();
+    let mut auth_cfg = AuthConfig::new(cfg.node.realm.clone());
+    auth_cfg.algorithms = algorithms;
+    auth_cfg.nonce_ttl_secs = cfg.auth.nonce_ttl_secs;
+    let core_cfg = CoreConfig {
+        server_header: cfg.sip.server_header.clone(),
+        expiry: ExpiryPolicy { min: cfg.registrar.min_expires, max: cfg.registrar.max_expires, default: cfg.registrar.default_expires },
+        timer_c: Duration::from_secs(cfg.proxy.timer_c_secs),
+        record_route: cfg.proxy.record_route,
+        trusted: NetList::new(parse_nets(&cfg.auth.trusted_peers, "auth.trusted_peers")?),
+        outbound_allow: NetList::new(parse_nets(&cfg.transport.outbound_allow, "transport.outbound_allow")?),
+        rate_limit: (cfg.transport.rate_limit_per_ip, cfg.transport.rate_limit_burst),
+    };
+    let timers = TimerConfig {
+        t1: Duration::from_millis(cfg.timers.t1_ms),
+        t2: Duration::from_millis(cfg.timers.t2_ms),
+        t4: Duration::from_millis(cfg.timers.t4_ms),
+    };
+    let identity = Identity::new(hub.local_addrs(), cfg.node.domains.clone());
+    let mut core = Core::new(core_cfg, identity, TransactionLayer::new(timers), location, Authenticator::new(auth_cfg), users.clone(), now);
+
+    // Binding writes go to the database off the hot path, in order, batched.
+    let (persist_tx, persist_rx) = mpsc::unbounded_channel::<Vec<Change>>();
+    let writer = tokio::spawn(persist(db.clone(), persist_rx));
+    // Users changed by another process are noticed even without the admin poke.
+    tokio::spawn(watch_users(db.clone(), users.clone()));
+
+    hub.start(tcp_listeners);
+    let addrs: Vec<String> = hub.local_addrs().iter().map(|(p, a)| format!("{p}:{a}")).collect();
+    info!(node = %cfg.node.id, listen = %addrs.join(" "), users = users.len(), bindings = core.location().len(), "urpd ready");
+
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let started = std::time::Instant::now();
+    let mut drain_deadline: Option<tokio::time::Instant> = None;
+
+    loop {
+        let wake = core.poll_timeout().map(tokio::time::Instant::from_std);
+        let sleep_until = match (wake, drain_deadline) {
+            (Some(w), Some(d)) => Some(w.min(d)),
+            (w, d) => w.or(d),
+        };
+        let sleep = async {
+            match sleep_until {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            ev = ev_rx.recv() => {
+                let Some(ev) = ev else { break };
+                handle_event(&mut core, ev);
+                // Drain what else is queued before going back to sleep: fewer wake-ups under load.
+                for _ in 0..256 {
+                    match ev_rx.try_recv() {
+                        Ok(ev) => handle_event(&mut core, ev),
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = sleep => core.handle_timeout(Now::system()),
+            Some(cmd) = admin_rx.recv() => {
+                let answer = admin_answer(&mut core, &db, &users, &cmd.request, started).await;
+                let _ = cmd.reply.send(answer);
+            }
+            _ = sigterm.recv(), if drain_deadline.is_none() => {
+                info!("SIGTERM: finishing transactions in progress");
+                core.start_draining();
+                drain_deadline = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
+            }
+            _ = sigint.recv(), if drain_deadline.is_none() => {
+                info!("SIGINT: finishing transactions in progress");
+                core.start_draining();
+                drain_deadline = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
+            }
+            _ = sighup.recv() => {
+                info!("SIGHUP: reloading users");
+                if let Err(e) = reload_users(&db, &users).await { warn!(error = %e, "user reload failed"); }
+            }
+        }
+        while let Some(t) = core.poll_transmit() {
+            hub.send(t.dest, t.data);
+        }
+        let changes = core.take_binding_changes();
+        if !changes.is_empty() {
+            let _ = persist_tx.send(changes);
+        }
+        if let Some(d) = drain_deadline {
+            if core.is_idle() || tokio::time::Instant::now() >= d {
+                break;
+            }
+        }
+    }
+    let _ = shutdown_tx.send(true);
+    drop(persist_tx);
+    if tokio::time::timeout(Duration::from_secs(5), writer).await.is_err() {
+        warn!("binding writes did not finish in time");
+    }
+    let _ = std::fs::remove_file(admin::socket_path(&state_dir));
+    db.close().await;
+    info!("urpd stopped");
+    Ok(())
+}
+
+fn handle_event(core: &mut Core, ev: TransportEvent) {
+    let now = Now::system();
+    match ev {
+        TransportEvent::Message { data, peer, local, framed } => core.handle_message(now, data, peer, local, framed),
+        TransportEvent::Unreachable(peer) => core.handle_unreachable(now, peer),
+    }
+}
+
+async fn reload_users(db: &StateDb, users: &Arc<UserCache>) -> Result<(), StateError> {
+    let all = db.load_all_credentials().await?;
+    let map: HashMap<_, _> = all.into_iter().map(|(name, (creds, _role))| (name, creds)).collect();
+    users.replace(map);
+    Ok(())
+}
+
+async fn watch_users(db: StateDb, users: Arc<UserCache>) {
+    let mut last = db.data_version().await.unwrap_or(0);
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        match db.data_version().await {
+            Ok(v) if v != last => {
+                last = v;
+                if let Err(e) = reload_users(&db, &users).await {
+                    warn!(error = %e, "user reload failed");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "state database check failed"),
+        }
+    }
+}
+
+async fn persist(db: StateDb, mut rx: mpsc::UnboundedReceiver<Vec<Change>>) {
+    while let Some(mut batch) = rx.recv().await {
+        while let Ok(more) = rx.try_recv() {
+            batch.extend(more);
+        }
+        if let Err(e) = db.save_bindings(&batch).await {
+            error!(error = %e, "saving registrations failed");
+        }
+    }
+}
+
+async fn admin_answer(core: &mut Core, db: &StateDb, users: &Arc<UserCache>, req: &AdminRequest, started: std::time::Instant) -> serde_json::Value {
+    match req {
+        AdminRequest::ReloadUsers => match reload_users(db, users).await {
+            Ok(()) => serde_json::json!({"ok": true, "users": users.len()}),
+            Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
+        },
+        AdminRequest::Status => {
+            let (s, c, calls) = core.load();
+            serde_json::json!({
+                "ok": true,
+                "uptime_secs": started.elapsed().as_secs(),
+                "registrations": core.location().len(),
+                "users": users.len(),
+                "server_transactions": s,
+                "client_transactions": c,
+                "proxied_in_progress": calls,
+                "stats": core.stats,
+            })
+        }
+        AdminRequest::Registrations { aor } => {
+            let now = Now::system().unix;
+            let list: Vec<_> = core
+                .location()
+                .all()
+                .filter(|b| aor.as_ref().is_none_or(|a| &b.aor == a))
+                .filter(|b| b.expires_at > now)
+                .map(|b| serde_json::json!({"aor": b.aor, "contact": b.contact, "expires_in": b.expires_at.saturating_sub(now), "q": b.q, "received": b.received.to_string(), "user_agent": b.user_agent}))
+                .collect();
+            serde_json::json!({"ok": true, "registrations": list})
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! The in-memory cache of users' credentials the core authenticates against. Loaded from the
+//! state database at start, and reloaded when the database changes (the CLI writes users from
+//! another process and then pokes the admin socket; `PRAGMA data_version` is polled too).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::auth::StoredCredentials;
+use crate::proxy::Credentials;
+
+/// Users' HA1s by name.
+#[derive(Default)]
+pub struct UserCache {
+    map: RwLock<HashMap<String, StoredCredentials>>,
+}
+
+impl UserCache {
+    /// An empty cache.
+    pub fn new() -> Arc<Self> {
+        Arc::new(UserCache::default())
+    }
+
+    /// Replaces the whole content.
+    pub fn replace(&self, users: HashMap<String, StoredCredentials>) {
+        if let Ok(mut m) = self.map.write() {
+            *m = users;
+        }
+    }
+
+    /// Number of users.
+    pub fn len(&self) -> usize {
+        self.map.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether there are no users.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Credentials for UserCache {
+    fn lookup(&self, user: &str) -> Option<StoredCredentials> {
+        self.map.read().ok()?.get(user).cloned()
+    }
+}

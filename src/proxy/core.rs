@@ -1,0 +1,793 @@
+//! The transaction user of the node: takes parsed messages from the transport, runs them
+//! through the transaction layer, and decides for each request whether the node answers it
+//! itself (REGISTER, OPTIONS to the node, errors) or proxies it (RFC 3261 §16) to the
+//! registered contacts of the target, a Route, or an address in the Request-URI.
+//!
+//! Sans-IO like the transaction layer under it: `handle_*` take `Now`, `poll_transmit` and
+//! `poll_timeout` tell the driver what to send and when to call back. Credentials come in
+//! through the `Credentials` trait and binding changes go out through `take_binding_changes`,
+//! so this layer never touches a database.
+
+use bytes::Bytes;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tracing::{debug, info, info_span, warn};
+
+use super::context::{Branch, BranchState, ProxyCall};
+use super::forward::{
+    add_received, add_record_route, decrement_max_forwards, first_route, is_loop, loop_hash, make_branch, pop_own_routes,
+    push_via, strip_own_via, uri_destination, via_destination,
+};
+use super::identity::Identity;
+use super::stats::Stats;
+use crate::auth::{Authenticator, DigestCredentials, StoredCredentials, Verdict};
+use crate::registrar::{aor_key, Change, ExpiryPolicy, LocationTable, RegisterError};
+use crate::sip::{
+    parse_datagram, parse_framed, reason_phrase, HeaderName, Message, Method, NameAddr, Request, Response, SipHeaders, Uri,
+};
+use crate::transaction::{Transmit, TransactionLayer, TuEvent, TxId};
+use crate::transport::{NetList, Peer, RateLimiter};
+
+/// The two clocks the core needs: monotonic for timers, wall-clock seconds for registrations
+/// and nonces (which must survive a restart).
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    /// Monotonic time.
+    pub mono: Instant,
+    /// Unix time, seconds.
+    pub unix: u64,
+}
+
+impl Now {
+    /// The current time from the system clocks.
+    pub fn system() -> Now {
+        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        Now { mono: Instant::now(), unix }
+    }
+}
+
+/// Where the core finds users' digest credentials (HA1s). The daemon implements it over an
+/// in-memory cache of the state database.
+pub trait Credentials: Send + Sync {
+    /// The stored credentials of `user`, if the user exists.
+    fn lookup(&self, user: &str) -> Option<StoredCredentials>;
+}
+
+/// Settings of the core.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Value of Server / User-Agent headers the node writes.
+    pub server_header: String,
+    /// Registration expiry policy.
+    pub expiry: ExpiryPolicy,
+    /// Timer C.
+    pub timer_c: Duration,
+    /// Whether to Record-Route.
+    pub record_route: bool,
+    /// Networks whose requests are not challenged.
+    pub trusted: NetList,
+    /// Networks requests may be sent to.
+    pub outbound_allow: NetList,
+    /// Per-IP request rate (0 = off) and burst.
+    pub rate_limit: (u32, u32),
+}
+
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, PRACK, UPDATE, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
+
+/// The node's SIP brain: registrar, authenticator and stateful proxy over one transaction layer.
+pub struct Core {
+    cfg: CoreConfig,
+    me: Identity,
+    txl: TransactionLayer,
+    location: LocationTable,
+    auth: Authenticator,
+    creds: std::sync::Arc<dyn Credentials>,
+    calls: HashMap<TxId, ProxyCall>,
+    branch_of: HashMap<TxId, TxId>,
+    timer_c: BTreeSet<(Instant, TxId)>,
+    out: VecDeque<Transmit>,
+    changes: Vec<Change>,
+    limiter: RateLimiter,
+    next_sweep: Instant,
+    branch_seq: u64,
+    draining: bool,
+    /// Counters for status and metrics.
+    pub stats: Stats,
+}
+
+impl Core {
+    /// A core serving `me`.
+    pub fn new(
+        cfg: CoreConfig,
+        me: Identity,
+        txl: TransactionLayer,
+        location: LocationTable,
+        auth: Authenticator,
+        creds: std::sync::Arc<dyn Credentials>,
+        now: Now,
+    ) -> Self {
+        let limiter = RateLimiter::new(cfg.rate_limit.0, cfg.rate_limit.1);
+        Core {
+            cfg,
+            me,
+            txl,
+            location,
+            auth,
+            creds,
+            calls: HashMap::new(),
+            branch_of: HashMap::new(),
+            timer_c: BTreeSet::new(),
+            out: VecDeque::new(),
+            changes: Vec::new(),
+            limiter,
+            next_sweep: now.mono + Duration::from_secs(10),
+            branch_seq: rand::random::<u32>() as u64,
+            draining: false,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The registration table (for status queries).
+    pub fn location(&self) -> &LocationTable {
+        &self.location
+    }
+
+    /// Open transactions (server, client) and proxied requests in progress.
+    pub fn load(&self) -> (usize, usize, usize) {
+        let (s, c) = self.txl.len();
+        (s, c, self.calls.len())
+    }
+
+    /// Stops taking new requests (answered 503) while transactions in progress finish.
+    pub fn start_draining(&mut self) {
+        self.draining = true;
+    }
+
+    /// Whether nothing is in progress any more.
+    pub fn is_idle(&self) -> bool {
+        let (s, c, calls) = self.load();
+        s == 0 && c == 0 && calls == 0
+    }
+
+    /// Binding changes to persist since the last call.
+    pub fn take_binding_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop_front().or_else(|| self.txl.poll_transmit())
+    }
+
+    /// When `handle_timeout` must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let c = self.timer_c.iter().next().map(|(t, _)| *t);
+        [self.txl.poll_timeout(), c, Some(self.next_sweep)].into_iter().flatten().min()
+    }
+
+    /// Timers: transaction timers, Timer C, and periodic expiry of bindings.
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.txl.handle_timeout(now.mono);
+        while let Some(&(at, tx)) = self.timer_c.iter().next() {
+            if at > now.mono {
+                break;
+            }
+            self.timer_c.remove(&(at, tx));
+            self.on_timer_c(now, tx);
+        }
+        if now.mono >= self.next_sweep {
+            self.next_sweep = now.mono + Duration::from_secs(1);
+            let expired = self.location.expire(now.unix);
+            self.changes.extend(expired);
+            self.limiter.sweep(now.mono);
+        }
+        self.drain_events(now);
+    }
+
+    /// A stream destination could not be reached.
+    pub fn handle_unreachable(&mut self, now: Now, peer: Peer) {
+        self.txl.transport_error(now.mono, peer);
+        self.drain_events(now);
+    }
+
+    /// One message from the transport.
+    pub fn handle_message(&mut self, now: Now, data: Bytes, peer: Peer, _local: SocketAddr, framed: bool) {
+        let parsed = if framed { parse_framed(data) } else { parse_datagram(data) };
+        let msg = match parsed {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.parse_errors += 1;
+                debug!(%peer, error = %e, "unparseable message dropped");
+                return;
+            }
+        };
+        match msg {
+            Message::Request(mut req) => {
+                if !self.limiter.allow(peer.addr.ip(), now.mono) {
+                    self.stats.rate_limited += 1;
+                    return;
+                }
+                let span = info_span!("sip", call_id = %req.call_id().map(|c| c.as_str()).unwrap_or("-"), method = %req.method);
+                let _g = span.enter();
+                if let Err(e) = req.validate() {
+                    self.stats.parse_errors += 1;
+                    debug!(%peer, error = %e, "invalid request");
+                    if req.method != Method::Ack && req.top_via().is_some() {
+                        let status = e.status();
+                        let reason = format!("{} ({e})", reason_phrase(status));
+                        add_received(&mut req, peer);
+                        let resp = req.response(status, &reason, Some(&self.new_tag()));
+                        self.send_stateless_response(&req, peer, resp);
+                    }
+                    return;
+                }
+                add_received(&mut req, peer);
+                self.stats.count_request(&req.method);
+                self.txl.handle_request(now.mono, req, peer);
+            }
+            Message::Response(mut resp) => {
+                if resp.validate().is_err() {
+                    self.stats.parse_errors += 1;
+                    return;
+                }
+                let span = info_span!("sip", call_id = %resp.call_id().map(|c| c.as_str()).unwrap_or("-"), status = resp.status);
+                let _g = span.enter();
+                // §18.1.2: a response whose top Via is not ours is discarded.
+                if !resp.top_via().is_some_and(|v| self.me.is_local_host(v.host, v.port)) {
+                    debug!("response with foreign top Via dropped");
+                    return;
+                }
+                let _ = &mut resp;
+                self.txl.handle_response(now.mono, resp, peer);
+            }
+        }
+        self.drain_events(now);
+    }
+
+    fn drain_events(&mut self, now: Now) {
+        while let Some(ev) = self.txl.poll_event() {
+            match ev {
+                TuEvent::Request { tx, req, from } => {
+                    let span = info_span!("tx", %tx, call_id = %req.call_id().map(|c| c.as_str()).unwrap_or("-"), method = %req.method);
+                    let _g = span.enter();
+                    self.on_request(now, tx, req, from);
+                }
+                TuEvent::Cancel { tx, req, from: _, invite } => self.on_cancel(now, tx, req, invite),
+                TuEvent::Ack { req, from } => self.on_ack(req, from),
+                TuEvent::Response { tx, resp } => self.on_branch_response(now, tx, resp),
+                TuEvent::StrayResponse { resp, from: _ } => self.on_stray_response(resp),
+                TuEvent::Timeout { tx } => self.on_branch_failed(now, tx, 408),
+                TuEvent::TransportError { tx } => self.on_branch_failed(now, tx, 503),
+                TuEvent::ServerDone { tx } => {
+                    if let Some(call) = self.calls.remove(&tx) {
+                        for b in call.branches {
+                            self.branch_of.remove(&b.tx);
+                        }
+                        if let Some(at) = call.timer_c {
+                            self.timer_c.remove(&(at, tx));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn new_tag(&mut self) -> String {
+        format!("{:08x}", rand::random::<u32>())
+    }
+
+    /// Answers `req` through its server transaction.
+    fn reply(&mut self, now: Now, tx: TxId, req: &Request, status: u16, extra: Vec<(HeaderName, String)>) {
+        let tag = self.new_tag();
+        let mut resp = req.response(status, reason_phrase(status), Some(&tag));
+        resp.headers.push(HeaderName::Server, self.cfg.server_header.clone());
+        for (n, v) in extra {
+            resp.headers.push(n, v);
+        }
+        self.stats.count_response(status);
+        if let Err(e) = self.txl.respond(now.mono, tx, resp) {
+            debug!(error = %e, "response not sent");
+        }
+    }
+
+    fn send_stateless_response(&mut self, req: &Request, from: Peer, resp: Response) {
+        let dest = req.top_via().map(|v| crate::transaction::response_destination(&v, from)).unwrap_or(from);
+        self.stats.count_response(resp.status);
+        self.out.push_back(Transmit { dest, data: resp.to_bytes() });
+    }
+
+    fn on_request(&mut self, now: Now, tx: TxId, mut req: Request, from: Peer) {
+        if self.draining && req.to_tag().is_none() {
+            self.reply(now, tx, &req, 503, vec![(HeaderName::RetryAfter, "5".into())]);
+            return;
+        }
+        // §16.3 step 5: we support no extension a proxy must understand.
+        let proxy_require: Vec<String> = req.headers.get_all(&HeaderName::ProxyRequire).map(|v| v.to_string()).collect();
+        if !proxy_require.is_empty() {
+            self.reply(now, tx, &req, 420, vec![(HeaderName::Unsupported, proxy_require.join(", "))]);
+            return;
+        }
+        // §16.4: strip Route entries that name us; a strict router before us left our
+        // Record-Route URI in the Request-URI and the real target in the last Route.
+        let popped = pop_own_routes(&mut req, &self.me);
+        if self.me.is_local_uri(&req.uri) && req.uri.user().is_none() && req.uri.is_loose_route() {
+            if let Some(last) = req.headers.0.iter().rposition(|h| h.name == HeaderName::Route) {
+                let v = req.headers.0.remove(last).value;
+                if let Some(u) = NameAddr::parse(&v).ok().and_then(|na| Uri::parse_str(na.uri).ok()) {
+                    req.uri = u;
+                }
+            }
+        }
+        // Max-Forwards before authentication, as Kamailio's maxfwd: a request with no hops
+        // left is refused whoever sends it, unless the node itself is its target.
+        let for_node = first_route(&req).is_none()
+            && self.me.is_local_uri(&req.uri)
+            && (req.method == Method::Register || req.uri.user().is_none());
+        if !for_node && !self.check_max_forwards(now, tx, &req) {
+            return;
+        }
+        let hash = loop_hash(&req);
+        if is_loop(&req, &self.me, &hash) {
+            self.reply(now, tx, &req, 482, vec![]);
+            return;
+        }
+        let in_dialog = req.to_tag().is_some();
+        // Requests routed by a Route set (in-dialog requests through our Record-Route).
+        if let Some(route) = first_route(&req) {
+            if !(in_dialog && popped > 0) && !self.authorized(now, tx, &req, from, false) {
+                return;
+            }
+            if !self.check_max_forwards(now, tx, &req) {
+                return;
+            }
+            match self.resolve(&route) {
+                Some(dest) => self.forward(now, tx, req, from, vec![(None, dest)], &hash),
+                None => self.reply(now, tx, &req, 404, vec![]),
+            }
+            return;
+        }
+        if !req.uri.is_sip() {
+            self.reply(now, tx, &req, 416, vec![]);
+            return;
+        }
+        if self.me.is_local_uri(&req.uri) {
+            if req.method == Method::Register {
+                self.on_register(now, tx, req, from);
+                return;
+            }
+            if req.uri.user().is_none() {
+                self.on_local_request(now, tx, &req);
+                return;
+            }
+            if !(in_dialog && popped > 0) && !self.authorized(now, tx, &req, from, false) {
+                return;
+            }
+            if !self.check_max_forwards(now, tx, &req) {
+                return;
+            }
+            self.route_to_user(now, tx, req, from, &hash);
+            return;
+        }
+        // A Request-URI for somewhere else: only for authenticated users or trusted peers,
+        // and only to networks the node may reach.
+        if req.method == Method::Register {
+            self.reply(now, tx, &req, 403, vec![]);
+            return;
+        }
+        if !self.authorized(now, tx, &req, from, false) {
+            return;
+        }
+        if !self.check_max_forwards(now, tx, &req) {
+            return;
+        }
+        let uri = req.uri.clone();
+        match self.resolve(&uri) {
+            Some(dest) => self.forward(now, tx, req, from, vec![(None, dest)], &hash),
+            None => self.reply(now, tx, &req, 404, vec![]),
+        }
+    }
+
+    fn check_max_forwards(&mut self, now: Now, tx: TxId, req: &Request) -> bool {
+        if req.max_forwards() == Some(0) {
+            self.reply(now, tx, req, 483, vec![]);
+            return false;
+        }
+        true
+    }
+
+    /// A destination for a URI this node forwards to, if allowed (no open relay).
+    fn resolve(&self, uri: &Uri) -> Option<Peer> {
+        // A URI that is a registered contact goes over the flow the registration came from.
+        let dest = self.location.flow_for_contact(uri.as_str()).or_else(|| uri_destination(uri))?;
+        if !self.cfg.outbound_allow.contains(dest.addr.ip()) {
+            warn!(dest = %dest, "destination outside transport.outbound_allow refused");
+            return None;
+        }
+        Some(dest)
+    }
+
+    /// Digest check for requests from untrusted sources. Answers 401/407/403 itself and
+    /// returns false when the request must not go on.
+    fn authorized(&mut self, now: Now, tx: TxId, req: &Request, from: Peer, register: bool) -> bool {
+        if self.cfg.trusted.contains(from.addr.ip()) {
+            return true;
+        }
+        let (hdr, status, chal) = if register {
+            (HeaderName::Authorization, 401, HeaderName::WwwAuthenticate)
+        } else {
+            (HeaderName::ProxyAuthorization, 407, HeaderName::ProxyAuthenticate)
+        };
+        // Pick our realm's credentials when several are present.
+        let realm = self.auth.config().realm.clone();
+        let mut stale = false;
+        let creds_hdr = req
+            .headers
+            .get_all(&hdr)
+            .filter_map(|v| DigestCredentials::parse(v).ok())
+            .find(|c| c.realm == realm.as_str());
+        if let Some(c) = creds_hdr {
+            let stored = self.creds.lookup(&c.username);
+            match self.auth.verify(now.unix, req.method.as_str(), req.uri.as_str(), &c, stored.as_ref()) {
+                Verdict::Authenticated { username } => {
+                    // The identity asserted must be the one authenticated (Kamailio's check_from / check_to).
+                    let claimed = if register { req.to_hdr() } else { req.from_hdr() };
+                    let claimed_user = claimed.and_then(|na| Uri::parse_str(na.uri).ok()).and_then(|u| u.user().map(|s| crate::sip::uri::unescape(s).into_owned()));
+                    if claimed_user.as_deref() != Some(username.as_str()) {
+                        self.stats.auth_failures += 1;
+                        self.reply(now, tx, req, 403, vec![]);
+                        return false;
+                    }
+                    return true;
+                }
+                Verdict::Stale => stale = true,
+                Verdict::Rejected(reason) => {
+                    self.stats.auth_failures += 1;
+                    info!(reason = reason.as_str(), "authentication failed");
+                }
+            }
+        }
+        // Same answer whether the user exists or not: a fresh challenge.
+        let challenges = self.auth.challenge(now.unix, stale);
+        let extra = challenges.into_iter().map(|c| (chal.clone(), c)).collect();
+        self.reply(now, tx, req, status, extra);
+        false
+    }
+
+    fn on_local_request(&mut self, now: Now, tx: TxId, req: &Request) {
+        match req.method {
+            Method::Options => {
+                let extra = vec![
+                    (HeaderName::Allow, ALLOW.to_string()),
+                    (HeaderName::Accept, "application/sdp".to_string()),
+                    (HeaderName::Supported, "path".to_string()),
+                ];
+                self.reply(now, tx, req, 200, extra)
+            }
+            _ if req.to_tag().is_some() => self.reply(now, tx, req, 481, vec![]),
+            _ => self.reply(now, tx, req, 404, vec![]),
+        }
+    }
+
+    fn on_register(&mut self, now: Now, tx: TxId, req: Request, from: Peer) {
+        // RFC 3261 §10.3 step 3 / §8.2.2.3: a registrar understands no extension.
+        let require: Vec<String> = req.headers.get_all(&HeaderName::Require).map(|v| v.to_string()).collect();
+        if !require.is_empty() {
+            self.reply(now, tx, &req, 420, vec![(HeaderName::Unsupported, require.join(", "))]);
+            return;
+        }
+        if !self.authorized(now, tx, &req, from, true) {
+            return;
+        }
+        let aor = req.to_hdr().and_then(|na| Uri::parse_str(na.uri).ok()).and_then(|u| aor_key(&u));
+        let Some(aor) = aor else {
+            self.reply(now, tx, &req, 404, vec![]);
+            return;
+        };
+        match self.location.register(now.unix, &aor, &req, from, &self.cfg.expiry) {
+            Ok(outcome) => {
+                let contacts: Vec<(HeaderName, String)> =
+                    outcome.current.iter().map(|b| (HeaderName::Contact, b.contact_header_value(now.unix))).collect();
+                self.changes.extend(outcome.changes);
+                self.stats.registers_ok += 1;
+                let mut extra = contacts;
+                extra.push((HeaderName::Date, httpdate(now.unix)));
+                self.reply(now, tx, &req, 200, extra);
+            }
+            Err(e) => {
+                let (status, extra) = match e {
+                    RegisterError::IntervalTooBrief { min } => (423, vec![(HeaderName::MinExpires, min.to_string())]),
+                    RegisterError::OutOfOrder => (500, vec![(HeaderName::RetryAfter, "1".to_string())]),
+                    RegisterError::TooManyContacts { .. } => (403, vec![]),
+                    _ => (400, vec![]),
+                };
+                debug!(error = %e, status, "REGISTER refused");
+                self.reply(now, tx, &req, status, extra);
+            }
+        }
+    }
+
+    fn route_to_user(&mut self, now: Now, tx: TxId, req: Request, from: Peer, hash: &str) {
+        let Some(aor) = aor_key(&req.uri) else {
+            self.reply(now, tx, &req, 404, vec![]);
+            return;
+        };
+        let targets: Vec<(Option<Uri>, Peer)> = self
+            .location
+            .lookup(&aor, now.unix)
+            .into_iter()
+            .filter_map(|b| {
+                let uri = Uri::parse_str(&b.contact).ok()?;
+                Some((Some(uri), b.received))
+            })
+            .filter(|(_, p)| self.cfg.outbound_allow.contains(p.addr.ip()))
+            .collect();
+        if targets.is_empty() {
+            // 404 for names nobody has, 480 for users who are simply not registered now.
+            let status = if self.creds.lookup(&aor).is_some() { 480 } else { 404 };
+            self.reply(now, tx, &req, status, vec![]);
+            return;
+        }
+        self.forward(now, tx, req, from, targets, hash);
+    }
+
+    /// Forwards `req` to every target in parallel (§16.6), one client transaction each.
+    fn forward(&mut self, now: Now, tx: TxId, req: Request, from: Peer, targets: Vec<(Option<Uri>, Peer)>, hash: &str) {
+        let is_invite = req.method == Method::Invite;
+        if is_invite {
+            // §16.2: a stateful proxy answers 100 at once so the caller stops retransmitting.
+            let trying = req.response(100, "Trying", None);
+            let _ = self.txl.respond(now.mono, tx, trying);
+        }
+        let mut call = ProxyCall::new(req.clone());
+        let inbound = (from.protocol, self.me.local_for(from).unwrap_or(from.addr));
+        let record = self.cfg.record_route && req.to_tag().is_none() && matches!(req.method, Method::Invite | Method::Subscribe | Method::Refer | Method::Notify);
+        for (uri, dest) in targets {
+            let Some(local) = self.me.local_for(dest) else {
+                warn!(%dest, "no listener can reach destination");
+                continue;
+            };
+            let local = self.me.advertised(local, dest.addr);
+            let mut out = req.clone();
+            if let Some(u) = uri {
+                out.uri = u;
+            }
+            decrement_max_forwards(&mut out);
+            // Our own credentials stop here (Kamailio's consume_credentials).
+            let realm = self.auth.config().realm.clone();
+            out.headers.0.retain(|h| {
+                h.name != HeaderName::ProxyAuthorization
+                    || DigestCredentials::parse(&h.value).map(|c| c.realm != realm.as_str()).unwrap_or(true)
+            });
+            if record {
+                let inbound_adv = (inbound.0, self.me.advertised(inbound.1, from.addr));
+                add_record_route(&mut out, inbound_adv, (dest.protocol, local));
+            }
+            self.branch_seq = self.branch_seq.wrapping_add(1);
+            push_via(&mut out, dest.protocol, local, &make_branch(hash, self.branch_seq));
+            match self.txl.send_request(now.mono, out, dest) {
+                Ok(ctx) => {
+                    call.branches.push(Branch { tx: ctx, state: BranchState::Trying, cancelled: false });
+                    self.branch_of.insert(ctx, tx);
+                }
+                Err(e) => warn!(error = %e, "could not start client transaction"),
+            }
+        }
+        if call.branches.is_empty() {
+            self.reply(now, tx, &req, 503, vec![]);
+            return;
+        }
+        if is_invite {
+            let at = now.mono + self.cfg.timer_c;
+            call.timer_c = Some(at);
+            self.timer_c.insert((at, tx));
+        }
+        self.stats.proxied += 1;
+        self.calls.insert(tx, call);
+    }
+
+    fn on_branch_response(&mut self, now: Now, ctx: TxId, mut resp: Response) {
+        let Some(&stx) = self.branch_of.get(&ctx) else { return };
+        if !strip_own_via(&mut resp, &self.me) {
+            return;
+        }
+        let status = resp.status;
+        let Some(call) = self.calls.get_mut(&stx) else { return };
+        let is_invite = call.request.method == Method::Invite;
+        if let Some(b) = call.branch_mut(ctx) {
+            if status < 200 && b.state == BranchState::Trying {
+                b.state = BranchState::Proceeding;
+            } else if status >= 200 {
+                b.state = BranchState::Done(status);
+            }
+        }
+        match status {
+            100 => {}
+            101..=199 => {
+                if is_invite {
+                    // §16.7 step 2: a provisional restarts Timer C.
+                    if let Some(old) = call.timer_c.take() {
+                        self.timer_c.remove(&(old, stx));
+                        let at = now.mono + self.cfg.timer_c;
+                        call.timer_c = Some(at);
+                        self.timer_c.insert((at, stx));
+                    }
+                }
+                if !call.answered {
+                    self.stats.count_response(status);
+                    let _ = self.txl.respond(now.mono, stx, resp);
+                }
+            }
+            200..=299 => {
+                // §16.7 step 5: every 2xx goes upstream at once, retransmissions included.
+                call.answered = true;
+                if let Some(at) = call.timer_c.take() {
+                    self.timer_c.remove(&(at, stx));
+                }
+                self.stats.count_response(status);
+                let _ = self.txl.respond(now.mono, stx, resp);
+                if is_invite {
+                    self.cancel_pending(now, stx);
+                }
+            }
+            _ => {
+                if status >= 600 && is_invite {
+                    self.cancel_pending(now, stx);
+                }
+                if let Some(call) = self.calls.get_mut(&stx) {
+                    call.offer_final(resp);
+                }
+                self.maybe_finish(now, stx);
+            }
+        }
+    }
+
+    fn on_branch_failed(&mut self, now: Now, ctx: TxId, status: u16) {
+        let Some(&stx) = self.branch_of.get(&ctx) else { return };
+        let Some(call) = self.calls.get_mut(&stx) else { return };
+        if let Some(b) = call.branch_mut(ctx) {
+            if matches!(b.state, BranchState::Done(_)) {
+                return;
+            }
+            b.state = BranchState::Done(status);
+        }
+        let mut resp = call.request.response(status, reason_phrase(status), None);
+        resp.headers.push(HeaderName::Server, self.cfg.server_header.clone());
+        call.offer_final(resp);
+        self.maybe_finish(now, stx);
+    }
+
+    /// Sends the best final response once every branch has one (and no 2xx went up).
+    fn maybe_finish(&mut self, now: Now, stx: TxId) {
+        let Some(call) = self.calls.get_mut(&stx) else { return };
+        if call.answered || !call.all_done() {
+            return;
+        }
+        call.answered = true;
+        if let Some(at) = call.timer_c.take() {
+            self.timer_c.remove(&(at, stx));
+        }
+        if let Some(mut best) = call.take_best() {
+            // Locally generated finals (408, 503) carry our To tag; others keep the callee's.
+            if best.to_tag().is_none() {
+                let tag = format!("{:08x}", rand::random::<u32>());
+                if let Some(to) = best.headers.get_mut(&HeaderName::To) {
+                    *to = format!("{to};tag={tag}").into();
+                }
+            }
+            self.stats.count_response(best.status);
+            let _ = self.txl.respond(now.mono, stx, best);
+        }
+    }
+
+    fn cancel_pending(&mut self, now: Now, stx: TxId) {
+        let Some(call) = self.calls.get_mut(&stx) else { return };
+        let pending: Vec<TxId> = call.pending().filter(|b| !b.cancelled).map(|b| b.tx).collect();
+        for b in call.branches.iter_mut() {
+            if pending.contains(&b.tx) {
+                b.cancelled = true;
+            }
+        }
+        for ctx in pending {
+            if let Some(cancel_tx) = self.txl.cancel(now.mono, ctx) {
+                debug!(%cancel_tx, "CANCEL sent on branch");
+            }
+        }
+    }
+
+    fn on_cancel(&mut self, now: Now, tx: TxId, req: Request, invite: Option<TxId>) {
+        let found = invite.filter(|i| self.calls.contains_key(i));
+        match found {
+            Some(itx) => {
+                self.reply(now, tx, &req, 200, vec![]);
+                if let Some(call) = self.calls.get_mut(&itx) {
+                    call.cancelled = true;
+                }
+                self.cancel_pending(now, itx);
+            }
+            None => {
+                self.reply(now, tx, &req, 481, vec![]);
+            }
+        }
+    }
+
+    fn on_timer_c(&mut self, now: Now, stx: TxId) {
+        let Some(call) = self.calls.get_mut(&stx) else { return };
+        call.timer_c = None;
+        // §16.8: cancel branches that rang; ones that never answered count as 408.
+        let silent: Vec<TxId> = call.branches.iter().filter(|b| b.state == BranchState::Trying).map(|b| b.tx).collect();
+        self.cancel_pending(now, stx);
+        for ctx in silent {
+            self.on_branch_failed(now, ctx, 408);
+        }
+    }
+
+    /// ACK for a 2xx travels end to end (§16.6 / §13.2.2.4): forward it without a transaction.
+    fn on_ack(&mut self, mut req: Request, from: Peer) {
+        pop_own_routes(&mut req, &self.me);
+        let target = first_route(&req).unwrap_or_else(|| req.uri.clone());
+        if first_route(&req).is_none() && self.me.is_local_uri(&target) {
+            return; // An ACK for a response we generated: absorbed.
+        }
+        let Some(dest) = self.resolve(&target) else { return };
+        let Some(local) = self.me.local_for(dest) else { return };
+        let local = self.me.advertised(local, dest.addr);
+        decrement_max_forwards(&mut req);
+        // A stateless branch must be the same for retransmissions: derive it from the incoming one.
+        let hash = loop_hash(&req);
+        let salt = req.branch().map(|b| b.bytes().fold(0u64, |a, c| a.wrapping_mul(31).wrapping_add(c as u64))).unwrap_or(0);
+        push_via(&mut req, dest.protocol, local, &make_branch(&hash, salt));
+        let _ = from;
+        self.out.push_back(Transmit { dest, data: req.to_bytes() });
+    }
+
+    /// §16.11: responses with no transaction (2xx retransmissions) are forwarded statelessly.
+    fn on_stray_response(&mut self, mut resp: Response) {
+        if !strip_own_via(&mut resp, &self.me) {
+            return;
+        }
+        if !(200..300).contains(&resp.status) {
+            return;
+        }
+        if let Some(dest) = via_destination(&resp) {
+            self.out.push_back(Transmit { dest, data: resp.to_bytes() });
+        }
+    }
+}
+
+/// An RFC 1123 date for the Date header (RFC 3261 §20.17), from Unix seconds.
+pub fn httpdate(unix: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        d,
+        MONTHS[(m - 1).clamp(0, 11) as usize],
+        y,
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn date_format() {
+        assert_eq!(super::httpdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(super::httpdate(1_795_000_000), "Thu, 18 Nov 2026 06:26:40 GMT");
+    }
+}

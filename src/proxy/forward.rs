@@ -1,0 +1,216 @@
+//! Request and response rewriting for forwarding (RFC 3261 §16.6, §16.7, §18.2.1, RFC 3581):
+//! received/rport, Max-Forwards, Via with loop-detecting branch, Record-Route, Route popping,
+//! and turning a URI into a transport destination.
+
+use std::fmt::Write;
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
+
+use super::identity::{hostport, Identity};
+use crate::sip::{ByteStr, HeaderName, NameAddr, Request, Response, SipHeaders, Uri, Via, MAGIC_COOKIE};
+use crate::transport::{Peer, Protocol};
+
+/// The marker after the magic cookie that identifies branches this node made.
+const BRANCH_TAG: &str = "-urpd-";
+
+/// RFC 3261 §18.2.1 and RFC 3581: records where the request really came from in its top Via.
+pub fn add_received(req: &mut Request, from: Peer) {
+    let Some(top) = req.headers.get_mut(&HeaderName::Via) else { return };
+    let Ok(via) = Via::parse(top) else { return };
+    let src_ip = from.addr.ip();
+    let wants_rport = via.rport().is_some();
+    let sent_by_matches = via.host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok() == Some(src_ip);
+    if !wants_rport && sent_by_matches {
+        return;
+    }
+    // Rebuild the parameter list without any received/rport, then append the real values.
+    let mut out = String::with_capacity(top.len() + 40);
+    let head_len = top.len() - via.params_str.len();
+    out.push_str(top[..head_len].trim_end());
+    for (name, value) in via.params() {
+        if name.eq_ignore_ascii_case("received") || name.eq_ignore_ascii_case("rport") {
+            continue;
+        }
+        out.push(';');
+        out.push_str(name);
+        if let Some(v) = value {
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+    let _ = write!(out, ";received={src_ip}");
+    if wants_rport {
+        let _ = write!(out, ";rport={}", from.addr.port());
+    }
+    *top = ByteStr::from(out);
+}
+
+/// Hash over what identifies this request at this hop (RFC 3261 §16.6 step 8): a request that
+/// comes back with the same hash in one of our Vias is a loop; a changed Request-URI or Route
+/// makes it a spiral, which is allowed.
+pub fn loop_hash(req: &Request) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    req.uri.as_str().hash(&mut h);
+    req.call_id().map(|c| c.as_str()).hash(&mut h);
+    req.cseq().map(|c| c.0).hash(&mut h);
+    req.from_tag().hash(&mut h);
+    req.to_tag().hash(&mut h);
+    // The top Via is left out (unlike RFC 3261's suggestion): a looped request arrives with
+    // another element's Via on top, and must still hash the same (RFC 5393 §4.2).
+    for r in req.headers.get_all(&HeaderName::Route) {
+        r.as_str().hash(&mut h);
+    }
+    for r in req.headers.get_all(&HeaderName::ProxyRequire) {
+        r.as_str().hash(&mut h);
+    }
+    format!("{:016x}", h.finish())
+}
+
+/// A branch for a forwarded request: cookie, our tag, the loop hash, and a per-branch suffix.
+pub fn make_branch(hash: &str, suffix: u64) -> String {
+    format!("{MAGIC_COOKIE}{BRANCH_TAG}{hash}.{suffix:x}")
+}
+
+/// RFC 3261 §16.3 step 4: whether a Via we added earlier carries the same loop hash.
+pub fn is_loop(req: &Request, me: &Identity, hash: &str) -> bool {
+    req.headers.get_all(&HeaderName::Via).filter_map(|v| Via::parse(v).ok()).any(|via| {
+        me.is_local_host(via.host, via.port)
+            && via.branch().and_then(|b| b.strip_prefix(MAGIC_COOKIE)).and_then(|b| b.strip_prefix(BRANCH_TAG)).is_some_and(|b| b.split('.').next() == Some(hash))
+    })
+}
+
+/// Puts this node's Via on top.
+pub fn push_via(req: &mut Request, protocol: Protocol, local: SocketAddr, branch: &str) {
+    let v = format!("SIP/2.0/{} {};branch={}", protocol.via_token(), hostport(local), branch);
+    req.headers.push_front(HeaderName::Via, v);
+}
+
+/// The Record-Route URI for a listener.
+pub fn rr_uri(protocol: Protocol, local: SocketAddr, double: bool) -> String {
+    let transport = if protocol == Protocol::Udp { "" } else { ";transport=tcp" };
+    let r2 = if double { ";r2=on" } else { "" };
+    format!("<sip:{}{transport};lr{r2}>", hostport(local))
+}
+
+/// Adds Record-Route: one entry, or two when the request leaves on another listener than it
+/// came in on (so both sides of the node see an address they can reach).
+pub fn add_record_route(req: &mut Request, inbound: (Protocol, SocketAddr), outbound: (Protocol, SocketAddr)) {
+    if inbound == outbound {
+        req.headers.push_front(HeaderName::RecordRoute, rr_uri(inbound.0, inbound.1, false));
+    } else {
+        req.headers.push_front(HeaderName::RecordRoute, rr_uri(inbound.0, inbound.1, true));
+        req.headers.push_front(HeaderName::RecordRoute, rr_uri(outbound.0, outbound.1, true));
+    }
+}
+
+/// Decrements Max-Forwards, adding 70 when absent (RFC 3261 §16.6 step 3).
+pub fn decrement_max_forwards(req: &mut Request) {
+    let next = req.max_forwards().map_or(70, |m| m.saturating_sub(1));
+    req.headers.set(HeaderName::MaxForwards, next.to_string());
+}
+
+/// RFC 3261 §16.4: removes leading Route entries that name this node. Returns how many.
+pub fn pop_own_routes(req: &mut Request, me: &Identity) -> usize {
+    let mut n = 0;
+    while let Some(first) = req.headers.get(&HeaderName::Route) {
+        let own = NameAddr::parse(first).ok().and_then(|na| Uri::parse_str(na.uri).ok()).is_some_and(|u| me.is_local_uri(&u));
+        if !own {
+            break;
+        }
+        req.headers.remove_first(&HeaderName::Route);
+        n += 1;
+    }
+    n
+}
+
+/// The first Route's URI, if any.
+pub fn first_route(req: &Request) -> Option<Uri> {
+    let first = req.headers.get(&HeaderName::Route)?;
+    let na = NameAddr::parse(first).ok()?;
+    Uri::parse(first.slice_ref(na.uri)).ok()
+}
+
+/// The transport destination a URI names, when its host is an IP literal (no DNS here).
+pub fn uri_destination(uri: &Uri) -> Option<Peer> {
+    if !uri.is_sip() {
+        return None;
+    }
+    let host = uri.params().get("maddr").flatten().unwrap_or_else(|| uri.host());
+    let ip: IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let protocol = match uri.transport_param() {
+        Some(t) => Protocol::from_token(t)?,
+        None if uri.scheme() == crate::sip::Scheme::Sips => Protocol::Tls,
+        None => Protocol::Udp,
+    };
+    let port = uri.port().unwrap_or(if protocol == Protocol::Tls { 5061 } else { 5060 });
+    Some(Peer::new(protocol, SocketAddr::new(ip, port)))
+}
+
+/// Removes the top Via of a response if it is ours (RFC 3261 §16.7 step 3). Returns false
+/// when it is not (the response is then dropped, §18.1.2).
+pub fn strip_own_via(resp: &mut Response, me: &Identity) -> bool {
+    let ours = resp.top_via().is_some_and(|v| me.is_local_host(v.host, v.port));
+    if ours {
+        resp.headers.remove_first(&HeaderName::Via);
+    }
+    ours
+}
+
+/// Where a response leaves to, from its (new) top Via (RFC 3261 §18.2.2, RFC 3581), used for
+/// responses forwarded without a server transaction.
+pub fn via_destination(resp: &Response) -> Option<Peer> {
+    let via = resp.top_via()?;
+    let protocol = Protocol::from_token(via.transport)?;
+    let host = via.received().unwrap_or(via.host);
+    let ip: IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let port = match via.rport() {
+        Some(Some(p)) => p,
+        _ => via.port.unwrap_or(5060),
+    };
+    Some(Peer::new(protocol, SocketAddr::new(ip, port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::{parse_datagram, Message};
+
+    fn req(text: &str) -> Request {
+        match parse_datagram(bytes::Bytes::from(text.replace('\n', "\r\n"))) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const INV: &str = "INVITE sip:bob@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.1:5062;rport;branch=z9hG4bK1\nFrom: <sip:alice@x>;tag=1\nTo: <sip:bob@x>\nCall-ID: c1\nCSeq: 1 INVITE\nMax-Forwards: 70\nRoute: <sip:127.0.0.1:5060;lr>\nContent-Length: 0\n\n";
+
+    #[test]
+    fn received_and_rport() {
+        let mut r = req(INV);
+        add_received(&mut r, Peer::new(Protocol::Udp, "192.0.2.9:40000".parse().unwrap_or_else(|_| unreachable!())));
+        let v = r.top_via().unwrap_or_else(|| panic!("via"));
+        assert_eq!(v.received(), Some("192.0.2.9"));
+        assert_eq!(v.rport(), Some(Some(40000)));
+        assert_eq!(v.branch(), Some("z9hG4bK1"));
+    }
+
+    #[test]
+    fn loops_and_routes() {
+        let me = Identity::new(vec![(Protocol::Udp, "127.0.0.1:5060".parse().unwrap_or_else(|_| unreachable!()))], vec![]);
+        let mut r = req(INV);
+        assert_eq!(pop_own_routes(&mut r, &me), 1);
+        let h = loop_hash(&r);
+        let mut fwd = r.clone();
+        push_via(&mut fwd, Protocol::Udp, "127.0.0.1:5060".parse().unwrap_or_else(|_| unreachable!()), &make_branch(&h, 0));
+        decrement_max_forwards(&mut fwd);
+        assert_eq!(fwd.max_forwards(), Some(69));
+        // The same request coming back unchanged (but for our Via) is a loop…
+        let mut back = fwd.clone();
+        back.headers.remove_first(&HeaderName::Via);
+        assert!(is_loop(&fwd, &me, &h));
+        // …while a spiral with a new Request-URI hashes differently.
+        back.uri = Uri::parse_str("sip:carol@127.0.0.1").unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(loop_hash(&back), h);
+        assert_eq!(uri_destination(&Uri::parse_str("sip:a@127.0.0.1:5070;transport=TCP").unwrap_or_else(|e| panic!("{e}"))).map(|p| p.protocol), Some(Protocol::Tcp));
+    }
+}

@@ -1,0 +1,12 @@
+//! The proxy layer: the node's transaction user. `core` dispatches requests (registrar, local
+//! answers, forwarding), `forward` rewrites messages for the next hop, `context` keeps the state
+//! of forked requests, `identity` knows the node's own addresses.
+
+pub mod context;
+pub mod core;
+pub mod forward;
+pub mod identity;
+pub mod stats;
+
+pub use self::core::{Core, CoreConfig, Credentials, Now};
+pub use identity::Identity;

@@ -1,0 +1,438 @@
+//! The socket side of the transport layer: UDP sockets, TCP listeners, the TCP connection
+//! table and the per-connection reader/writer tasks. Everything received becomes a
+//! `TransportEvent` on one channel to the core; everything to send goes through
+//! `TransportHub::send`, which never blocks the caller.
+//!
+//! TCP connections are keyed by the remote address, so a response, or a request to an agent
+//! that registered over TCP, goes back over the connection the peer opened (RFC 3261 §18.2.2,
+//! RFC 5626 flow reuse); a request to a peer without a connection opens one.
+
+use bytes::{Bytes, BytesMut};
+use socket2::{Domain, Socket, Type};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, warn};
+
+use super::error::TransportError;
+use super::{Peer, Protocol};
+use crate::sip::{frame, Frame};
+
+/// Limits the transport enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest message, bytes.
+    pub max_message_size: usize,
+    /// Idle TCP connections are closed after this.
+    pub tcp_idle_timeout: Duration,
+    /// Most simultaneous TCP connections.
+    pub max_tcp_connections: usize,
+}
+
+/// What the transport hands to the core.
+#[derive(Debug)]
+pub enum TransportEvent {
+    /// One message's bytes (a datagram, or one Content-Length-framed stream message).
+    Message {
+        /// The bytes.
+        data: Bytes,
+        /// Where they came from.
+        peer: Peer,
+        /// The local address they arrived on.
+        local: SocketAddr,
+        /// Whether stream framing delimited them (parse with `parse_framed`).
+        framed: bool,
+    },
+    /// A stream transport could not reach or lost `peer` while messages were queued to it.
+    Unreachable(Peer),
+}
+
+struct Conn {
+    tx: mpsc::Sender<Bytes>,
+    local: Option<SocketAddr>,
+}
+
+/// The listeners and connections of one node.
+pub struct TransportHub {
+    udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    tcp: Vec<SocketAddr>,
+    conns: Arc<Mutex<HashMap<SocketAddr, Conn>>>,
+    conn_count: Arc<AtomicUsize>,
+    events: mpsc::Sender<TransportEvent>,
+    limits: Limits,
+    shutdown: watch::Receiver<bool>,
+}
+
+fn bind_error(protocol: Protocol, addr: SocketAddr, source: std::io::Error) -> TransportError {
+    if source.kind() == std::io::ErrorKind::AddrInUse {
+        TransportError::AddrInUse { protocol, addr }
+    } else {
+        TransportError::Bind { protocol, addr, source }
+    }
+}
+
+fn socket_for(protocol: Protocol, addr: SocketAddr) -> Result<Socket, TransportError> {
+    let ty = if protocol == Protocol::Udp { Type::DGRAM } else { Type::STREAM };
+    let s = Socket::new(Domain::for_address(addr), ty, None).map_err(|e| bind_error(protocol, addr, e))?;
+    if addr.is_ipv6() {
+        // Let [::]:5060 and 0.0.0.0:5060 coexist as separate listeners.
+        s.set_only_v6(true).map_err(|e| bind_error(protocol, addr, e))?;
+    }
+    if protocol != Protocol::Udp {
+        // Restart without waiting for TIME_WAIT connections of the previous run.
+        s.set_reuse_address(true).map_err(|e| bind_error(protocol, addr, e))?;
+    } else {
+        // Bursts of registrations must not be dropped by a small default buffer.
+        let _ = s.set_recv_buffer_size(4 << 20);
+        let _ = s.set_send_buffer_size(4 << 20);
+    }
+    s.set_nonblocking(true).map_err(|e| bind_error(protocol, addr, e))?;
+    s.bind(&addr.into()).map_err(|e| bind_error(protocol, addr, e))?;
+    Ok(s)
+}
+
+impl TransportHub {
+    /// Binds every listener; nothing is received until `start`.
+    pub fn bind(
+        listens: &[(Protocol, SocketAddr)],
+        limits: Limits,
+        events: mpsc::Sender<TransportEvent>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<(TransportHub, Vec<TcpListener>), TransportError> {
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        let mut listeners = Vec::new();
+        for &(protocol, addr) in listens {
+            match protocol {
+                Protocol::Udp => {
+                    let s = socket_for(protocol, addr)?;
+                    let std_sock: std::net::UdpSocket = s.into();
+                    let sock = UdpSocket::from_std(std_sock).map_err(|e| bind_error(protocol, addr, e))?;
+                    let local = sock.local_addr().map_err(|e| bind_error(protocol, addr, e))?;
+                    udp.push((local, Arc::new(sock)));
+                }
+                Protocol::Tcp => {
+                    let s = socket_for(protocol, addr)?;
+                    s.listen(1024).map_err(|e| bind_error(protocol, addr, e))?;
+                    let std_l: std::net::TcpListener = s.into();
+                    let l = TcpListener::from_std(std_l).map_err(|e| bind_error(protocol, addr, e))?;
+                    let local = l.local_addr().map_err(|e| bind_error(protocol, addr, e))?;
+                    tcp.push(local);
+                    listeners.push(l);
+                }
+                Protocol::Tls => return Err(TransportError::Unsupported(protocol)),
+            }
+        }
+        let hub = TransportHub {
+            udp,
+            tcp,
+            conns: Arc::new(Mutex::new(HashMap::new())),
+            conn_count: Arc::new(AtomicUsize::new(0)),
+            events,
+            limits,
+            shutdown,
+        };
+        Ok((hub, listeners))
+    }
+
+    /// Starts the receive tasks.
+    pub fn start(&self, tcp_listeners: Vec<TcpListener>) {
+        for (local, sock) in &self.udp {
+            tokio::spawn(udp_reader(sock.clone(), *local, self.events.clone(), self.limits, self.shutdown.clone()));
+        }
+        for l in tcp_listeners {
+            tokio::spawn(tcp_acceptor(l, self.ctx()));
+        }
+    }
+
+    fn ctx(&self) -> ConnCtx {
+        ConnCtx {
+            conns: self.conns.clone(),
+            conn_count: self.conn_count.clone(),
+            events: self.events.clone(),
+            limits: self.limits,
+            shutdown: self.shutdown.clone(),
+        }
+    }
+
+    /// The bound addresses, as (protocol, address).
+    pub fn local_addrs(&self) -> Vec<(Protocol, SocketAddr)> {
+        self.udp.iter().map(|(a, _)| (Protocol::Udp, *a)).chain(self.tcp.iter().map(|a| (Protocol::Tcp, *a))).collect()
+    }
+
+    /// The local address a message to `dest` leaves from (for Via and Record-Route), if this
+    /// node has a listener able to reach it.
+    pub fn local_for(&self, dest: Peer) -> Option<SocketAddr> {
+        match dest.protocol {
+            Protocol::Udp => self.udp_socket_for(dest.addr).map(|(a, _)| a),
+            Protocol::Tcp => {
+                if let Ok(conns) = self.conns.lock() {
+                    if let Some(c) = conns.get(&dest.addr) {
+                        if let Some(l) = c.local {
+                            // Advertise the listener, not the ephemeral port of an outbound connection.
+                            return Some(self.tcp_listener_for(l).unwrap_or(l));
+                        }
+                    }
+                }
+                self.tcp.iter().find(|a| same_scope(**a, dest.addr)).or(self.tcp.first()).copied()
+            }
+            Protocol::Tls => None,
+        }
+    }
+
+    fn tcp_listener_for(&self, local: SocketAddr) -> Option<SocketAddr> {
+        self.tcp.iter().find(|a| a.ip() == local.ip() || a.ip().is_unspecified()).copied()
+    }
+
+    fn udp_socket_for(&self, dest: SocketAddr) -> Option<(SocketAddr, &Arc<UdpSocket>)> {
+        self.udp
+            .iter()
+            .find(|(a, _)| same_scope(*a, dest))
+            .or_else(|| self.udp.iter().find(|(a, _)| a.is_ipv4() == dest.is_ipv4()))
+            .map(|(a, s)| (*a, s))
+    }
+
+    /// Whether a stream connection to `addr` is open (or opening).
+    pub fn has_connection(&self, addr: SocketAddr) -> bool {
+        self.conns.lock().map(|c| c.contains_key(&addr)).unwrap_or(false)
+    }
+
+    /// Number of open TCP connections.
+    pub fn connection_count(&self) -> usize {
+        self.conn_count.load(Ordering::Relaxed)
+    }
+
+    /// Sends `data` to `dest` without waiting. UDP goes out at once; TCP is queued to the
+    /// connection's writer, opening a connection first if there is none.
+    pub fn send(&self, dest: Peer, data: Bytes) {
+        match dest.protocol {
+            Protocol::Udp => {
+                let Some((_, sock)) = self.udp_socket_for(dest.addr) else {
+                    warn!(%dest, "no UDP listener of this address family");
+                    return;
+                };
+                match sock.try_send_to(&data, dest.addr) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        let sock = sock.clone();
+                        tokio::spawn(async move {
+                            let _ = sock.send_to(&data, dest.addr).await;
+                        });
+                    }
+                    Err(e) => debug!(%dest, error = %e, "UDP send failed"),
+                }
+            }
+            Protocol::Tcp => self.send_tcp(dest, data),
+            Protocol::Tls => {
+                let _ = self.events.try_send(TransportEvent::Unreachable(dest));
+            }
+        }
+    }
+
+    fn send_tcp(&self, dest: Peer, data: Bytes) {
+        let ctx = self.ctx();
+        let Ok(mut conns) = self.conns.lock() else { return };
+        if let Some(c) = conns.get(&dest.addr) {
+            match c.tx.try_send(data) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    warn!(%dest, "TCP send queue full, message dropped");
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(d)) => {
+                    conns.remove(&dest.addr);
+                    return self.open_and_send(&mut conns, ctx, dest, d);
+                }
+            }
+        }
+        self.open_and_send(&mut conns, ctx, dest, data)
+    }
+
+    fn open_and_send(&self, conns: &mut HashMap<SocketAddr, Conn>, ctx: ConnCtx, dest: Peer, data: Bytes) {
+        if self.conn_count.load(Ordering::Relaxed) >= self.limits.max_tcp_connections {
+            warn!(%dest, "TCP connection limit reached; not connecting");
+            let _ = self.events.try_send(TransportEvent::Unreachable(dest));
+            return;
+        }
+        let (tx, rx) = mpsc::channel(256);
+        let _ = tx.try_send(data);
+        conns.insert(dest.addr, Conn { tx, local: None });
+        self.conn_count.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let connect = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(dest.addr)).await;
+            match connect {
+                Ok(Ok(stream)) => {
+                    let local = stream.local_addr().ok();
+                    if let (Ok(mut c), Some(l)) = (ctx.conns.lock(), local) {
+                        if let Some(conn) = c.get_mut(&dest.addr) {
+                            conn.local = Some(l);
+                        }
+                    }
+                    run_connection(stream, dest.addr, local, rx, ctx).await;
+                }
+                _ => {
+                    debug!(%dest, "TCP connect failed");
+                    forget(&ctx, dest.addr);
+                    let _ = ctx.events.send(TransportEvent::Unreachable(dest)).await;
+                }
+            }
+        });
+    }
+}
+
+/// Whether `local` can reach `dest`: loopback listeners only reach loopback peers.
+fn same_scope(local: SocketAddr, dest: SocketAddr) -> bool {
+    local.is_ipv4() == dest.is_ipv4() && (local.ip().is_unspecified() || local.ip().is_loopback() == dest.ip().is_loopback())
+}
+
+#[derive(Clone)]
+struct ConnCtx {
+    conns: Arc<Mutex<HashMap<SocketAddr, Conn>>>,
+    conn_count: Arc<AtomicUsize>,
+    events: mpsc::Sender<TransportEvent>,
+    limits: Limits,
+    shutdown: watch::Receiver<bool>,
+}
+
+fn forget(ctx: &ConnCtx, addr: SocketAddr) {
+    if let Ok(mut c) = ctx.conns.lock() {
+        if c.remove(&addr).is_some() {
+            ctx.conn_count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn udp_reader(
+    sock: Arc<UdpSocket>,
+    local: SocketAddr,
+    events: mpsc::Sender<TransportEvent>,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let (n, from) = tokio::select! {
+            r = sock.recv_from(&mut buf) => match r {
+                Ok(x) => x,
+                // ICMP port unreachable from an earlier send shows up here on Linux: ignore.
+                Err(e) => { debug!(error = %e, "UDP receive error"); continue; }
+            },
+            _ = shutdown.changed() => return,
+        };
+        if n > limits.max_message_size || n == 0 {
+            continue;
+        }
+        let data = &buf[..n];
+        // CRLF keep-alives (and stray whitespace) carry no message.
+        if data.iter().all(|c| matches!(c, b'\r' | b'\n' | b' ' | 0)) {
+            continue;
+        }
+        let ev = TransportEvent::Message {
+            data: Bytes::copy_from_slice(data),
+            peer: Peer::new(Protocol::Udp, from),
+            local,
+            framed: false,
+        };
+        if events.send(ev).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn tcp_acceptor(listener: TcpListener, ctx: ConnCtx) {
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => return,
+        };
+        match accepted {
+            Ok((stream, remote)) => {
+                if ctx.conn_count.load(Ordering::Relaxed) >= ctx.limits.max_tcp_connections {
+                    warn!("TCP connection limit reached; refusing a connection");
+                    drop(stream);
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                let (tx, rx) = mpsc::channel(256);
+                let local = stream.local_addr().ok();
+                if let Ok(mut c) = ctx.conns.lock() {
+                    c.insert(remote, Conn { tx, local });
+                }
+                ctx.conn_count.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(run_connection(stream, remote, local, rx, ctx.clone()));
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn run_connection(stream: TcpStream, remote: SocketAddr, local: Option<SocketAddr>, mut rx: mpsc::Receiver<Bytes>, ctx: ConnCtx) {
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        while let Some(data) = rx.recv().await {
+            if wr.write_all(&data).await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    let peer = Peer::new(Protocol::Tcp, remote);
+    let local = local.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let mut buf = BytesMut::with_capacity(8192);
+    let mut shutdown = ctx.shutdown.clone();
+    'conn: loop {
+        // Deliver every complete message in the buffer.
+        loop {
+            match frame(&buf, ctx.limits.max_message_size) {
+                Ok(Frame::Incomplete) => break,
+                Ok(Frame::KeepAlive(n)) => {
+                    let ping = buf.split_to(n);
+                    // RFC 5626 §3.5.1: a double CRLF ping is answered by a single CRLF pong.
+                    if ping.windows(4).any(|w| w == b"\r\n\r\n") {
+                        if let Ok(c) = ctx.conns.lock() {
+                            if let Some(conn) = c.get(&remote) {
+                                let _ = conn.tx.try_send(Bytes::from_static(b"\r\n"));
+                            }
+                        }
+                    }
+                }
+                Ok(Frame::Message(n)) => {
+                    let data = buf.split_to(n).freeze();
+                    let ev = TransportEvent::Message { data, peer, local, framed: true };
+                    if ctx.events.send(ev).await.is_err() {
+                        break 'conn;
+                    }
+                }
+                Err(e) => {
+                    // The stream cannot be resynchronised after a framing error.
+                    debug!(%peer, error = %e, "closing TCP connection after framing error");
+                    break 'conn;
+                }
+            }
+        }
+        let read = tokio::select! {
+            r = tokio::time::timeout(ctx.limits.tcp_idle_timeout, rd.read_buf(&mut buf)) => r,
+            _ = shutdown.changed() => break 'conn,
+        };
+        match read {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(_)) => {}
+            Err(_) => {
+                debug!(%peer, "closing idle TCP connection");
+                break;
+            }
+        }
+    }
+    forget(&ctx, remote);
+    writer.abort();
+}

@@ -1,0 +1,137 @@
+//! Calls through the stateful proxy, SIPp caller and callee(s) registered with the real daemon
+//! (test file T=2): answered calls on UDP and TCP, CANCEL, busy, forking with CANCEL of the
+//! losing branch, retransmission when the callee drops the first INVITE, 404/480, OPTIONS.
+
+mod common;
+use common::digest::{authorization, headers, status};
+use common::*;
+use std::time::Duration;
+
+fn node(ip: &str) -> Node {
+    Node::builder().user("alice", "alicepw").user("bob", "bobpw").user("carol", "carolpw").md5_only().start(ip, 5060)
+}
+
+#[test]
+fn answered_call_udp() {
+    let n = node("127.2.1.1");
+    let callee = sipp_callee(&n.target(), "127.2.1.3", 5062, "bob", "bobpw", "uas_answer.xml", &[]);
+    sipp_caller(&n.target(), "127.2.1.2", 5061, "alice", "alicepw", "bob", "uac_call.xml", &[]).assert_ok();
+    callee.join().assert_ok();
+}
+
+#[test]
+fn answered_call_tcp() {
+    let n = node("127.2.2.1");
+    let callee = sipp_callee(&n.target(), "127.2.2.3", 5062, "bob", "bobpw", "uas_answer.xml", &["-t", "t1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    sipp_caller(&n.target(), "127.2.2.2", 5061, "alice", "alicepw", "bob", "uac_call.xml", &["-t", "t1"]).assert_ok();
+    callee.join().assert_ok();
+}
+
+#[test]
+fn cancel_before_answer() {
+    let n = node("127.2.3.1");
+    let callee = sipp_callee(&n.target(), "127.2.3.3", 5062, "bob", "bobpw", "uas_ring_cancel.xml", &[]);
+    sipp_caller(&n.target(), "127.2.3.2", 5061, "alice", "alicepw", "bob", "uac_cancel.xml", &[]).assert_ok();
+    callee.join().assert_ok();
+}
+
+#[test]
+fn busy_callee() {
+    let n = node("127.2.4.1");
+    let callee = sipp_callee(&n.target(), "127.2.4.3", 5062, "bob", "bobpw", "uas_busy.xml", &[]);
+    sipp_caller(&n.target(), "127.2.4.2", 5061, "alice", "alicepw", "bob", "uac_busy.xml", &[]).assert_ok();
+    callee.join().assert_ok();
+}
+
+#[test]
+fn forking_to_two_contacts() {
+    let n = node("127.2.5.1");
+    // bob registers twice: one phone answers, the other rings and must be cancelled.
+    let answering = sipp_callee(&n.target(), "127.2.5.3", 5062, "bob", "bobpw", "uas_answer.xml", &[]);
+    let ringing = sipp_callee(&n.target(), "127.2.5.4", 5062, "bob", "bobpw", "uas_ring_cancel.xml", &[]);
+    sipp_caller(&n.target(), "127.2.5.2", 5061, "alice", "alicepw", "bob", "uac_call.xml", &[]).assert_ok();
+    answering.join().assert_ok();
+    ringing.join().assert_ok();
+}
+
+#[test]
+fn proxy_retransmits_when_first_invite_is_lost() {
+    let n = node("127.2.6.1");
+    let callee = sipp_callee(&n.target(), "127.2.6.3", 5062, "bob", "bobpw", "uas_drop_first.xml", &["-nr"]);
+    sipp_caller(&n.target(), "127.2.6.2", 5061, "alice", "alicepw", "bob", "uac_call.xml", &[]).assert_ok();
+    let run = callee.join();
+    run.assert_ok();
+    assert!(run.count_received("INVITE ") >= 2 || run.messages.is_empty(), "callee saw no retransmission:\n{}", run.report());
+}
+
+/// Sends an INVITE from alice, answering the 407; returns the first final response.
+fn invite_raw(n: &Node, peer: &UdpPeer, to_user: &str, call_id: &str) -> String {
+    let target = n.target();
+    let uri = format!("sip:{to_user}@{target}");
+    let build = |cseq: u32, auth: Option<&str>| {
+        let mut s = format!(
+            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {};rport;branch=z9hG4bK{call_id}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@{target}>;tag=a{cseq}\r\nTo: <sip:{to_user}@{target}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:alice@{}>\r\n",
+            peer.local(),
+            peer.local()
+        );
+        if let Some(a) = auth {
+            s.push_str(&format!("Proxy-Authorization: {a}\r\n"));
+        }
+        s.push_str("Content-Length: 0\r\n\r\n");
+        s
+    };
+    peer.send(n.addr(), build(1, None).as_bytes());
+    let r = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 407", Duration::from_secs(5)).unwrap_or_default()).to_string();
+    assert_eq!(status(&r), 407, "{r}");
+    let chal = headers(&r, "Proxy-Authenticate").into_iter().next().unwrap_or_default();
+    let auth = authorization(&chal, "alice", "alicepw", "INVITE", &uri, 1);
+    peer.send(n.addr(), build(2, Some(&auth)).as_bytes());
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < end {
+        let Some(m) = peer.recv(Duration::from_secs(1)) else { continue };
+        let m = String::from_utf8_lossy(&m.0).to_string();
+        if status(&m) >= 200 && m.contains("CSeq: 2 INVITE") {
+            return m;
+        }
+    }
+    String::new()
+}
+
+#[test]
+fn unknown_user_404_and_unregistered_480() {
+    let n = node("127.2.7.1");
+    let peer = UdpPeer::bind("127.2.7.2", 5061);
+    assert_eq!(status(&invite_raw(&n, &peer, "nobody", "c404")), 404);
+    assert_eq!(status(&invite_raw(&n, &peer, "carol", "c480")), 480);
+}
+
+#[test]
+fn options_to_the_node() {
+    let n = node("127.2.8.1");
+    sipp("options.xml", &n.target(), &["-i", "127.2.8.2", "-p", "5061", "-m", "3"]).assert_ok();
+    let peer = UdpPeer::bind("127.2.8.3", 5061);
+    peer.send(n.addr(), options_request(peer.local(), n.addr(), "UDP").as_bytes());
+    let r = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", Duration::from_secs(5)).unwrap_or_default()).to_string();
+    assert_eq!(status(&r), 200, "{r}");
+    let allow = headers(&r, "Allow").join(",");
+    for m in ["INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER"] {
+        assert!(allow.contains(m), "Allow lacks {m}: {allow}");
+    }
+}
+
+#[test]
+fn max_forwards_zero_is_483() {
+    let n = node("127.2.9.1");
+    let peer = UdpPeer::bind("127.2.9.2", 5061);
+    // Zero Max-Forwards on a request the node would have to forward.
+    let msg = format!(
+        "OPTIONS sip:bob@{t} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKmf0\r\nMax-Forwards: 0\r\nFrom: <sip:x@{l}>;tag=1\r\nTo: <sip:bob@{t}>\r\nCall-ID: mf0\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        t = n.target(),
+        l = peer.local()
+    );
+    peer.send(n.addr(), msg.as_bytes());
+    let r = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", Duration::from_secs(5)).unwrap_or_default()).to_string();
+    // Unauthenticated: challenged first; Max-Forwards is checked once the request may go on.
+    assert!(matches!(status(&r), 407 | 483), "{r}");
+}

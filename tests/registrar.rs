@@ -1,0 +1,164 @@
+//! Registrar and digest authentication, end to end over real sockets (test file T=1).
+//! SIPp drives MD5 (its `[authentication]` speaks MD5 only); raw UDP with a test-side digest
+//! client checks exact answers; SHA-256 from a real softphone lives in tests/softphones.rs.
+
+mod common;
+use common::digest::{authorization, headers, register, status};
+use common::*;
+use std::time::Duration;
+
+const W: Duration = Duration::from_secs(5);
+
+/// Sends a REGISTER, answering one challenge; returns the final response text.
+fn register_raw(peer: &UdpPeer, node: &Node, user: &str, password: &str, call_id: &str, cseq: &mut u32, extra: &[String]) -> String {
+    let target = node.target();
+    let first = register(&target, peer.local(), user, call_id, *cseq, extra);
+    peer.send(node.addr(), first.as_bytes());
+    let resp = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string();
+    if status(&resp) != 401 {
+        return resp;
+    }
+    let chal = headers(&resp, "WWW-Authenticate").into_iter().next().unwrap_or_default();
+    *cseq += 1;
+    let auth = authorization(&chal, user, password, "REGISTER", &format!("sip:{target}"), 1);
+    let mut extra2 = extra.to_vec();
+    extra2.push(format!("Authorization: {auth}"));
+    peer.send(node.addr(), register(&target, peer.local(), user, call_id, *cseq, &extra2).as_bytes());
+    String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string()
+}
+
+#[test]
+fn sipp_register_with_md5_digest() {
+    let node = Node::builder().user("alice", "alicepw").md5_only().start("127.1.1.1", 5060);
+    sipp_register(&node.target(), "127.1.1.2", 5061, "alice", "alicepw", &[]).assert_ok();
+    // Over TCP too.
+    sipp_register(&node.target(), "127.1.1.3", 5061, "alice", "alicepw", &["-t", "t1"]).assert_ok();
+}
+
+#[test]
+fn wrong_password_and_unknown_user_get_the_same_answer() {
+    let node = Node::builder().user("alice", "alicepw").md5_only().start("127.1.2.1", 5060);
+    // SIPp: an authenticated REGISTER with a wrong password is challenged again (never 200/403).
+    let wrong = ["-i", "127.1.2.2", "-p", "5061", "-s", "alice", "-au", "alice", "-ap", "nope"];
+    sipp("register_wrong.xml", &node.target(), &wrong).assert_ok();
+    let unknown = ["-i", "127.1.2.2", "-p", "5062", "-s", "mallory", "-au", "mallory", "-ap", "nope"];
+    sipp("register_wrong.xml", &node.target(), &unknown).assert_ok();
+    // Raw: the two final answers are identical but for tags, nonces and Call-ID.
+    let peer = UdpPeer::bind("127.1.2.3", 5061);
+    let mut c = 1;
+    let a = register_raw(&peer, &node, "alice", "bad", "cid-a", &mut c, &[]);
+    let mut c = 1;
+    let b = register_raw(&peer, &node, "nobody", "bad", "cid-a", &mut c, &[]);
+    assert_eq!(status(&a), 401, "{a}");
+    assert_eq!(status(&b), 401, "{b}");
+    let shape = |m: &str| -> Vec<String> {
+        m.split("\r\n").map(|l| l.split_once(':').map(|(n, _)| n.to_string()).unwrap_or_else(|| l.to_string())).collect()
+    };
+    assert_eq!(shape(&a), shape(&b), "answers differ in shape:\n{a}\n---\n{b}");
+    let ca = headers(&a, "WWW-Authenticate");
+    let cb = headers(&b, "WWW-Authenticate");
+    assert_eq!(ca.len(), cb.len());
+    assert!(ca.iter().all(|c| c.contains("qop=\"auth\"") && c.contains("realm=\"urpd\"")), "{ca:?}");
+}
+
+#[test]
+fn refresh_and_unregister() {
+    let node = Node::builder().user("alice", "alicepw").user("bob", "bobpw").md5_only().start("127.1.3.1", 5060);
+    sipp_register(&node.target(), "127.1.3.2", 5061, "alice", "alicepw", &[]).assert_ok();
+    // Refresh from the same contact, then remove it with Expires: 0.
+    sipp_register(&node.target(), "127.1.3.2", 5061, "alice", "alicepw", &[]).assert_ok();
+    let args = ["-i", "127.1.3.2", "-p", "5061", "-s", "alice", "-au", "alice", "-ap", "alicepw"];
+    sipp("unregister.xml", &node.target(), &args).assert_ok();
+    // Contact: * removes every binding of the AOR.
+    sipp_register(&node.target(), "127.1.3.3", 5061, "bob", "bobpw", &[]).assert_ok();
+    sipp_register(&node.target(), "127.1.3.4", 5061, "bob", "bobpw", &[]).assert_ok();
+    let args = ["-i", "127.1.3.3", "-p", "5061", "-s", "bob", "-au", "bob", "-ap", "bobpw"];
+    sipp("unregister_all.xml", &node.target(), &args).assert_ok();
+}
+
+#[test]
+fn expiry_rules_and_binding_list() {
+    let node = Node::builder().user("carol", "carolpw").md5_only().start("127.1.4.1", 5060);
+    let peer = UdpPeer::bind("127.1.4.2", 5061);
+    let contact1 = format!("Contact: <sip:carol@{}>;q=0.5", peer.local());
+    let mut c = 1;
+    // Too brief: 423 with Min-Expires.
+    let r = register_raw(&peer, &node, "carol", "carolpw", "cid-e", &mut c, &[contact1.clone(), "Expires: 10".into()]);
+    assert_eq!(status(&r), 423, "{r}");
+    assert_eq!(headers(&r, "Min-Expires"), vec!["60".to_string()]);
+    // Longer than max: shortened to max_expires (7200).
+    c += 1;
+    let r = register_raw(&peer, &node, "carol", "carolpw", "cid-e", &mut c, &[contact1.clone(), "Expires: 99999".into()]);
+    assert_eq!(status(&r), 200, "{r}");
+    let listed = headers(&r, "Contact");
+    assert_eq!(listed.len(), 1, "{r}");
+    assert!(listed[0].contains("expires=7200"), "{listed:?}");
+    // A second contact: the 200 lists both.
+    c += 1;
+    let contact2 = "Contact: <sip:carol@127.1.4.3:5062>;expires=600".to_string();
+    let r = register_raw(&peer, &node, "carol", "carolpw", "cid-e", &mut c, &[contact2]);
+    assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(headers(&r, "Contact").len(), 2, "{r}");
+    // A query (no Contact) lists them without change.
+    c += 1;
+    let r = register_raw(&peer, &node, "carol", "carolpw", "cid-e", &mut c, &[]);
+    assert_eq!(headers(&r, "Contact").len(), 2, "{r}");
+    // An older CSeq on the same Call-ID is refused (RFC 3261 §10.3 step 7).
+    let mut old = 1;
+    let r = register_raw(&peer, &node, "carol", "carolpw", "cid-e", &mut old, &[format!("Contact: <sip:carol@{}>", peer.local())]);
+    assert_eq!(status(&r), 500, "{r}");
+}
+
+#[test]
+fn bindings_survive_a_restart() {
+    let mut node = Node::builder().user("dave", "davepw").md5_only().start("127.1.5.1", 5060);
+    let peer = UdpPeer::bind("127.1.5.2", 5061);
+    let mut c = 1;
+    let r = register_raw(&peer, &node, "dave", "davepw", "cid-r", &mut c, &[format!("Contact: <sip:dave@{}>", peer.local())]);
+    assert_eq!(status(&r), 200, "{r}");
+    node.restart();
+    c += 1;
+    let r = register_raw(&peer, &node, "dave", "davepw", "cid-r", &mut c, &[]);
+    assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(headers(&r, "Contact").len(), 1, "binding lost across restart:\n{r}");
+}
+
+#[test]
+fn user_added_while_running_can_register_at_once() {
+    let node = Node::builder().md5_only().start("127.1.6.1", 5060);
+    let out = node.cli(&["user", "add", "erin", "--password", "erinpw"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    sipp_register(&node.target(), "127.1.6.2", 5061, "erin", "erinpw", &[]).assert_ok();
+    let out = node.cli(&["user", "passwd", "erin", "--password", "newpw"]);
+    assert!(out.status.success());
+    let peer = UdpPeer::bind("127.1.6.3", 5061);
+    let mut c = 1;
+    let r = register_raw(&peer, &node, "erin", "erinpw", "cid-p", &mut c, &[]);
+    assert_eq!(status(&r), 401, "old password still accepted:\n{r}");
+    let out = node.cli(&["user", "remove", "erin"]);
+    assert!(out.status.success());
+    let out = node.cli(&["user", "remove", "erin"]);
+    assert_eq!(out.status.code(), Some(4), "removing a missing user must exit 4");
+}
+
+#[test]
+fn sha256_is_offered_first_and_verified() {
+    let node = Node::builder().user("frank", "frankpw").start("127.1.7.1", 5060);
+    let peer = UdpPeer::bind("127.1.7.2", 5061);
+    let target = node.target();
+    peer.send(node.addr(), register(&target, peer.local(), "frank", "cid-s", 1, &[]).as_bytes());
+    let r = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string();
+    let chals = headers(&r, "WWW-Authenticate");
+    assert_eq!(chals.len(), 2, "{r}");
+    assert!(chals[0].contains("algorithm=SHA-256"), "{chals:?}");
+    assert!(chals[1].contains("algorithm=MD5"), "{chals:?}");
+    let auth = authorization(&chals[0], "frank", "frankpw", "REGISTER", &format!("sip:{target}"), 1);
+    let contact = format!("Contact: <sip:frank@{}>", peer.local());
+    peer.send(node.addr(), register(&target, peer.local(), "frank", "cid-s", 2, &[contact.clone(), format!("Authorization: {auth}")]).as_bytes());
+    let r = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string();
+    assert_eq!(status(&r), 200, "{r}");
+    // Replaying the same nonce count is refused.
+    peer.send(node.addr(), register(&target, peer.local(), "frank", "cid-s", 3, &[contact, format!("Authorization: {auth}")]).as_bytes());
+    let r = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string();
+    assert_eq!(status(&r), 401, "replayed nc accepted:\n{r}");
+}
