@@ -1,0 +1,323 @@
+//! The in-memory location service: AOR → bindings, updated by REGISTER per RFC 3261 §10.3
+//! steps 6–8, sans-IO (the caller passes `now` in unix seconds and persists the returned
+//! [`Change`]s).
+//!
+//! Every `register` is all-or-nothing: the request is checked and applied to a copy of the
+//! AOR's bindings, and the table is only touched once the whole request has been accepted.
+
+use super::binding::{Binding, Change};
+use super::error::RegisterError;
+use super::policy::{ExpiryPolicy, Granted};
+use super::uri_match::uri_equal;
+use crate::sip::{HeaderName, NameAddr, Request, SipHeaders, Uri};
+use crate::transport::addr::Peer;
+use std::collections::HashMap;
+
+/// Default cap on bindings per AOR (Kamailio's `max_contacts` plays the same role): an agent
+/// has a desk phone and a softphone or two; more is a misbehaving device.
+pub const DEFAULT_MAX_CONTACTS: usize = 10;
+
+/// Longest `User-Agent` kept per binding; it is informational and must not let a peer grow the
+/// table or the state file at will.
+const MAX_USER_AGENT: usize = 128;
+
+/// Result of an accepted REGISTER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterOutcome {
+    /// What changed, in order, for write-behind persistence (lapsed bindings of the AOR that
+    /// were purged on the way are included as removals).
+    pub changes: Vec<Change>,
+    /// Every live binding of the AOR afterwards, best first (as [`LocationTable::lookup`]);
+    /// the 200 lists each with [`Binding::contact_header_value`].
+    pub current: Vec<Binding>,
+}
+
+/// One Contact of the request, checked and with its lifetime decided.
+struct Wanted {
+    uri: Uri,
+    raw: String,
+    q: u16,
+    granted: Granted,
+}
+
+/// AOR → bindings.
+#[derive(Debug, Clone)]
+pub struct LocationTable {
+    map: HashMap<String, Vec<Binding>>,
+    max_contacts: usize,
+}
+
+impl Default for LocationTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LocationTable {
+    /// An empty table with [`DEFAULT_MAX_CONTACTS`].
+    pub fn new() -> Self {
+        Self::with_max_contacts(DEFAULT_MAX_CONTACTS)
+    }
+
+    /// An empty table allowing at most `max_contacts` bindings per AOR (at least 1).
+    pub fn with_max_contacts(max_contacts: usize) -> Self {
+        LocationTable { map: HashMap::new(), max_contacts: max_contacts.max(1) }
+    }
+
+    /// The per-AOR cap.
+    pub fn max_contacts(&self) -> usize {
+        self.max_contacts
+    }
+
+    /// Processes a REGISTER for `aor` (already authenticated, its To resolved with
+    /// [`super::aor_key`]) that arrived over `received`.
+    ///
+    /// Without Contact it is a query and changes nothing but purging lapsed bindings. On
+    /// `Err` the table is unchanged.
+    pub fn register(
+        &mut self,
+        now: u64,
+        aor: &str,
+        req: &Request,
+        received: Peer,
+        policy: &ExpiryPolicy,
+    ) -> Result<RegisterOutcome, RegisterError> {
+        let call_id = req.call_id().ok_or(RegisterError::MissingHeader("Call-ID"))?.as_str().to_owned();
+        let (cseq, _) = req.cseq().ok_or(RegisterError::MissingHeader("CSeq"))?;
+        let header_expires = match req.headers.get(&HeaderName::Expires) {
+            None => None,
+            Some(_) => Some(req.expires().ok_or(RegisterError::BadExpires)?),
+        };
+        let contacts: Vec<&str> = req.headers.get_all(&HeaderName::Contact).map(|v| v.as_str().trim()).collect();
+
+        // Lapsed bindings are treated as absent: they must neither block a new registration
+        // through the CSeq rule nor count against the cap.
+        let stored = self.map.get(aor).map(Vec::as_slice).unwrap_or(&[]);
+        let (mut working, lapsed): (Vec<Binding>, Vec<Binding>) = stored.iter().cloned().partition(|b| b.is_live(now));
+        let mut changes: Vec<Change> =
+            lapsed.into_iter().map(|b| Change::Remove { aor: b.aor, contact: b.contact }).collect();
+        let live_before = working.len();
+
+        if contacts.iter().any(|c| c.starts_with('*')) {
+            // Step 6: `*` only alone, exactly `*`, and with `Expires: 0`.
+            if contacts.len() != 1 || contacts[0] != "*" || header_expires != Some(0) {
+                return Err(RegisterError::BadWildcard);
+            }
+            // Removing a binding refreshed by a later REGISTER of the same Call-ID would undo
+            // it; the RFC says abort the whole request then.
+            if let Some(b) = working.iter().find(|b| b.call_id == call_id && cseq <= b.cseq) {
+                return Err(RegisterError::OutOfOrder { contact: b.contact.clone() });
+            }
+            changes.extend(working.drain(..).map(|b| Change::Remove { aor: b.aor, contact: b.contact }));
+            return Ok(self.commit(aor, working, changes, now));
+        }
+
+        // Step 7: check every contact before touching anything.
+        let mut wanted = Vec::with_capacity(contacts.len());
+        for raw in &contacts {
+            wanted.push(check_contact(raw, header_expires, policy)?);
+        }
+
+        // Step 8, applied to the copy. `touched[i]` marks bindings written by this request, so
+        // that a contact listed twice is not refused as out of order against itself.
+        let user_agent = req.headers.get(&HeaderName::UserAgent).map(|v| truncate(v.as_str(), MAX_USER_AGENT));
+        let mut touched = vec![false; working.len()];
+        let mut upserted: Vec<String> = Vec::new();
+        for w in wanted {
+            let found = working.iter().position(|b| stored_uri_equal(&b.contact, &w.uri));
+            match (found, w.granted) {
+                (Some(i), granted) => {
+                    let b = &working[i];
+                    if !touched[i] && b.call_id == call_id && cseq <= b.cseq {
+                        return Err(RegisterError::OutOfOrder { contact: b.contact.clone() });
+                    }
+                    match granted {
+                        Granted::Keep(secs) => {
+                            if b.contact != w.raw {
+                                // Same binding, new spelling: the persisted key changes with it.
+                                changes.push(Change::Remove { aor: aor.to_owned(), contact: b.contact.clone() });
+                            }
+                            working[i] = new_binding(aor, &w, secs, now, &call_id, cseq, received, &user_agent);
+                            touched[i] = true;
+                            upserted.push(w.raw);
+                        }
+                        _ => {
+                            let b = working.remove(i);
+                            touched.remove(i);
+                            upserted.retain(|c| *c != b.contact);
+                            changes.push(Change::Remove { aor: b.aor, contact: b.contact });
+                        }
+                    }
+                }
+                (None, Granted::Keep(secs)) => {
+                    working.push(new_binding(aor, &w, secs, now, &call_id, cseq, received, &user_agent));
+                    touched.push(true);
+                    upserted.push(w.raw);
+                }
+                // Removing a binding that does not exist is a no-op (§10.3 step 8).
+                (None, _) => {}
+            }
+        }
+
+        // Only refuse when this request grows the AOR past the cap: if the cap was lowered
+        // under an AOR's current count, refreshes and removals must still work.
+        if working.len() > self.max_contacts && working.len() > live_before {
+            let retry_after = self
+                .map
+                .get(aor)
+                .and_then(|v| v.iter().filter(|b| b.is_live(now)).map(|b| b.remaining(now)).min())
+                .map(|s| u32::try_from(s).unwrap_or(u32::MAX));
+            return Err(RegisterError::TooManyContacts { max: self.max_contacts, retry_after });
+        }
+
+        changes.extend(
+            working.iter().filter(|b| upserted.contains(&b.contact)).cloned().map(Change::Upsert),
+        );
+        Ok(self.commit(aor, working, changes, now))
+    }
+
+    /// Stores the AOR's new bindings and builds the outcome.
+    fn commit(&mut self, aor: &str, bindings: Vec<Binding>, changes: Vec<Change>, now: u64) -> RegisterOutcome {
+        if bindings.is_empty() {
+            self.map.remove(aor);
+        } else {
+            self.map.insert(aor.to_owned(), bindings);
+        }
+        let current = self.lookup(aor, now).into_iter().cloned().collect();
+        RegisterOutcome { changes, current }
+    }
+
+    /// Live bindings of `aor`, highest q first; among equal q the most recently refreshed
+    /// first (the device the agent used last is the likeliest to answer).
+    pub fn lookup(&self, aor: &str, now: u64) -> Vec<&Binding> {
+        let mut v: Vec<&Binding> = self.map.get(aor).into_iter().flatten().filter(|b| b.is_live(now)).collect();
+        v.sort_by(|a, b| {
+            b.q.cmp(&a.q).then(b.updated_at.cmp(&a.updated_at)).then_with(|| a.contact.cmp(&b.contact))
+        });
+        v
+    }
+
+    /// Drops every binding lapsed at `now` and returns their removals for persistence.
+    pub fn expire(&mut self, now: u64) -> Vec<Change> {
+        let mut changes = Vec::new();
+        self.map.retain(|_, bindings| {
+            bindings.retain(|b| {
+                let live = b.is_live(now);
+                if !live {
+                    changes.push(Change::Remove { aor: b.aor.clone(), contact: b.contact.clone() });
+                }
+                live
+            });
+            !bindings.is_empty()
+        });
+        changes
+    }
+
+    /// When the next binding lapses (unix seconds), for the daemon's expiry timer. A linear
+    /// scan: called once per timer firing, and a node holds thousands of bindings, not
+    /// millions.
+    pub fn next_expiry(&self) -> Option<u64> {
+        self.all().map(|b| b.expires_at).min()
+    }
+
+    /// Number of stored bindings (lapsed ones included until [`Self::expire`] runs).
+    pub fn len(&self) -> usize {
+        self.map.values().map(Vec::len).sum()
+    }
+
+    /// Whether no binding is stored.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The AORs with at least one stored binding.
+    pub fn aors(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+
+    /// Every stored binding, in no particular order.
+    pub fn all(&self) -> impl Iterator<Item = &Binding> {
+        self.map.values().flatten()
+    }
+
+    /// Fills the table at startup from persisted bindings, skipping lapsed ones. When two
+    /// bindings of an AOR are the same contact the most recently refreshed wins. The cap is
+    /// not applied: these bindings were accepted before.
+    pub fn load(&mut self, bindings: Vec<Binding>, now: u64) {
+        for b in bindings.into_iter().filter(|b| b.is_live(now)) {
+            let list = self.map.entry(b.aor.clone()).or_default();
+            let same = match Uri::parse_str(&b.contact) {
+                Ok(uri) => list.iter().position(|o| stored_uri_equal(&o.contact, &uri)),
+                Err(_) => list.iter().position(|o| o.contact == b.contact),
+            };
+            match same {
+                Some(i) if list[i].updated_at <= b.updated_at => list[i] = b,
+                Some(_) => {}
+                None => list.push(b),
+            }
+        }
+    }
+}
+
+/// Parses and checks one Contact value and applies the expiry policy to it.
+fn check_contact(raw: &str, header_expires: Option<u32>, policy: &ExpiryPolicy) -> Result<Wanted, RegisterError> {
+    let bad = |why: &str| RegisterError::BadContact(format!("{why}: {raw}"));
+    let na = NameAddr::parse(raw).map_err(|e| bad(&e.to_string()))?;
+    let uri = Uri::parse_str(na.uri).map_err(|e| bad(&e.to_string()))?;
+    // We can only ever send to SIP/SIPS contacts; accepting `mailto:` or `tel:` would create
+    // bindings every INVITE then fails on.
+    if !uri.is_sip() {
+        return Err(bad("not a sip/sips URI"));
+    }
+    let q = na.q().ok_or_else(|| bad("malformed q"))?;
+    if na.params().get("expires").is_some() && na.expires().is_none() {
+        return Err(bad("malformed expires"));
+    }
+    let granted = policy.grant(na.expires(), header_expires);
+    if granted == Granted::TooBrief {
+        return Err(RegisterError::IntervalTooBrief { min: policy.min });
+    }
+    Ok(Wanted { raw: na.uri.to_owned(), uri, q, granted })
+}
+
+/// Compares a stored contact with a request's; a stored contact that no longer parses (a
+/// hand-edited state file) only matches itself verbatim.
+fn stored_uri_equal(stored: &str, uri: &Uri) -> bool {
+    match Uri::parse_str(stored) {
+        Ok(s) => uri_equal(&s, uri),
+        Err(_) => stored == uri.as_str(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one call site per branch; a struct would only rename them
+fn new_binding(
+    aor: &str,
+    w: &Wanted,
+    secs: u32,
+    now: u64,
+    call_id: &str,
+    cseq: u32,
+    received: Peer,
+    user_agent: &Option<String>,
+) -> Binding {
+    Binding {
+        aor: aor.to_owned(),
+        contact: w.raw.clone(),
+        q: w.q,
+        expires_at: now.saturating_add(u64::from(secs)),
+        call_id: call_id.to_owned(),
+        cseq,
+        received,
+        user_agent: user_agent.clone(),
+        updated_at: now,
+    }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}

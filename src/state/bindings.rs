@@ -1,0 +1,107 @@
+//! The location table's persisted copy: written behind the in-memory table, read at startup so
+//! that a restart does not make every agent unreachable until their next REGISTER.
+
+use super::{StateDb, StateError};
+use crate::registrar::{Binding, Change};
+use crate::transport::addr::{Peer, Protocol};
+use sqlx::Row;
+use std::net::SocketAddr;
+
+/// Unix seconds as SQLite's signed INTEGER; values past `i64::MAX` (never in practice) are
+/// stored as `i64::MAX`, which still means "far future".
+fn secs(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl StateDb {
+    /// Applies registrar changes in order, in one transaction (all or none).
+    pub async fn save_bindings(&self, changes: &[Change]) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        for change in changes {
+            match change {
+                Change::Upsert(b) => {
+                    sqlx::query(
+                        "INSERT INTO bindings (aor, contact, q, expires_at, call_id, cseq, received_proto, \
+                         received_addr, user_agent, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                         ON CONFLICT (aor, contact) DO UPDATE SET q = excluded.q, expires_at = excluded.expires_at, \
+                         call_id = excluded.call_id, cseq = excluded.cseq, received_proto = excluded.received_proto, \
+                         received_addr = excluded.received_addr, user_agent = excluded.user_agent, \
+                         updated_at = excluded.updated_at",
+                    )
+                    .bind(&b.aor)
+                    .bind(&b.contact)
+                    .bind(i64::from(b.q))
+                    .bind(secs(b.expires_at))
+                    .bind(&b.call_id)
+                    .bind(i64::from(b.cseq))
+                    .bind(b.received.protocol.to_string())
+                    .bind(b.received.addr.to_string())
+                    .bind(b.user_agent.as_deref())
+                    .bind(secs(b.updated_at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::Remove { aor, contact } => {
+                    sqlx::query("DELETE FROM bindings WHERE aor = ? AND contact = ?")
+                        .bind(aor)
+                        .bind(contact)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every binding still valid at `now`. A row that does not decode (hand-edited file) is
+    /// skipped with a warning rather than failing startup: a lost binding costs one
+    /// re-REGISTER, a daemon that will not start costs the whole office.
+    pub async fn load_bindings(&self, now: u64) -> Result<Vec<Binding>, StateError> {
+        let rows = sqlx::query(
+            "SELECT aor, contact, q, expires_at, call_id, cseq, received_proto, received_addr, user_agent, \
+             updated_at FROM bindings WHERE expires_at > ?",
+        )
+        .bind(secs(now))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            match binding_from_row(r) {
+                Ok(b) => out.push(b),
+                Err(e) => tracing::warn!(error = %e, "skipping unreadable binding row"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes bindings lapsed at `now`; returns how many.
+    pub async fn purge_expired(&self, now: u64) -> Result<u64, StateError> {
+        let done = sqlx::query("DELETE FROM bindings WHERE expires_at <= ?").bind(secs(now)).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+}
+
+fn binding_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Binding, StateError> {
+    let corrupt = |what: &str, v: &dyn std::fmt::Debug| StateError::Corrupt(format!("bindings.{what} = {v:?}"));
+    let q: i64 = r.try_get("q")?;
+    let expires_at: i64 = r.try_get("expires_at")?;
+    let cseq: i64 = r.try_get("cseq")?;
+    let updated_at: i64 = r.try_get("updated_at")?;
+    let proto: String = r.try_get("received_proto")?;
+    let addr: String = r.try_get("received_addr")?;
+    Ok(Binding {
+        aor: r.try_get("aor")?,
+        contact: r.try_get("contact")?,
+        q: u16::try_from(q).ok().filter(|q| *q <= 1000).ok_or_else(|| corrupt("q", &q))?,
+        expires_at: u64::try_from(expires_at).map_err(|_| corrupt("expires_at", &expires_at))?,
+        call_id: r.try_get("call_id")?,
+        cseq: u32::try_from(cseq).map_err(|_| corrupt("cseq", &cseq))?,
+        received: Peer::new(
+            Protocol::from_token(&proto).ok_or_else(|| corrupt("received_proto", &proto))?,
+            addr.parse::<SocketAddr>().map_err(|_| corrupt("received_addr", &addr))?,
+        ),
+        user_agent: r.try_get("user_agent")?,
+        updated_at: u64::try_from(updated_at).map_err(|_| corrupt("updated_at", &updated_at))?,
+    })
+}
