@@ -195,7 +195,7 @@ async fn user(cfg: Config, state_dir: &Path, cmd: UserCommand) -> ExitCode {
             Err(e) => Err(e),
         },
     };
-    db.close().await;
+    let _ = db.close().await;
     if let Err(e) = result {
         return state_exit(&e);
     }

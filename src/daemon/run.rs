@@ -51,7 +51,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
 
     let users = UserCache::new();
     reload_users(&db, &users).await?;
-    let mut location = LocationTable::new(cfg.registrar.max_contacts);
+    let mut location = LocationTable::with_max_contacts(cfg.registrar.max_contacts);
     location.load(db.load_bindings(now.unix).await?, now.unix);
 
     let (ev_tx, mut ev_rx) = mpsc::channel::<TransportEvent>(16_384);
@@ -86,7 +86,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         t4: Duration::from_millis(cfg.timers.t4_ms),
     };
     let identity = Identity::new(hub.local_addrs(), cfg.node.domains.clone());
-    let mut core = Core::new(core_cfg, identity, TransactionLayer::new(timers), location, Authenticator::new(auth_cfg), users.clone(), now);
+    let mut core = Core::new(core_cfg, identity, TransactionLayer::new(timers), location, Authenticator::new(auth_cfg), users.clone(), hub.flows(), now);
 
     // Binding writes go to the database off the hot path, in order, batched.
     let (persist_tx, persist_rx) = mpsc::unbounded_channel::<Vec<Change>>();
@@ -167,7 +167,9 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         warn!("binding writes did not finish in time");
     }
     let _ = std::fs::remove_file(admin::socket_path(&state_dir));
-    db.close().await;
+    if let Err(e) = db.close().await {
+        warn!(error = %e, "closing the state database");
+    }
     info!("urpd stopped");
     Ok(())
 }

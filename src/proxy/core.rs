@@ -27,7 +27,7 @@ use crate::sip::{
     parse_datagram, parse_framed, reason_phrase, HeaderName, Message, Method, NameAddr, Request, Response, SipHeaders, Uri,
 };
 use crate::transaction::{Transmit, TransactionLayer, TuEvent, TxId};
-use crate::transport::{NetList, Peer, RateLimiter};
+use crate::transport::{FlowCheck, NetList, Peer, RateLimiter};
 
 /// The two clocks the core needs: monotonic for timers, wall-clock seconds for registrations
 /// and nonces (which must survive a restart).
@@ -83,6 +83,7 @@ pub struct Core {
     location: LocationTable,
     auth: Authenticator,
     creds: std::sync::Arc<dyn Credentials>,
+    flows: std::sync::Arc<dyn FlowCheck>,
     calls: HashMap<TxId, ProxyCall>,
     branch_of: HashMap<TxId, TxId>,
     timer_c: BTreeSet<(Instant, TxId)>,
@@ -105,6 +106,7 @@ impl Core {
         location: LocationTable,
         auth: Authenticator,
         creds: std::sync::Arc<dyn Credentials>,
+        flows: std::sync::Arc<dyn FlowCheck>,
         now: Now,
     ) -> Self {
         let limiter = RateLimiter::new(cfg.rate_limit.0, cfg.rate_limit.1);
@@ -115,6 +117,7 @@ impl Core {
             location,
             auth,
             creds,
+            flows,
             calls: HashMap::new(),
             branch_of: HashMap::new(),
             timer_c: BTreeSet::new(),
@@ -398,8 +401,7 @@ impl Core {
 
     /// A destination for a URI this node forwards to, if allowed (no open relay).
     fn resolve(&self, uri: &Uri) -> Option<Peer> {
-        // A URI that is a registered contact goes over the flow the registration came from.
-        let dest = self.location.flow_for_contact(uri.as_str()).or_else(|| uri_destination(uri))?;
+        let dest = uri_destination(uri)?;
         if !self.cfg.outbound_allow.contains(dest.addr.ip()) {
             warn!(dest = %dest, "destination outside transport.outbound_allow refused");
             return None;
@@ -497,9 +499,10 @@ impl Core {
             Err(e) => {
                 let (status, extra) = match e {
                     RegisterError::IntervalTooBrief { min } => (423, vec![(HeaderName::MinExpires, min.to_string())]),
-                    RegisterError::OutOfOrder => (500, vec![(HeaderName::RetryAfter, "1".to_string())]),
-                    RegisterError::TooManyContacts { .. } => (403, vec![]),
-                    _ => (400, vec![]),
+                    RegisterError::TooManyContacts { retry_after: Some(secs), .. } => {
+                        (503, vec![(HeaderName::RetryAfter, secs.to_string())])
+                    }
+                    ref other => (other.status(), vec![]),
                 };
                 debug!(error = %e, status, "REGISTER refused");
                 self.reply(now, tx, &req, status, extra);
@@ -518,7 +521,14 @@ impl Core {
             .into_iter()
             .filter_map(|b| {
                 let uri = Uri::parse_str(&b.contact).ok()?;
-                Some((Some(uri), b.received))
+                // UDP: the address the REGISTER came from (works through NAT). Streams: the
+                // connection it came on while it lives, else a new one to the Contact.
+                let dest = if !b.received.protocol.is_reliable() || self.flows.is_open(b.received) {
+                    b.received
+                } else {
+                    uri_destination(&uri).unwrap_or(b.received)
+                };
+                Some((Some(uri), dest))
             })
             .filter(|(_, p)| self.cfg.outbound_allow.contains(p.addr.ip()))
             .collect();

@@ -77,3 +77,10 @@ impl fmt::Display for Peer {
         write!(f, "{}:{}", self.protocol, self.addr)
     }
 }
+
+/// Whether a stream flow (a connection) is still open: lets the core prefer the connection an
+/// agent registered on, and fall back to its Contact address once that connection is gone.
+pub trait FlowCheck: Send + Sync {
+    /// Whether a connection to `peer` is open (always false for UDP).
+    fn is_open(&self, peer: Peer) -> bool;
+}

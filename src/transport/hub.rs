@@ -57,6 +57,15 @@ struct Conn {
     local: Option<SocketAddr>,
 }
 
+/// A handle on the connection table, answering `FlowCheck` for the core.
+pub struct Flows(Arc<Mutex<HashMap<SocketAddr, Conn>>>);
+
+impl super::FlowCheck for Flows {
+    fn is_open(&self, peer: Peer) -> bool {
+        peer.protocol.is_reliable() && self.0.lock().map(|c| c.contains_key(&peer.addr)).unwrap_or(false)
+    }
+}
+
 /// The listeners and connections of one node.
 pub struct TransportHub {
     udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
@@ -197,9 +206,9 @@ impl TransportHub {
             .map(|(a, s)| (*a, s))
     }
 
-    /// Whether a stream connection to `addr` is open (or opening).
-    pub fn has_connection(&self, addr: SocketAddr) -> bool {
-        self.conns.lock().map(|c| c.contains_key(&addr)).unwrap_or(false)
+    /// A `FlowCheck` over this hub's connections.
+    pub fn flows(&self) -> Arc<Flows> {
+        Arc::new(Flows(self.conns.clone()))
     }
 
     /// Number of open TCP connections.

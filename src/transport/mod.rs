@@ -9,7 +9,7 @@ pub mod error;
 pub mod hub;
 pub mod ratelimit;
 
-pub use addr::{Peer, Protocol};
+pub use addr::{FlowCheck, Peer, Protocol};
 pub use allow::NetList;
 pub use error::TransportError;
 pub use hub::{Limits, TransportEvent, TransportHub};
