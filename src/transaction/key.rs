@@ -1,0 +1,207 @@
+//! Transaction matching keys (RFC 3261 §17.1.3, §17.2.3, §9.2).
+//!
+//! A client transaction is found by the branch of the top Via (ours) plus the CSeq method.
+//! A server transaction is found by branch + sent-by + method when the branch carries the
+//! RFC 3261 magic cookie, and by the RFC 2543 field comparison otherwise. In both schemes an
+//! ACK looks for the INVITE it acknowledges and a CANCEL is its own transaction;
+//! [`ServerKey::invite_of`] gives the INVITE a CANCEL cancels.
+
+use crate::sip::{Method, Request, Response, SipHeaders, Via};
+
+/// Finds a client transaction from a response (§17.1.3).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClientKey {
+    /// The top Via branch, as written.
+    pub branch: String,
+    /// The request method (the CSeq method of a response).
+    pub method: Method,
+}
+
+impl ClientKey {
+    /// The key of an outgoing request: its top Via branch and its method. `None` when the top
+    /// Via has no branch with the RFC 3261 cookie (we only send such branches).
+    pub fn for_request(req: &Request) -> Option<ClientKey> {
+        let via = req.top_via()?;
+        if !via.is_rfc3261() {
+            return None;
+        }
+        Some(ClientKey { branch: via.branch()?.to_owned(), method: req.method.clone() })
+    }
+
+    /// The key a response matches: top Via branch and CSeq method.
+    pub fn for_response(resp: &Response) -> Option<ClientKey> {
+        let branch = resp.branch()?.to_owned();
+        let (_, method) = resp.cseq()?;
+        Some(ClientKey { branch, method: Method::from_token(method.into()) })
+    }
+}
+
+/// Finds a server transaction from a request (§17.2.3).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ServerKey {
+    /// The branch has the `z9hG4bK` cookie: branch, sent-by and method identify the transaction.
+    Rfc3261 {
+        /// The top Via branch.
+        branch: String,
+        /// The top Via sent-by host, lowercased (host names compare case-insensitively).
+        host: String,
+        /// The top Via sent-by port as written.
+        port: Option<u16>,
+        /// The method that created the transaction (INVITE for an ACK).
+        method: Method,
+    },
+    /// No cookie (RFC 2543 peer): compare the fields that identified a transaction before
+    /// branches were unique. URIs and the top Via compare as text, which is what an RFC 2543
+    /// peer's retransmission (a byte copy) produces.
+    Rfc2543 {
+        /// The Request-URI.
+        uri: String,
+        /// The To tag of the request (not of an ACK: see [`ServerKey::ack_candidates`]).
+        to_tag: Option<String>,
+        /// The From tag.
+        from_tag: Option<String>,
+        /// The Call-ID.
+        call_id: String,
+        /// The CSeq number.
+        cseq: u32,
+        /// The whole top Via value.
+        via: String,
+        /// The method that created the transaction (INVITE for an ACK).
+        method: Method,
+    },
+}
+
+impl ServerKey {
+    /// The key of the transaction `req` creates or, for a retransmission, matches. For an ACK
+    /// this is the key of the INVITE it acknowledges with the ACK's To tag (see
+    /// [`ServerKey::ack_candidates`] for the full ACK lookup). `None` without a usable top Via
+    /// (or, for RFC 2543 requests, without Call-ID or CSeq).
+    pub fn for_request(req: &Request) -> Option<ServerKey> {
+        let method = match req.method {
+            Method::Ack => Method::Invite,
+            ref m => m.clone(),
+        };
+        Self::with_method(req, method, req.to_tag())
+    }
+
+    /// The key of the INVITE transaction a CANCEL targets (§9.2): the CANCEL's own key with
+    /// the method INVITE.
+    pub fn invite_of(cancel: &Request) -> Option<ServerKey> {
+        Self::with_method(cancel, Method::Invite, cancel.to_tag())
+    }
+
+    /// The keys under which an ACK's INVITE transaction may be filed. For RFC 3261 there is one.
+    /// For RFC 2543 the ACK carries the To tag of the *response*, while the INVITE was filed
+    /// under its own To tag: the same tag for a re-INVITE, none for an initial INVITE. The
+    /// caller must then check the ACK's To tag against the final response's (§17.2.3).
+    pub fn ack_candidates(ack: &Request) -> Vec<ServerKey> {
+        let Some(first) = Self::with_method(ack, Method::Invite, ack.to_tag()) else {
+            return Vec::new();
+        };
+        match &first {
+            ServerKey::Rfc2543 { to_tag: Some(_), .. } => {
+                let untagged = Self::with_method(ack, Method::Invite, None);
+                std::iter::once(first).chain(untagged).collect()
+            }
+            _ => vec![first],
+        }
+    }
+
+    /// Whether this key uses the RFC 2543 comparison.
+    pub fn is_rfc2543(&self) -> bool {
+        matches!(self, ServerKey::Rfc2543 { .. })
+    }
+
+    fn with_method(req: &Request, method: Method, to_tag: Option<&str>) -> Option<ServerKey> {
+        let via_value = req.headers.get(&crate::sip::HeaderName::Via)?;
+        let via = Via::parse(via_value).ok()?;
+        if via.is_rfc3261() {
+            return Some(ServerKey::Rfc3261 {
+                branch: via.branch()?.to_owned(),
+                host: via.host.to_ascii_lowercase(),
+                port: via.port,
+                method,
+            });
+        }
+        let (cseq, _) = req.cseq()?;
+        Some(ServerKey::Rfc2543 {
+            uri: req.uri.as_str().to_owned(),
+            to_tag: to_tag.map(str::to_owned),
+            from_tag: req.from_tag().map(str::to_owned),
+            call_id: req.call_id()?.as_str().to_owned(),
+            cseq,
+            via: via_value.as_str().to_owned(),
+            method,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::{parse_datagram, Message};
+    use bytes::Bytes;
+
+    fn req(text: &str) -> Request {
+        match parse_datagram(Bytes::from(text.replace('\n', "\r\n"))) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    const INVITE: &str = "INVITE sip:bob@example.com SIP/2.0\n\
+Via: SIP/2.0/UDP Pc33.Example.com:5060;branch=z9hG4bK776asdhds\n\
+To: <sip:bob@example.com>\nFrom: <sip:alice@example.com>;tag=1928301774\n\
+Call-ID: a84b4c76e66710\nCSeq: 314159 INVITE\nMax-Forwards: 70\n\n";
+
+    #[test]
+    fn rfc3261_ack_and_cancel() {
+        let inv = req(INVITE);
+        let ack = req(&INVITE
+            .replace("INVITE sip", "ACK sip")
+            .replace("314159 INVITE", "314159 ACK")
+            .replace("<sip:bob@example.com>\n", "<sip:bob@example.com>;tag=xyz\n"));
+        let cancel = req(&INVITE
+            .replace("INVITE sip", "CANCEL sip")
+            .replace("314159 INVITE", "314159 CANCEL")
+            .replace("Pc33.Example", "pc33.example"));
+        let k = ServerKey::for_request(&inv);
+        assert!(k.is_some());
+        assert_eq!(ServerKey::for_request(&ack), k);
+        assert_eq!(ServerKey::ack_candidates(&ack), vec![k.clone().unwrap_or_else(|| unreachable!())]);
+        assert_ne!(ServerKey::for_request(&cancel), k);
+        assert_eq!(ServerKey::invite_of(&cancel), k);
+        // Another sent-by is another transaction.
+        let other = req(&INVITE.replace("Pc33.Example.com:5060", "pc34.example.com:5060"));
+        assert_ne!(ServerKey::for_request(&other), k);
+    }
+
+    #[test]
+    fn rfc2543_fields() {
+        let old = INVITE.replace("branch=z9hG4bK776asdhds", "branch=776asdhds");
+        let inv = req(&old);
+        let k = ServerKey::for_request(&inv);
+        assert!(k.as_ref().is_some_and(ServerKey::is_rfc2543));
+        let ack = req(&old
+            .replace("INVITE sip", "ACK sip")
+            .replace("314159 INVITE", "314159 ACK")
+            .replace("<sip:bob@example.com>\n", "<sip:bob@example.com>;tag=xyz\n"));
+        let cands = ServerKey::ack_candidates(&ack);
+        assert_eq!(cands.len(), 2);
+        assert_eq!(Some(&cands[1]), k.as_ref());
+        // A different CSeq number or Call-ID is a different transaction.
+        assert_ne!(ServerKey::for_request(&req(&old.replace("314159 INVITE", "314160 INVITE"))), k);
+        assert_ne!(ServerKey::for_request(&req(&old.replace("a84b4c76e66710", "other"))), k);
+        // No branch at all also falls back to RFC 2543.
+        let nobranch = req(&INVITE.replace(";branch=z9hG4bK776asdhds", ""));
+        assert!(ServerKey::for_request(&nobranch).is_some_and(|k| k.is_rfc2543()));
+    }
+
+    #[test]
+    fn client_key() {
+        let inv = req(INVITE);
+        let k = ClientKey::for_request(&inv);
+        assert_eq!(k.as_ref().map(|k| k.branch.as_str()), Some("z9hG4bK776asdhds"));
+        assert!(ClientKey::for_request(&req(&INVITE.replace("z9hG4bK776", "776"))).is_none());
+    }
+}
