@@ -5,7 +5,8 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Safe to call once; later calls are ignored.
 pub fn init(level: &str, format: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // sqlx logs every statement at debug: keep it quiet unless RUST_LOG asks for it.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=warn")));
     let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some();
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if format == "json" {

@@ -47,7 +47,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(32);
 /// Runs the node until SIGTERM/SIGINT.
 pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Result<(), DaemonError> {
     let now = Now::system();
-    let db = StateDb::open(&state_dir).await?;
+    let db = Arc::new(StateDb::open(&state_dir).await?);
 
     let users = UserCache::new();
     reload_users(&db, &users).await?;
@@ -92,7 +92,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     let (persist_tx, persist_rx) = mpsc::unbounded_channel::<Vec<Change>>();
     let writer = tokio::spawn(persist(db.clone(), persist_rx));
     // Users changed by another process are noticed even without the admin poke.
-    tokio::spawn(watch_users(db.clone(), users.clone()));
+    let watcher = tokio::spawn(watch_users(db.clone(), users.clone()));
 
     hub.start(tcp_listeners);
     let addrs: Vec<String> = hub.local_addrs().iter().map(|(p, a)| format!("{p}:{a}")).collect();
@@ -167,8 +167,12 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         warn!("binding writes did not finish in time");
     }
     let _ = std::fs::remove_file(admin::socket_path(&state_dir));
-    if let Err(e) = db.close().await {
-        warn!(error = %e, "closing the state database");
+    watcher.abort();
+    let _ = watcher.await;
+    if let Ok(db) = Arc::try_unwrap(db) {
+        if let Err(e) = db.close().await {
+            warn!(error = %e, "closing the state database");
+        }
     }
     info!("urpd stopped");
     Ok(())
@@ -189,7 +193,7 @@ async fn reload_users(db: &StateDb, users: &Arc<UserCache>) -> Result<(), StateE
     Ok(())
 }
 
-async fn watch_users(db: StateDb, users: Arc<UserCache>) {
+async fn watch_users(db: Arc<StateDb>, users: Arc<UserCache>) {
     let mut last = db.data_version().await.unwrap_or(0);
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -206,7 +210,7 @@ async fn watch_users(db: StateDb, users: Arc<UserCache>) {
     }
 }
 
-async fn persist(db: StateDb, mut rx: mpsc::UnboundedReceiver<Vec<Change>>) {
+async fn persist(db: Arc<StateDb>, mut rx: mpsc::UnboundedReceiver<Vec<Change>>) {
     while let Some(mut batch) = rx.recv().await {
         while let Ok(more) = rx.try_recv() {
             batch.extend(more);

@@ -335,13 +335,12 @@ impl Core {
             self.reply(now, tx, &req, 482, vec![]);
             return;
         }
-        let in_dialog = req.to_tag().is_some();
+        // In-dialog requests that reach us through our own Record-Route were authorised when
+        // the dialog was created (Kamailio's loose_route + has_totag): no new challenge.
+        let dialog_routed = req.to_tag().is_some() && popped > 0;
         // Requests routed by a Route set (in-dialog requests through our Record-Route).
         if let Some(route) = first_route(&req) {
-            if !(in_dialog && popped > 0) && !self.authorized(now, tx, &req, from, false) {
-                return;
-            }
-            if !self.check_max_forwards(now, tx, &req) {
+            if !dialog_routed && !self.authorized(now, tx, &req, from, false) {
                 return;
             }
             match self.resolve(&route) {
@@ -363,10 +362,7 @@ impl Core {
                 self.on_local_request(now, tx, &req);
                 return;
             }
-            if !(in_dialog && popped > 0) && !self.authorized(now, tx, &req, from, false) {
-                return;
-            }
-            if !self.check_max_forwards(now, tx, &req) {
+            if !dialog_routed && !self.authorized(now, tx, &req, from, false) {
                 return;
             }
             self.route_to_user(now, tx, req, from, &hash);
@@ -378,10 +374,7 @@ impl Core {
             self.reply(now, tx, &req, 403, vec![]);
             return;
         }
-        if !self.authorized(now, tx, &req, from, false) {
-            return;
-        }
-        if !self.check_max_forwards(now, tx, &req) {
+        if !dialog_routed && !self.authorized(now, tx, &req, from, false) {
             return;
         }
         let uri = req.uri.clone();

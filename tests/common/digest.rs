@@ -52,8 +52,11 @@ pub fn authorization(chal: &str, user: &str, password: &str, method: &str, uri: 
 
 /// A REGISTER from `local` for `user` at `node` (host:port), with optional extra header lines.
 pub fn register(node: &str, local: std::net::SocketAddr, user: &str, call_id: &str, cseq: u32, extra: &[String]) -> String {
+    // Every request is a new transaction: a fresh branch each time.
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let b = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut s = format!(
-        "REGISTER sip:{node} SIP/2.0\r\nVia: SIP/2.0/UDP {local};rport;branch=z9hG4bK{call_id}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{node}>;tag=f{cseq}\r\nTo: <sip:{user}@{node}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\n"
+        "REGISTER sip:{node} SIP/2.0\r\nVia: SIP/2.0/UDP {local};rport;branch=z9hG4bK{call_id}{cseq}x{b}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{node}>;tag=f{cseq}\r\nTo: <sip:{user}@{node}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\n"
     );
     for e in extra {
         s.push_str(e);
