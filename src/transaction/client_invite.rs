@@ -63,8 +63,9 @@ pub enum Followup {
 pub struct ClientInvite {
     id: TxId,
     state: State,
-    /// Kept to build the ACK for a non-2xx final and the CANCEL.
-    request: Request,
+    /// Kept to build the ACK for a non-2xx final and the CANCEL. Boxed so the two client
+    /// machines are of similar size in the layer's map.
+    request: Box<Request>,
     /// The INVITE as sent, for retransmissions.
     data: Bytes,
     /// The ACK as first sent, re-sent for every retransmitted final.
@@ -89,7 +90,7 @@ impl ClientInvite {
         ClientInvite {
             id,
             state: State::Calling,
-            request,
+            request: Box::new(request),
             data,
             ack: None,
             dest,
