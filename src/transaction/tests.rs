@@ -641,6 +641,42 @@ fn cancel_in_proceeding_is_sent_now_and_dropped_after_a_final() {
     assert_eq!(s.cancel(TxId(999)), None);
 }
 
+#[test]
+fn cancelled_invite_without_final_ends_64_t1_after_the_cancel() {
+    let mut s = Sim::new();
+    let dest = peer(Protocol::Tcp, NEXT_HOP);
+    let tx = s.send(outgoing("INVITE", "TCP", "z9hG4bKd4"), dest);
+    let invite = parse_req(&s.take_sent()[0].1.data);
+    s.run_until(secs(1));
+    s.recv_response(invite.response(180, "Ringing", Some("c")), dest);
+    s.take_events();
+    s.run_until(secs(200));
+    let c = s.cancel(tx).unwrap_or_else(|| panic!("CANCEL not sent"));
+    let creq = parse_req(&s.take_sent()[0].1.data);
+    s.recv_response(creq.response(200, "OK", Some("c")), dest);
+    assert!(matches!(s.take_events().as_slice(), [TuEvent::Response { tx: t, .. }] if *t == c));
+    // §9.1: no final within 64*T1 of the CANCEL → give up on the INVITE.
+    s.run_to_end();
+    assert_eq!(s.events, vec![(secs(232), TuEvent::Timeout { tx })]);
+    assert!(s.layer.is_empty());
+}
+
+#[test]
+fn tu_can_terminate_any_transaction() {
+    let mut s = Sim::new();
+    let dest = peer(Protocol::Udp, NEXT_HOP);
+    let client = s.send(outgoing("INVITE", "UDP", "z9hG4bKz1"), dest);
+    s.recv(&incoming("INVITE", "UDP", "z9hG4bKz2"), peer(Protocol::Udp, UA));
+    let (server, _) = s.new_server_tx();
+    assert_eq!(s.layer.terminate(client), Ok(()));
+    assert_eq!(s.layer.terminate(server), Ok(()));
+    s.drain();
+    assert_eq!(s.take_events(), vec![TuEvent::ServerDone { tx: server }]);
+    assert_eq!(s.layer.terminate(client), Err(TxError::UnknownTransaction(client)));
+    assert!(s.layer.is_empty());
+    assert_eq!(s.layer.poll_timeout(), None, "timers went with the transactions");
+}
+
 // ---------------------------------------------------------------- ACK, RFC 2543, strays
 
 #[test]
