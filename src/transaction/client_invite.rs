@@ -13,7 +13,8 @@
 //!           +--> Accepted
 //! ```
 //! Once a provisional arrives Timer B no longer applies: how long to wait for a final after
-//! ringing is the TU's business (a proxy's Timer C).
+//! ringing is the TU's business (a proxy's Timer C). The one exception is §9.1: once a CANCEL
+//! is sent, Timer B is re-armed so that an INVITE whose final never comes ends 64*T1 later.
 
 use super::config::TimerConfig;
 use super::event::{Outputs, TuEvent, TxId, TxState};
@@ -63,8 +64,9 @@ pub enum Followup {
 pub struct ClientInvite {
     id: TxId,
     state: State,
-    /// Kept to build the ACK for a non-2xx final and the CANCEL.
-    request: Request,
+    /// Kept to build the ACK for a non-2xx final and the CANCEL. Boxed so the two client
+    /// machines are of similar size in the layer's map.
+    request: Box<Request>,
     /// The INVITE as sent, for retransmissions.
     data: Bytes,
     /// The ACK as first sent, re-sent for every retransmitted final.
@@ -89,7 +91,7 @@ impl ClientInvite {
         ClientInvite {
             id,
             state: State::Calling,
-            request,
+            request: Box::new(request),
             data,
             ack: None,
             dest,
@@ -197,14 +199,24 @@ impl ClientInvite {
                     self.a_interval = cfg.backoff(self.a_interval, false);
                     self.timers.set(Timer::A, now + self.a_interval);
                 }
-                (Timer::B, State::Calling) => {
-                    tracing::debug!(tx = %self.id, "client INVITE: Timer B, no response");
+                (Timer::B, State::Calling | State::Proceeding) => {
+                    tracing::debug!(tx = %self.id, state = ?self.state, "client INVITE: Timer B, no final response");
                     out.event(TuEvent::Timeout { tx: self.id });
                     self.terminate();
                 }
                 (Timer::D, State::Completed) | (Timer::M, State::Accepted) => self.terminate(),
                 _ => {}
             }
+        }
+    }
+
+    /// Records that CANCEL `cancel` was sent for this INVITE. §9.1: if no final arrives within
+    /// 64*T1 of the CANCEL, the INVITE is given up; Timer B is re-armed for that, so a
+    /// cancelled INVITE whose callee never answers still ends (with `Timeout`).
+    pub fn on_cancel_sent(&mut self, cfg: &TimerConfig, now: Instant, cancel: TxId) {
+        self.cancel = CancelState::Sent(cancel);
+        if self.awaiting_final() {
+            self.timers.set(Timer::B, now + cfg.timer_b());
         }
     }
 

@@ -322,8 +322,9 @@ impl TransactionLayer {
         match self.send_request(now, req, dest) {
             Ok(id) => {
                 if let Some(Entry { tx: ClientTx::Invite(m), .. }) = self.clients.get_mut(&invite) {
-                    m.cancel = CancelState::Sent(id);
+                    m.on_cancel_sent(&self.cfg, now, id);
                 }
+                self.sync_client(invite);
                 Some(id)
             }
             Err(e) => {
@@ -352,6 +353,18 @@ impl TransactionLayer {
                 }
             }
             self.sync_client(id);
+        }
+    }
+
+    /// Ends transaction `tx` now, whatever its state, without sending anything: for a TU that
+    /// gives up on it (e.g. a proxy whose Timer C fired on an INVITE it cannot CANCEL, or a
+    /// server transaction it will never answer). A server transaction still reports
+    /// `ServerDone`, so every server transaction ends with exactly one.
+    pub fn terminate(&mut self, tx: TxId) -> Result<(), TxError> {
+        if self.remove_client(tx) || self.remove_server(tx) {
+            Ok(())
+        } else {
+            Err(TxError::UnknownTransaction(tx))
         }
     }
 
@@ -425,14 +438,7 @@ impl TransactionLayer {
             return;
         };
         if e.tx.is_terminated() {
-            if let Some(e) = self.clients.remove(&id) {
-                if let Some(d) = e.deadline {
-                    self.deadlines.remove(&(d, id));
-                }
-                if self.client_index.get(&e.key) == Some(&id) {
-                    self.client_index.remove(&e.key);
-                }
-            }
+            self.remove_client(id);
             return;
         }
         let next = e.tx.timers().next_timeout();
@@ -453,15 +459,7 @@ impl TransactionLayer {
             return;
         };
         if e.tx.is_terminated() {
-            if let Some(e) = self.servers.remove(&id) {
-                if let Some(d) = e.deadline {
-                    self.deadlines.remove(&(d, id));
-                }
-                if self.server_index.get(&e.key) == Some(&id) {
-                    self.server_index.remove(&e.key);
-                }
-                self.out.event(TuEvent::ServerDone { tx: id });
-            }
+            self.remove_server(id);
             return;
         }
         let next = e.tx.timers().next_timeout();
@@ -474,5 +472,30 @@ impl TransactionLayer {
             }
             e.deadline = next;
         }
+    }
+
+    /// Drops client `id` from the map, the index and the deadlines. Whether it existed.
+    fn remove_client(&mut self, id: TxId) -> bool {
+        let Some(e) = self.clients.remove(&id) else { return false };
+        if let Some(d) = e.deadline {
+            self.deadlines.remove(&(d, id));
+        }
+        if self.client_index.get(&e.key) == Some(&id) {
+            self.client_index.remove(&e.key);
+        }
+        true
+    }
+
+    /// Drops server `id` like `remove_client`, and reports `ServerDone`. Whether it existed.
+    fn remove_server(&mut self, id: TxId) -> bool {
+        let Some(e) = self.servers.remove(&id) else { return false };
+        if let Some(d) = e.deadline {
+            self.deadlines.remove(&(d, id));
+        }
+        if self.server_index.get(&e.key) == Some(&id) {
+            self.server_index.remove(&e.key);
+        }
+        self.out.event(TuEvent::ServerDone { tx: id });
+        true
     }
 }

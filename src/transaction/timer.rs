@@ -11,7 +11,8 @@ use std::time::Instant;
 pub enum Timer {
     /// Client INVITE request retransmission (UDP only), starting at T1 and doubling.
     A,
-    /// Client INVITE transaction timeout while Calling (64*T1).
+    /// Client INVITE transaction timeout while Calling (64*T1); re-armed when a CANCEL is
+    /// sent, since §9.1 gives up on the INVITE 64*T1 after its CANCEL.
     B,
     /// Client INVITE: how long Completed absorbs retransmitted non-2xx finals.
     D,
