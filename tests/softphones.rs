@@ -23,7 +23,9 @@ fn template(rel: &str) -> String {
 #[test]
 fn baresip_registers_and_calls_through_urpd() {
     assert!(have("baresip"), "baresip is not installed (scripts/test.sh installs it)");
-    let n = Node::builder().user("alice", "alicepw").user("bob", "bobpw").start("127.5.1.1", 5060);
+    // MD5 only: baresip 1.0 (libre) gives up with ENOSYS when any challenge offered is
+    // SHA-256, even after an MD5 one; SIPp 3.6 reads only the first. See README, interop.
+    let n = Node::builder().user("alice", "alicepw").user("bob", "bobpw").md5_only().start("127.5.1.1", 5060);
     let callee = sipp_callee(&n.target(), "127.5.1.3", 5062, "bob", "bobpw", "uas_answer.xml", &[]);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let server = n.target();
