@@ -5,13 +5,14 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 configuration error,
 //! 4 no such user, 5 user already exists.
 
+mod run;
+mod user;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::daemon::admin::{self, AdminRequest};
-use crate::daemon::config::{Config, Listen};
-use crate::state::{Role, StateDb, StateError};
+use crate::daemon::config::Config;
 
 /// urpd — SIP registrar and stateful proxy for public administration front offices.
 #[derive(Debug, Parser)]
@@ -126,85 +127,8 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run(args) => rt.block_on(run(cfg, state_dir, args)),
-        Command::User(cmd) => rt.block_on(user(cfg, &state_dir, cmd)),
+        Command::Run(args) => rt.block_on(run::run(cfg, state_dir, args)),
+        Command::User(cmd) => rt.block_on(user::user(cfg, &state_dir, cmd)),
     }
 }
 
-async fn run(mut cfg: Config, state_dir: PathBuf, args: RunArgs) -> ExitCode {
-    if !args.listen.is_empty() {
-        cfg.sip.listen = args.listen;
-    }
-    crate::daemon::logging::init(&cfg.log.level, &cfg.log.format);
-    let listens: Vec<Listen> = match cfg.listens() {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("urpd: {e}");
-            return ExitCode::from(3);
-        }
-    };
-    match crate::daemon::run(cfg, state_dir, listens).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("urpd: {e}");
-            tracing::error!(error = %e, "urpd failed");
-            ExitCode::from(if matches!(e, crate::daemon::DaemonError::Config(_)) { 3 } else { 1 })
-        }
-    }
-}
-
-fn state_exit(e: &StateError) -> ExitCode {
-    eprintln!("urpd: {e}");
-    ExitCode::from(match e {
-        StateError::NoSuchUser(_) => 4,
-        StateError::UserExists(_) => 5,
-        StateError::InvalidUserName(_) => 2,
-        _ => 1,
-    })
-}
-
-async fn user(cfg: Config, state_dir: &Path, cmd: UserCommand) -> ExitCode {
-    let db = match StateDb::open(state_dir).await {
-        Ok(db) => db,
-        Err(e) => return state_exit(&e),
-    };
-    let realm = cfg.node.realm.as_str();
-    let result = match &cmd {
-        UserCommand::Add { name, password, role } => {
-            let role = match role {
-                RoleArg::Agent => Role::Agent,
-                RoleArg::Gateway => Role::Gateway,
-                RoleArg::Admin => Role::Admin,
-            };
-            db.add_user(name, realm, password, role).await.map(|_| println!("user {name} added"))
-        }
-        UserCommand::Passwd { name, password } => db.set_password(name, realm, password).await.map(|_| println!("password of {name} changed")),
-        UserCommand::Remove { name } => db.remove_user(name).await.map(|_| println!("user {name} removed")),
-        UserCommand::List { json } => match db.list_users().await {
-            Ok(list) => {
-                if *json {
-                    println!("{}", serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".into()));
-                } else {
-                    println!("{:<24} {:<8} {:<16}", "NAME", "ROLE", "REALM");
-                    for u in &list {
-                        println!("{:<24} {:<8} {:<16}", u.name, u.role, u.realm);
-                    }
-                }
-                Ok(())
-            }
-            Err(e) => Err(e),
-        },
-    };
-    let _ = db.close().await;
-    if let Err(e) = result {
-        return state_exit(&e);
-    }
-    if !matches!(cmd, UserCommand::List { .. }) {
-        // A running daemon picks the change up now rather than at its next poll.
-        match admin::request(state_dir, &AdminRequest::ReloadUsers).await {
-            Ok(_) => {}
-            Err(e) => eprintln!("urpd: warning: could not notify the running daemon: {e}"),
-        }
-    }
-    ExitCode::SUCCESS
-}

@@ -793,6 +793,6 @@ mod tests {
     #[test]
     fn date_format() {
         assert_eq!(super::httpdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(super::httpdate(1_795_000_000), "Thu, 18 Nov 2026 06:26:40 GMT");
+        assert_eq!(super::httpdate(1_795_000_000), "Wed, 18 Nov 2026 11:06:40 GMT");
     }
 }
