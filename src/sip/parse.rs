@@ -12,7 +12,7 @@ use super::header_name::HeaderName;
 use super::headers::{Header, Headers};
 use super::message::{Message, Request, Response};
 use super::method::Method;
-use super::text::{is_token, is_ws, split_list};
+use super::text::{for_each_list_item, is_token, is_ws};
 use super::uri::Uri;
 use bytes::Bytes;
 
@@ -131,7 +131,9 @@ fn parse_inner(buf: Bytes, framed: bool) -> Result<Message, ParseError> {
     let start_line = std::str::from_utf8(start_line).map_err(|_| ParseError::BadUtf8)?;
     let start_line = buf.slice_ref(start_line.as_bytes());
 
-    let mut headers = Headers::with_capacity(16);
+    // One entry per header line is the usual case: size the list once (lines that hold several
+    // list values grow it).
+    let mut headers = Headers::with_capacity(memchr::memchr_iter(b'\n', head).count().max(1));
     let mut content_length: Option<usize> = None;
     // Logical header line under construction: either a slice of `buf` or a joined copy.
     let mut pending: Option<(usize, usize, Option<String>)> = None;
@@ -211,10 +213,9 @@ fn push_header(
         *content_length = Some(n);
     }
     if name.is_list() && value_txt.contains(',') {
-        let parts = split_list(value_txt).ok_or(ParseError::BadHeader(static_name(&name)))?;
-        for part in parts {
-            headers.0.push(Header { name: name.clone(), value: line.slice_ref(part) });
-        }
+        // Check the whole list first so a bad line adds no entries.
+        for_each_list_item(value_txt, |_| ()).ok_or(ParseError::BadHeader(static_name(&name)))?;
+        for_each_list_item(value_txt, |part| headers.0.push(Header { name: name.clone(), value: line.slice_ref(part) }));
     } else {
         headers.0.push(Header { name, value: line.slice_ref(value_txt) });
     }
@@ -246,8 +247,9 @@ fn parse_version(v: &str) -> Result<(), ParseError> {
         return Ok(());
     }
     // A well-formed version other than 2.0 gets 505; anything else is a bad start line.
+    // Compare bytes: `v` may hold multi-byte characters, and byte 4 need not be a boundary.
     let ok_shape = v.len() > 4
-        && v[..4].eq_ignore_ascii_case("SIP/")
+        && v.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/")
         && v[4..].split_once('.').is_some_and(|(a, b)| {
             !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
         });
@@ -488,6 +490,10 @@ mod tests {
         assert_eq!(p(b"SIP/2.0 2000 OK\r\n\r\n"), Some(ParseError::BadStatus));
         assert_eq!(p(b"SIP/2.0\r\n\r\n"), Some(ParseError::BadStartLine));
         assert_eq!(p(b"SIP/3.0 200 OK\r\n\r\n"), Some(ParseError::BadVersion));
+        // Fuzz finding: a version whose 4th byte is inside a multi-byte character panicked.
+        assert_eq!(p("OPTIONS sip:a@b SIP\u{43e}.0\r\n\r\n".as_bytes()), Some(ParseError::BadRequestLine));
+        assert_eq!(p("OPTIONS sip:a@b 2 \u{43d}\u{43e}\r\n\r\n".as_bytes()), Some(ParseError::BadRequestLine));
+        assert_eq!(p("SIP\u{43e} 200 OK\r\n\r\n".as_bytes()), Some(ParseError::BadMethod));
         assert_eq!(p(b""), Some(ParseError::BadRequestLine));
         assert_eq!(p(b"\r\n\r\n"), Some(ParseError::BadRequestLine));
         assert_eq!(p(b"OPTIONS sip:a@b SIP/2.0\r\nNoColon\r\n\r\n"), Some(ParseError::BadHeaderLine));
