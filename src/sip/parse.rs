@@ -12,7 +12,7 @@ use super::header_name::HeaderName;
 use super::headers::{Header, Headers};
 use super::message::{Message, Request, Response};
 use super::method::Method;
-use super::text::{is_token, is_ws, split_list};
+use super::text::{for_each_list_item, is_token, is_ws};
 use super::uri::Uri;
 use bytes::Bytes;
 
@@ -63,6 +63,10 @@ pub fn frame(buf: &[u8], max: usize) -> Result<Frame, ParseError> {
     };
     let mut content_length: Option<usize> = None;
     for line in buf[..body_start].split(|&c| c == b'\n').skip(1) {
+        // A folded continuation line is part of the previous header's value, never a header.
+        if line.first().is_some_and(|&c| is_ws(c)) {
+            continue;
+        }
         let Some(colon) = memchr::memchr(b':', line) else { continue };
         let name = trim_ws(&line[..colon]);
         if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
@@ -127,7 +131,9 @@ fn parse_inner(buf: Bytes, framed: bool) -> Result<Message, ParseError> {
     let start_line = std::str::from_utf8(start_line).map_err(|_| ParseError::BadUtf8)?;
     let start_line = buf.slice_ref(start_line.as_bytes());
 
-    let mut headers = Headers::with_capacity(16);
+    // One entry per header line is the usual case: size the list once (lines that hold several
+    // list values grow it).
+    let mut headers = Headers::with_capacity(memchr::memchr_iter(b'\n', head).count().max(1));
     let mut content_length: Option<usize> = None;
     // Logical header line under construction: either a slice of `buf` or a joined copy.
     let mut pending: Option<(usize, usize, Option<String>)> = None;
@@ -207,10 +213,9 @@ fn push_header(
         *content_length = Some(n);
     }
     if name.is_list() && value_txt.contains(',') {
-        let parts = split_list(value_txt).ok_or(ParseError::BadHeader(static_name(&name)))?;
-        for part in parts {
-            headers.0.push(Header { name: name.clone(), value: line.slice_ref(part) });
-        }
+        // Check the whole list first so a bad line adds no entries.
+        for_each_list_item(value_txt, |_| ()).ok_or(ParseError::BadHeader(static_name(&name)))?;
+        for_each_list_item(value_txt, |part| headers.0.push(Header { name: name.clone(), value: line.slice_ref(part) }));
     } else {
         headers.0.push(Header { name, value: line.slice_ref(value_txt) });
     }
@@ -242,8 +247,9 @@ fn parse_version(v: &str) -> Result<(), ParseError> {
         return Ok(());
     }
     // A well-formed version other than 2.0 gets 505; anything else is a bad start line.
+    // Compare bytes: `v` may hold multi-byte characters, and byte 4 need not be a boundary.
     let ok_shape = v.len() > 4
-        && v[..4].eq_ignore_ascii_case("SIP/")
+        && v.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/")
         && v[4..].split_once('.').is_some_and(|(a, b)| {
             !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
         });
@@ -284,4 +290,302 @@ fn parse_status_line(line: &ByteStr) -> Result<(u16, ByteStr), ParseError> {
         return Err(ParseError::BadStatus);
     }
     Ok((status, line.slice_ref(reason)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::message::SipHeaders;
+    use crate::sip::via::Via;
+
+    const HEAD: &str = "OPTIONS sip:bob@example.com SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+        To: <sip:bob@example.com>\r\n\
+        From: <sip:alice@example.com>;tag=1\r\n\
+        Call-ID: c1\r\n\
+        CSeq: 1 OPTIONS\r\n\
+        Max-Forwards: 70\r\n";
+
+    fn msg(s: &[u8]) -> Message {
+        parse_datagram(Bytes::copy_from_slice(s)).unwrap_or_else(|e| panic!("{e:?}: {}", String::from_utf8_lossy(s)))
+    }
+
+    fn request(s: &[u8]) -> Request {
+        match msg(s) {
+            Message::Request(r) => r,
+            Message::Response(_) => panic!("not a request"),
+        }
+    }
+
+    #[test]
+    fn compact_forms_map_to_known_headers() {
+        let cases = [
+            ("i", HeaderName::CallId),
+            ("m", HeaderName::Contact),
+            ("e", HeaderName::ContentEncoding),
+            ("l", HeaderName::ContentLength),
+            ("c", HeaderName::ContentType),
+            ("f", HeaderName::From),
+            ("s", HeaderName::Subject),
+            ("k", HeaderName::Supported),
+            ("t", HeaderName::To),
+            ("v", HeaderName::Via),
+            ("o", HeaderName::Event),
+            ("r", HeaderName::ReferTo),
+            ("b", HeaderName::ReferredBy),
+            ("u", HeaderName::AllowEvents),
+            ("x", HeaderName::SessionExpires),
+        ];
+        for (c, want) in cases {
+            for name in [c.to_owned(), c.to_ascii_uppercase()] {
+                let value = if want == HeaderName::ContentLength { "0" } else { "<sip:x@example.com>" };
+                let text = format!("MESSAGE sip:a@b SIP/2.0\r\n{name} : {value}\r\n\r\n");
+                let r = request(text.as_bytes());
+                assert_eq!(r.headers.0[0].name, want, "{name}");
+                assert_eq!(r.headers.0[0].value.as_str(), value, "{name}");
+            }
+        }
+        // A compact-form message validates like its long-form twin.
+        let long = format!("{HEAD}Content-Length: 0\r\n\r\n");
+        let short = "OPTIONS sip:bob@example.com SIP/2.0\r\nv: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+            t: <sip:bob@example.com>\r\nf: <sip:alice@example.com>;tag=1\r\ni: c1\r\nCSeq: 1 OPTIONS\r\n\
+            Max-Forwards: 70\r\nl: 0\r\n\r\n";
+        let (a, b) = (msg(long.as_bytes()), msg(short.as_bytes()));
+        assert_eq!(a, b);
+        assert_eq!(b.validate(), Ok(()));
+    }
+
+    #[test]
+    fn header_names_are_case_insensitive() {
+        let r = request(b"OPTIONS sip:a@b SIP/2.0\r\nvIA: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCALL-id: abc\r\nmax-FORWARDS: 5\r\nX-Custom: 1\r\n\r\n");
+        assert_eq!(r.headers.0[0].name, HeaderName::Via);
+        assert_eq!(r.headers.0[1].name, HeaderName::CallId);
+        assert_eq!(r.max_forwards(), Some(5));
+        // Unknown names keep their spelling but compare case-insensitively with `is`.
+        assert_eq!(r.headers.0[3].name.as_str(), "X-Custom");
+        assert!(r.headers.0[3].name.is("x-custom"));
+        assert!(r.headers.0[1].name.is("i"));
+    }
+
+    #[test]
+    fn folded_lines_are_joined_with_one_space() {
+        let r = request(
+            b"OPTIONS sip:a@b SIP/2.0\r\nSubject: first\r\n  second\r\n\tthird  \r\nX-Empty:\r\n later\r\nCSeq: 1\r\n   OPTIONS\r\n\r\n",
+        );
+        assert_eq!(r.headers.get(&HeaderName::Subject).map(|s| s.as_str()), Some("first second third"));
+        assert_eq!(r.headers.0[1].value.as_str(), "later");
+        assert_eq!(r.cseq(), Some((1, "OPTIONS")));
+        // A continuation with nothing before it is an error, not a panic.
+        assert_eq!(parse_datagram(Bytes::from_static(b"OPTIONS sip:a@b SIP/2.0\r\n folded\r\n\r\n")), Err(ParseError::BadHeaderLine));
+        // A fold inside a list header still splits at the commas.
+        let r = request(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1,\r\n SIP/2.0/UDP b;branch=z9hG4bK2\r\n\r\n");
+        assert_eq!(r.headers.count(&HeaderName::Via), 2);
+    }
+
+    #[test]
+    fn list_headers_split_into_entries() {
+        let r = request(
+            b"INVITE sip:a@b SIP/2.0\r\n\
+            Via: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/TCP b:5061;branch=z9hG4bK2 ,SIP/2.0/TLS [2001:db8::1];branch=z9hG4bK3\r\n\
+            Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr;x=\"a,b\">\r\n\
+            Record-Route: <sip:rr1;lr>,<sip:rr2;lr>\r\n\
+            Contact: \"Doe, John\" <sip:j@h1>;q=0.5, <sip:j@h2,x>;expires=60, sip:j@h3\r\n\
+            Path: <sip:path1;lr>, <sip:path2;lr>\r\n\
+            Allow: INVITE, ACK, BYE\r\n\
+            Authorization: Digest username=\"a\", realm=\"b\", nonce=\"c\"\r\n\r\n",
+        );
+        let hosts: Vec<_> = r.headers.get_all(&HeaderName::Via).map(|v| Via::parse(v).map(|v| v.host).unwrap_or("?")).collect();
+        assert_eq!(hosts, ["a", "b", "[2001:db8::1]"]);
+        let routes: Vec<_> = r.headers.get_all(&HeaderName::Route).map(|v| v.as_str()).collect();
+        assert_eq!(routes, ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr;x=\"a,b\">"]);
+        assert_eq!(r.headers.count(&HeaderName::RecordRoute), 2);
+        let contacts: Vec<_> = r.headers.get_all(&HeaderName::Contact).map(|v| v.as_str()).collect();
+        assert_eq!(contacts, ["\"Doe, John\" <sip:j@h1>;q=0.5", "<sip:j@h2,x>;expires=60", "sip:j@h3"]);
+        assert_eq!(r.headers.count(&HeaderName::Path), 2);
+        // Not list headers in the parser's sense: one entry each.
+        assert_eq!(r.headers.count(&HeaderName::Allow), 1);
+        assert_eq!(r.headers.count(&HeaderName::Authorization), 1);
+        // An unterminated quote in a list header is refused.
+        assert_eq!(
+            parse_datagram(Bytes::from_static(b"INVITE sip:a@b SIP/2.0\r\nContact: \"open <sip:a@b>, <sip:c@d>\r\n\r\n")),
+            Err(ParseError::BadHeader("Contact"))
+        );
+    }
+
+    #[test]
+    fn unknown_headers_keep_their_order() {
+        let r = request(b"OPTIONS sip:a@b SIP/2.0\r\nX-B: 2\r\nVia: SIP/2.0/UDP h\r\nX-A: 1\r\nx-b: 3\r\nP-Foo: a, b\r\n\r\n");
+        let names: Vec<_> = r.headers.iter().map(|h| (h.name.as_str(), h.value.as_str())).collect();
+        assert_eq!(names, [("X-B", "2"), ("Via", "SIP/2.0/UDP h"), ("X-A", "1"), ("x-b", "3"), ("P-Foo", "a, b")]);
+        let xb = HeaderName::Other("X-B".into());
+        // Other names compare by spelling in `==`; `is` is the case-insensitive check.
+        assert_eq!(r.headers.count(&xb), 1);
+        assert_eq!(r.headers.iter().filter(|h| h.name.is("X-B")).count(), 2);
+    }
+
+    #[test]
+    fn datagram_body_handling() {
+        let with = |extra: &str, body: &str| format!("{HEAD}{extra}\r\n{body}");
+        // Content-Length exact.
+        let r = request(with("Content-Length: 5\r\n", "hello").as_bytes());
+        assert_eq!(&r.body[..], b"hello");
+        // Content-Length shorter than the datagram: the rest is ignored (RFC 3261 §18.3).
+        let r = request(with("Content-Length: 3\r\n", "hello").as_bytes());
+        assert_eq!(&r.body[..], b"hel");
+        // Longer: refused.
+        assert_eq!(parse_datagram(Bytes::from(with("Content-Length: 6\r\n", "hello"))), Err(ParseError::BodyTooShort));
+        // Absent: the body is the rest of the datagram.
+        let r = request(with("", "hello\r\n").as_bytes());
+        assert_eq!(&r.body[..], b"hello\r\n");
+        // No blank line at all: headers only, empty body.
+        let r = request(HEAD.as_bytes());
+        assert!(r.body.is_empty());
+        assert_eq!(r.headers.len(), 6);
+        // Bad Content-Length values.
+        for bad in ["-1", "abc", "", "1 2", "12345678901", "0x10"] {
+            let text = with(&format!("Content-Length: {bad}\r\n"), "");
+            assert_eq!(parse_datagram(Bytes::from(text)), Err(ParseError::BadContentLength), "{bad:?}");
+        }
+        // Two Content-Length headers, even equal.
+        let text = with("Content-Length: 0\r\nl: 0\r\n", "");
+        assert_eq!(parse_datagram(Bytes::from(text)), Err(ParseError::DuplicateHeader("Content-Length")));
+        // Leading CRLFs before the start line are skipped.
+        let r = request(format!("\r\n\r\n{HEAD}\r\n").as_bytes());
+        assert_eq!(r.method, Method::Options);
+    }
+
+    #[test]
+    fn non_utf8_header_is_an_error_and_body_is_fine() {
+        let mut bad = HEAD.as_bytes().to_vec();
+        bad.extend_from_slice(b"Subject: caf\xe9\r\n\r\n");
+        assert_eq!(parse_datagram(Bytes::from(bad)), Err(ParseError::BadUtf8));
+        let mut bad = HEAD.as_bytes().to_vec();
+        bad.extend_from_slice(b"X-\xff: 1\r\n\r\n");
+        assert_eq!(parse_datagram(Bytes::from(bad)), Err(ParseError::BadUtf8));
+        let mut bad = HEAD.as_bytes().to_vec();
+        bad.extend_from_slice(b"Subject: a\r\n b\xc3\r\n\r\n");
+        assert_eq!(parse_datagram(Bytes::from(bad)), Err(ParseError::BadUtf8));
+        assert_eq!(parse_datagram(Bytes::from_static(b"OPTIONS sip:\xff@b SIP/2.0\r\n\r\n")), Err(ParseError::BadUtf8));
+        assert_eq!(parse_datagram(Bytes::from_static(b"SIP/2.0 200 \xff\xfe\r\n\r\n")), Err(ParseError::BadUtf8));
+        // A binary body is kept byte for byte.
+        let mut ok = HEAD.as_bytes().to_vec();
+        ok.extend_from_slice(b"Content-Length: 4\r\n\r\n\xff\x00\xfe\r");
+        let r = request(&ok);
+        assert_eq!(&r.body[..], b"\xff\x00\xfe\r");
+        assert_eq!(r.validate(), Ok(()));
+        let again = parse_datagram(r.to_bytes()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(again, Message::Request(r));
+    }
+
+    #[test]
+    fn start_line_errors() {
+        let p = |s: &'static [u8]| parse_datagram(Bytes::from_static(s)).err();
+        assert_eq!(p(b"OPTIONS sip:a@b SIP/3.0\r\n\r\n"), Some(ParseError::BadVersion));
+        assert_eq!(p(b"OPTIONS sip:a@b HTTP/1.1\r\n\r\n"), Some(ParseError::BadRequestLine));
+        assert_eq!(p(b"OPTIONS sip:a@b\r\n\r\n"), Some(ParseError::BadRequestLine));
+        assert_eq!(p(b"OPT@ONS sip:a@b SIP/2.0\r\n\r\n"), Some(ParseError::BadMethod));
+        assert_eq!(p(b"OPTIONS a@b SIP/2.0\r\n\r\n"), Some(ParseError::BadRequestUri));
+        assert_eq!(p(b"SIP/2.0 99 Low\r\n\r\n"), Some(ParseError::BadStatus));
+        assert_eq!(p(b"SIP/2.0 700 High\r\n\r\n"), Some(ParseError::BadStatus));
+        assert_eq!(p(b"SIP/2.0 2000 OK\r\n\r\n"), Some(ParseError::BadStatus));
+        assert_eq!(p(b"SIP/2.0\r\n\r\n"), Some(ParseError::BadStartLine));
+        assert_eq!(p(b"SIP/3.0 200 OK\r\n\r\n"), Some(ParseError::BadVersion));
+        // Fuzz finding: a version whose 4th byte is inside a multi-byte character panicked.
+        assert_eq!(p("OPTIONS sip:a@b SIP\u{43e}.0\r\n\r\n".as_bytes()), Some(ParseError::BadRequestLine));
+        assert_eq!(p("OPTIONS sip:a@b 2 \u{43d}\u{43e}\r\n\r\n".as_bytes()), Some(ParseError::BadRequestLine));
+        assert_eq!(p("SIP\u{43e} 200 OK\r\n\r\n".as_bytes()), Some(ParseError::BadMethod));
+        assert_eq!(p(b""), Some(ParseError::BadRequestLine));
+        assert_eq!(p(b"\r\n\r\n"), Some(ParseError::BadRequestLine));
+        assert_eq!(p(b"OPTIONS sip:a@b SIP/2.0\r\nNoColon\r\n\r\n"), Some(ParseError::BadHeaderLine));
+        assert_eq!(p(b"OPTIONS sip:a@b SIP/2.0\r\nBad Name: x\r\n\r\n"), Some(ParseError::BadHeaderLine));
+        assert_eq!(p(b"OPTIONS sip:a@b SIP/2.0\r\n: x\r\n\r\n"), Some(ParseError::BadHeaderLine));
+        let r = msg(b"SIP/2.0 180 Ringing Now\r\n\r\n");
+        assert!(matches!(r, Message::Response(ref r) if r.status == 180 && r.reason.as_str() == "Ringing Now"));
+        let r = msg(b"sip/2.0 200\r\n\r\n");
+        assert!(matches!(r, Message::Response(ref r) if r.status == 200 && r.reason.is_empty()));
+    }
+
+    #[test]
+    fn lf_only_and_mixed_line_ends() {
+        let lf = HEAD.replace("\r\n", "\n") + "Content-Length: 2\n\nok";
+        let crlf = format!("{HEAD}Content-Length: 2\r\n\r\nok");
+        assert_eq!(msg(lf.as_bytes()), msg(crlf.as_bytes()));
+        let mixed = HEAD.replacen("\r\n", "\n", 3) + "Content-Length: 2\n\r\nok";
+        assert_eq!(msg(mixed.as_bytes()), msg(crlf.as_bytes()));
+        assert_eq!(frame(lf.as_bytes(), 1000), Ok(Frame::Message(lf.len())));
+        assert_eq!(frame(mixed.as_bytes(), 1000), Ok(Frame::Message(mixed.len())));
+    }
+
+    // ---- stream framing ----
+
+    fn stream_msg(body: &str) -> String {
+        format!("{HEAD}Content-Length: {}\r\n\r\n{body}", body.len())
+    }
+
+    #[test]
+    fn frame_incomplete_headers_and_body() {
+        let m = stream_msg("v=0\r\n");
+        let head_len = m.len() - 5;
+        for cut in [0, 1, 10, head_len - 2, head_len - 1] {
+            assert_eq!(frame(&m.as_bytes()[..cut], 65_535), Ok(Frame::Incomplete), "cut {cut}");
+        }
+        for cut in head_len..m.len() {
+            assert_eq!(frame(&m.as_bytes()[..cut], 65_535), Ok(Frame::Incomplete), "body cut {cut}");
+        }
+        assert_eq!(frame(m.as_bytes(), 65_535), Ok(Frame::Message(m.len())));
+        // Parsing a header block that is not finished is `Incomplete`, not a guess.
+        assert_eq!(parse_framed(Bytes::copy_from_slice(&m.as_bytes()[..head_len - 2])), Err(ParseError::Incomplete));
+    }
+
+    #[test]
+    fn frame_back_to_back_and_keepalives() {
+        let a = stream_msg("first");
+        let b = stream_msg("");
+        let stream = format!("\r\n\r\n{a}{b}\r\n{a}");
+        let mut buf = Bytes::from(stream);
+        let mut got = Vec::new();
+        while !buf.is_empty() {
+            match frame(&buf, 65_535).unwrap_or_else(|e| panic!("{e:?}")) {
+                Frame::KeepAlive(n) => {
+                    got.push(format!("ka{n}"));
+                    let _ = buf.split_to(n);
+                }
+                Frame::Message(n) => {
+                    let m = parse_framed(buf.split_to(n)).unwrap_or_else(|e| panic!("{e:?}"));
+                    let Message::Request(r) = m else { panic!("response") };
+                    got.push(String::from_utf8_lossy(&r.body).into_owned());
+                }
+                Frame::Incomplete => panic!("incomplete"),
+            }
+        }
+        assert_eq!(got, ["ka4", "first", "", "ka2", "first"]);
+        // Without Content-Length, a stream message has no body and the next bytes are the
+        // next message.
+        let two = format!("{HEAD}\r\n{HEAD}\r\n");
+        assert_eq!(frame(two.as_bytes(), 65_535), Ok(Frame::Message(HEAD.len() + 2)));
+        // A folded continuation line that looks like a Content-Length header is not one.
+        let tricky = format!("{HEAD}Subject: x\r\n content-length: 99\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(frame(tricky.as_bytes(), 65_535), Ok(Frame::Message(tricky.len())));
+        assert!(parse_framed(Bytes::from(tricky)).is_ok());
+    }
+
+    #[test]
+    fn frame_too_large_and_bad_lengths() {
+        // Headers that never end, past the limit.
+        let junk = vec![b'a'; 300];
+        assert_eq!(frame(&junk, 256), Err(ParseError::TooLarge));
+        assert_eq!(frame(&junk, 300), Ok(Frame::Incomplete));
+        // A Content-Length that makes the message larger than the limit: refused at once.
+        let big = format!("{HEAD}Content-Length: 100000\r\n\r\n");
+        assert_eq!(frame(big.as_bytes(), 65_535), Err(ParseError::TooLarge));
+        assert_eq!(ParseError::TooLarge.status(), 513);
+        let huge = format!("{HEAD}Content-Length: 999999999\r\n\r\n");
+        assert_eq!(frame(huge.as_bytes(), usize::MAX), Ok(Frame::Incomplete));
+        let neg = format!("{HEAD}Content-Length: -1\r\n\r\n");
+        assert_eq!(frame(neg.as_bytes(), 65_535), Err(ParseError::BadContentLength));
+        let two = format!("{HEAD}Content-Length: 1\r\nl: 2\r\n\r\n");
+        assert_eq!(frame(two.as_bytes(), 65_535), Err(ParseError::DuplicateHeader("Content-Length")));
+        assert_eq!(frame(b"", 65_535), Ok(Frame::Incomplete));
+        assert_eq!(frame(b"\r\n", 65_535), Ok(Frame::KeepAlive(2)));
+    }
 }

@@ -33,8 +33,15 @@ pub fn quoted_len(s: &[u8]) -> Option<usize> {
 /// Splits a header value at top-level commas (not inside quotes or `<...>`), trimming each
 /// part. Returns `None` on an unterminated quote or bracket.
 pub fn split_list(value: &str) -> Option<Vec<&str>> {
-    let b = value.as_bytes();
     let mut parts = Vec::new();
+    for_each_list_item(value, |p| parts.push(p))?;
+    Some(parts)
+}
+
+/// `split_list` without the `Vec`: calls `f` with each trimmed part, in order. Returns `None`
+/// (after calling `f` for the parts before it) on an unterminated quote or bracket.
+pub fn for_each_list_item<'a>(value: &'a str, mut f: impl FnMut(&'a str)) -> Option<()> {
+    let b = value.as_bytes();
     let mut start = 0;
     let mut i = 0;
     while i < b.len() {
@@ -45,15 +52,15 @@ pub fn split_list(value: &str) -> Option<Vec<&str>> {
                 i += close + 1;
             }
             b',' => {
-                parts.push(value[start..i].trim_matches([' ', '\t']));
+                f(value[start..i].trim_matches([' ', '\t']));
                 i += 1;
                 start = i;
             }
             _ => i += 1,
         }
     }
-    parts.push(value[start..].trim_matches([' ', '\t']));
-    Some(parts)
+    f(value[start..].trim_matches([' ', '\t']));
+    Some(())
 }
 
 /// Iterator over `;name[=value]` parameters. Names and values are trimmed of whitespace;

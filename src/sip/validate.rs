@@ -2,6 +2,7 @@
 //! present, single-valued headers single, CSeq consistent, addresses and Vias well-formed.
 //! Run once per received message before any layer trusts its headers.
 
+use super::bytestr::ByteStr;
 use super::error::ParseError;
 use super::header_name::HeaderName;
 use super::headers::Headers;
@@ -40,8 +41,8 @@ fn check_common(h: &Headers) -> Result<(), ParseError> {
     for hdr in h.iter() {
         match hdr.name {
             HeaderName::Via => {
-                Via::parse(&hdr.value).map_err(|_| ParseError::BadHeader("Via"))?;
-                if !super::text::Params::new(Via::parse(&hdr.value).map(|v| v.params_str).unwrap_or("")).validate() {
+                let via = Via::parse(&hdr.value).map_err(|_| ParseError::BadHeader("Via"))?;
+                if !via.params().validate() {
                     return Err(ParseError::BadHeader("Via"));
                 }
             }
@@ -56,7 +57,8 @@ fn check_common(h: &Headers) -> Result<(), ParseError> {
                 if !na.bracketed {
                     return Err(ParseError::BadHeader(name_of(&hdr.name)));
                 }
-                Uri::parse_str(na.uri).map_err(|_| ParseError::BadHeader(name_of(&hdr.name)))?;
+                // The URI is a slice of the header value: checked without copying it.
+                Uri::parse(hdr.value.slice_ref(na.uri)).map_err(|_| ParseError::BadHeader(name_of(&hdr.name)))?;
             }
             HeaderName::CallId => {
                 let v = hdr.value.trim();
@@ -89,9 +91,9 @@ fn check_common(h: &Headers) -> Result<(), ParseError> {
     Ok(())
 }
 
-fn check_addr(name: &HeaderName, value: &str) -> Result<(), ParseError> {
+fn check_addr(name: &HeaderName, value: &ByteStr) -> Result<(), ParseError> {
     let na = NameAddr::parse(value).map_err(|_| ParseError::BadHeader(name_of(name)))?;
-    Uri::parse_str(na.uri).map_err(|_| ParseError::BadHeader(name_of(name)))?;
+    Uri::parse(value.slice_ref(na.uri)).map_err(|_| ParseError::BadHeader(name_of(name)))?;
     if !na.params().validate() {
         return Err(ParseError::BadHeader(name_of(name)));
     }
