@@ -162,3 +162,18 @@ fn sha256_is_offered_first_and_verified() {
     let r = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string();
     assert_eq!(status(&r), 401, "replayed nc accepted:\n{r}");
 }
+
+#[test]
+fn ipv6_listeners_udp_and_tcp() {
+    // IPv4 and IPv6 listeners side by side; ::1 port 25160 is this test's own.
+    let node = Node::builder().user("alice", "alicepw").md5_only().arg("--listen").arg("udp:[::1]:25160").arg("--listen").arg("tcp:[::1]:25160").start("127.1.8.1", 5060);
+    // SIPp writes an IPv6 digest-uri without brackets (`sip:::1:25160`); give it the right one.
+    let common = ["-i", "::1", "-s", "alice", "-au", "alice", "-ap", "alicepw", "-auth_uri", "[::1]:25160"];
+    let mut udp = vec!["-p", "25161"];
+    udp.extend_from_slice(&common);
+    sipp("register_auth.xml", "[::1]:25160", &udp).assert_ok();
+    let mut tcp = vec!["-p", "25162", "-t", "t1"];
+    tcp.extend_from_slice(&common);
+    sipp("register_auth.xml", "[::1]:25160", &tcp).assert_ok();
+    drop(node);
+}

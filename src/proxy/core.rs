@@ -198,12 +198,13 @@ impl Core {
 
     /// One message from the transport.
     pub fn handle_message(&mut self, now: Now, data: Bytes, peer: Peer, _local: SocketAddr, framed: bool) {
+        let raw = data.clone();
         let parsed = if framed { parse_framed(data) } else { parse_datagram(data) };
         let msg = match parsed {
             Ok(m) => m,
             Err(e) => {
                 self.stats.parse_errors += 1;
-                debug!(%peer, error = %e, "unparseable message dropped");
+                self.answer_unparseable(&raw, framed, peer, &e);
                 return;
             }
         };
@@ -248,6 +249,36 @@ impl Core {
             }
         }
         self.drain_events(now);
+    }
+
+    /// A request whose start line is broken (bad version, stray spaces, bad Request-URI) still
+    /// deserves an answer when its headers say where to send one (RFC 4475 badvers → 505).
+    /// Only this error path pays for the second parse.
+    fn answer_unparseable(&mut self, raw: &Bytes, framed: bool, peer: Peer, e: &crate::sip::ParseError) {
+        use crate::sip::ParseError as P;
+        debug!(%peer, error = %e, "unparseable message");
+        if !matches!(e, P::BadVersion | P::BadRequestLine | P::BadRequestUri | P::BadMethod) || raw.starts_with(b"SIP/") {
+            return;
+        }
+        let Some(nl) = raw.iter().position(|&c| c == b'\n') else { return };
+        let mut fixed = b"OPTIONS sip:invalid.invalid SIP/2.0\r\n".to_vec();
+        fixed.extend_from_slice(&raw[nl + 1..]);
+        let reparsed = if framed { parse_framed(Bytes::from(fixed)) } else { parse_datagram(Bytes::from(fixed)) };
+        let Ok(Message::Request(mut req)) = reparsed else { return };
+        // Over a connection the answer goes back on it whatever the Via says (badvers's Via is
+        // SIP/7.0 too); over UDP a usable Via is the only way back.
+        let routable = req.top_via().is_some() || peer.protocol.is_reliable();
+        if !routable || req.call_id().is_none() || req.cseq().is_none() {
+            return;
+        }
+        if req.cseq().is_some_and(|(_, m)| m == "ACK") {
+            return;
+        }
+        add_received(&mut req, peer);
+        let status = e.status();
+        let reason = format!("{} ({e})", reason_phrase(status));
+        let resp = req.response(status, &reason, Some(&self.new_tag()));
+        self.send_stateless_response(&req, peer, resp);
     }
 
     fn drain_events(&mut self, now: Now) {

@@ -25,6 +25,6 @@ pub use headers::{Header, Headers};
 pub use message::{reason_phrase, Message, Request, Response, SipHeaders};
 pub use method::Method;
 pub use name_addr::NameAddr;
-pub use parse::{frame, parse_datagram, parse_framed, Frame, DEFAULT_MAX_MESSAGE};
+pub use parse::{frame, parse_datagram, parse_framed, Frame, StreamFramer, DEFAULT_MAX_MESSAGE};
 pub use uri::{Scheme, Uri};
 pub use via::{parse_cseq, Via, MAGIC_COOKIE};

@@ -61,6 +61,16 @@ pub fn frame(buf: &[u8], max: usize) -> Result<Frame, ParseError> {
     let Some(body_start) = header_end(buf) else {
         return if buf.len() > max { Err(ParseError::TooLarge) } else { Ok(Frame::Incomplete) };
     };
+    let total = total_len(buf, body_start, max)?;
+    if buf.len() < total {
+        Ok(Frame::Incomplete)
+    } else {
+        Ok(Frame::Message(total))
+    }
+}
+
+/// The whole length of a message whose headers end at `body_start`, from its Content-Length.
+fn total_len(buf: &[u8], body_start: usize, max: usize) -> Result<usize, ParseError> {
     let mut content_length: Option<usize> = None;
     for line in buf[..body_start].split(|&c| c == b'\n').skip(1) {
         // A folded continuation line is part of the previous header's value, never a header.
@@ -83,10 +93,90 @@ pub fn frame(buf: &[u8], max: usize) -> Result<Frame, ParseError> {
     if total > max {
         return Err(ParseError::TooLarge);
     }
-    if buf.len() < total {
-        Ok(Frame::Incomplete)
-    } else {
-        Ok(Frame::Message(total))
+    Ok(total)
+}
+
+/// Incremental framer for one stream connection. `frame` looks at the whole buffer each time;
+/// this remembers how far it has looked and, once the headers are in, how long the message
+/// is, so a peer trickling one byte at a time costs linear work instead of quadratic.
+#[derive(Debug, Default, Clone)]
+pub struct StreamFramer {
+    scanned: usize,
+    total: Option<usize>,
+}
+
+impl StreamFramer {
+    /// A framer at the start of a stream.
+    pub fn new() -> Self {
+        StreamFramer::default()
+    }
+
+    /// Like `frame`, for a buffer that only grows at its end between calls; after a `Message`
+    /// or `KeepAlive` the caller removes those bytes from the front.
+    pub fn poll(&mut self, buf: &[u8], max: usize) -> Result<Frame, ParseError> {
+        if let Some(total) = self.total {
+            if buf.len() < total {
+                return Ok(Frame::Incomplete);
+            }
+            *self = StreamFramer::default();
+            return Ok(Frame::Message(total));
+        }
+        let skip = leading_crlf(buf);
+        if skip > 0 {
+            *self = StreamFramer::default();
+            return Ok(Frame::KeepAlive(skip));
+        }
+        // Only the bytes not seen yet, with overlap for a blank line split across reads.
+        let from = self.scanned.saturating_sub(3).min(buf.len());
+        let Some(end) = header_end(&buf[from..]) else {
+            self.scanned = buf.len();
+            return if buf.len() > max { Err(ParseError::TooLarge) } else { Ok(Frame::Incomplete) };
+        };
+        let total = total_len(buf, from + end, max)?;
+        if buf.len() < total {
+            self.total = Some(total);
+            Ok(Frame::Incomplete)
+        } else {
+            *self = StreamFramer::default();
+            Ok(Frame::Message(total))
+        }
+    }
+}
+
+#[cfg(test)]
+mod stream_framer_tests {
+    use super::*;
+
+    #[test]
+    fn byte_by_byte_equals_whole() {
+        let msg = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nl: 5\r\n\r\nhello\r\n\r\nOPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+        let mut f = StreamFramer::new();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut found = Vec::new();
+        for &b in msg.iter() {
+            buf.push(b);
+            loop {
+                match f.poll(&buf, 65_535) {
+                    Ok(Frame::Message(n)) => {
+                        found.push(buf.drain(..n).collect::<Vec<u8>>());
+                    }
+                    Ok(Frame::KeepAlive(n)) => {
+                        buf.drain(..n);
+                    }
+                    Ok(Frame::Incomplete) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        assert_eq!(found.len(), 2);
+        assert!(found[0].ends_with(b"hello"));
+        assert_eq!(frame(&found[1], 65_535), Ok(Frame::Message(found[1].len())));
+    }
+
+    #[test]
+    fn too_large_without_blank_line() {
+        let mut f = StreamFramer::new();
+        assert_eq!(f.poll(&[b'a'; 100], 50), Err(ParseError::TooLarge));
     }
 }
 

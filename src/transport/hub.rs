@@ -21,7 +21,7 @@ use tracing::{debug, warn};
 
 use super::error::TransportError;
 use super::{Peer, Protocol};
-use crate::sip::{frame, Frame};
+use crate::sip::{Frame, StreamFramer};
 
 /// Limits the transport enforces.
 #[derive(Debug, Clone, Copy)]
@@ -398,11 +398,12 @@ async fn run_connection(stream: TcpStream, remote: SocketAddr, local: Option<Soc
     let peer = Peer::new(Protocol::Tcp, remote);
     let local = local.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let mut buf = BytesMut::with_capacity(8192);
+    let mut framer = StreamFramer::new();
     let mut shutdown = ctx.shutdown.clone();
     'conn: loop {
         // Deliver every complete message in the buffer.
         loop {
-            match frame(&buf, ctx.limits.max_message_size) {
+            match framer.poll(&buf, ctx.limits.max_message_size) {
                 Ok(Frame::Incomplete) => break,
                 Ok(Frame::KeepAlive(n)) => {
                     let ping = buf.split_to(n);
