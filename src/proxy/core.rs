@@ -98,7 +98,8 @@ pub struct Core {
 }
 
 impl Core {
-    /// A core serving `me`.
+    /// A core serving `me`. Each argument is a separately built layer or port.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         cfg: CoreConfig,
         me: Identity,

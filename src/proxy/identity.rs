@@ -34,7 +34,7 @@ impl Identity {
             return self.listeners.iter().any(|(_, a)| a.port() == port && (a.ip() == ip || (a.ip().is_unspecified() && is_local_ip(ip))));
         }
         let h = h.to_ascii_lowercase();
-        self.domains.iter().any(|d| *d == h)
+        self.domains.contains(&h)
     }
 
     /// Whether a SIP URI names this node.

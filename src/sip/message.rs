@@ -93,6 +93,8 @@ pub trait SipHeaders {
     }
 
     /// The From header, parsed.
+    // "from" is the SIP header's name here, not a conversion.
+    #[allow(clippy::wrong_self_convention)]
     fn from_hdr(&self) -> Option<NameAddr<'_>> {
         self.hdrs().get(&HeaderName::From).and_then(|v| NameAddr::parse(v).ok())
     }
@@ -103,6 +105,7 @@ pub trait SipHeaders {
     }
 
     /// The From tag.
+    #[allow(clippy::wrong_self_convention)]
     fn from_tag(&self) -> Option<&str> {
         self.from_hdr().and_then(|n| n.tag())
     }

@@ -47,11 +47,10 @@ fn check_common(h: &Headers) -> Result<(), ParseError> {
                 }
             }
             HeaderName::From | HeaderName::To => check_addr(&hdr.name, &hdr.value)?,
-            HeaderName::Contact => {
-                if hdr.value.trim() != "*" {
+            HeaderName::Contact
+                if hdr.value.trim() != "*" => {
                     check_addr(&hdr.name, &hdr.value)?;
                 }
-            }
             HeaderName::Route | HeaderName::RecordRoute | HeaderName::Path => {
                 let na = NameAddr::parse(&hdr.value).map_err(|_| ParseError::BadHeader(name_of(&hdr.name)))?;
                 if !na.bracketed {
@@ -78,12 +77,11 @@ fn check_common(h: &Headers) -> Result<(), ParseError> {
                     return Err(ParseError::BadHeader("Expires"));
                 }
             }
-            HeaderName::Date => {
+            HeaderName::Date
                 // RFC 3261 §20.17: SIP-date is always in GMT (RFC 4475 baddate).
-                if !hdr.value.trim_end().ends_with("GMT") {
+                if !hdr.value.trim_end().ends_with("GMT") => {
                     return Err(ParseError::BadHeader("Date"));
                 }
-            }
             _ => {}
         }
     }

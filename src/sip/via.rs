@@ -43,7 +43,7 @@ impl<'a> Via<'a> {
         if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
             return Err(ViaError::BadProtocol);
         }
-        let t_end = rest.find(|c: char| c == ' ' || c == '\t').ok_or(ViaError::BadSentBy)?;
+        let t_end = rest.find([' ', '\t']).ok_or(ViaError::BadSentBy)?;
         let transport = &rest[..t_end];
         if !is_token(transport) {
             return Err(ViaError::BadProtocol);
