@@ -733,18 +733,16 @@ impl Core {
     }
 
     fn on_cancel(&mut self, now: Now, tx: TxId, req: Request, invite: Option<TxId>) {
-        let found = invite.filter(|i| self.calls.contains_key(i));
-        match found {
-            Some(itx) => {
-                self.reply(now, tx, &req, 200, vec![]);
-                if let Some(call) = self.calls.get_mut(&itx) {
-                    call.cancelled = true;
-                }
-                self.cancel_pending(now, itx);
-            }
-            None => {
-                self.reply(now, tx, &req, 481, vec![]);
-            }
+        // §9.2: 200 whenever the INVITE transaction exists (even if it already has a final
+        // answer, e.g. our 407); 481 only when there is nothing to cancel.
+        let Some(itx) = invite else {
+            self.reply(now, tx, &req, 481, vec![]);
+            return;
+        };
+        self.reply(now, tx, &req, 200, vec![]);
+        if let Some(call) = self.calls.get_mut(&itx) {
+            call.cancelled = true;
+            self.cancel_pending(now, itx);
         }
     }
 
