@@ -165,7 +165,7 @@ pub fn registrations(core: &Core, aor: Option<&str>, now_unix: u64) -> Vec<Regis
     let mut list: Vec<_> = core
         .location()
         .all()
-        .filter(|b| aor.is_none_or(|a| b.aor == a))
+        .filter(|b| aor.map_or(true, |a| b.aor == a))
         .filter(|b| b.expires_at > now_unix)
         .map(|b| RegistrationEntry {
             aor: b.aor.clone(),

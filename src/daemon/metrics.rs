@@ -82,6 +82,7 @@ async fn handle(mut stream: TcpStream, core: mpsc::Sender<AdminCommand>) {
     let path = target.split('?').next().unwrap_or("");
     let head_only = method == "HEAD";
     let result = match (method, path) {
+        ("", _) | (_, "") => respond(&mut stream, "400 Bad Request", "text/plain", b"bad request\n", false).await,
         ("GET" | "HEAD", "/metrics") => match scrape(&core).await {
             Some(report) => respond(&mut stream, "200 OK", CONTENT_TYPE, render(&report).as_bytes(), head_only).await,
             None => respond(&mut stream, "503 Service Unavailable", "text/plain", b"core did not answer\n", head_only).await,
