@@ -111,7 +111,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
 
     hub.start(tcp_listeners);
     let addrs: Vec<String> = hub.local_addrs().iter().map(|(p, a)| format!("{p}:{a}")).collect();
-    info!(node = %cfg.node.id, listen = %addrs.join(" "), metrics = ?metrics_addr, users = users.len(), bindings = core.location().len(), "urpd ready");
+    info!(node = %cfg.node.id, listen = %addrs.join(" "), metrics = %metrics_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()), users = users.len(), bindings = core.location().len(), "urpd ready");
     let info = NodeInfo { node: cfg.node.id.clone(), listen: addrs, metrics: metrics_addr.map(|a| a.to_string()), started: Some(std::time::Instant::now()) };
     // READY=1: listeners bound, users and registrations loaded. HOOK: the dial plan must be
     // loaded (and validated) before this line, so systemd only calls us started with routing.
