@@ -32,7 +32,7 @@ for tool in sipp sipsak baresip kamailio linphonec; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
     say "missing SIP tools: ${missing[*]}; installing"
-    apt_install sip-tester sipsak baresip kamailio linphone-cli sipvicious
+    apt_install sip-tester sipsak baresip kamailio linphone-cli sipvicious systemd
 else
     say "SIP tools present (sipp sipsak baresip kamailio linphonec)"
 fi

@@ -11,6 +11,13 @@ pub async fn run(mut cfg: Config, state_dir: PathBuf, args: RunArgs) -> ExitCode
     if !args.listen.is_empty() {
         cfg.sip.listen = args.listen;
     }
+    if let Some(m) = args.metrics_listen {
+        cfg.metrics.listen = Some(m);
+        if let Err(e) = cfg.metrics.addr() {
+            eprintln!("urpd: {e}");
+            return ExitCode::from(3);
+        }
+    }
     crate::daemon::logging::init(&cfg.log.level, &cfg.log.format);
     let listens: Vec<Listen> = match cfg.listens() {
         Ok(l) => l,

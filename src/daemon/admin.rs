@@ -1,13 +1,29 @@
 //! The local admin socket (`<state_dir>/admin.sock`, mode 0600): how CLI commands reach a
 //! running daemon. One JSON object per line each way. Never a TCP port: only local users with
 //! file access to the state directory can talk to it.
+//!
+//! Protocol (one line each way, any number of requests per connection):
+//!
+//! | request | answer |
+//! |---|---|
+//! | `{"cmd":"status"}` | `{"ok":true,"status":{…}}`, a [`StatusReport`] |
+//! | `{"cmd":"registrations","aor":null}` / `"aor":"alice"` | `{"ok":true,"registrations":[…]}`, [`RegistrationEntry`]s |
+//! | `{"cmd":"reload-users"}` | `{"ok":true,"users":N}` |
+//!
+//! Failures are `{"ok":false,"error":"…"}`. The metrics endpoint asks the core the same
+//! `status` question over the same in-process channel, so `urpd status` and a Prometheus
+//! scrape can never disagree.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
+
+use crate::proxy::stats::Stats;
+use crate::proxy::Core;
 
 /// A request on the admin socket.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,6 +38,146 @@ pub enum AdminRequest {
         /// Only this AOR.
         aor: Option<String>,
     },
+}
+
+/// The answer to `status`: what `urpd status` prints and the metrics endpoint exposes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// `[node] id`.
+    pub node: String,
+    /// urpd's version.
+    pub version: String,
+    /// The daemon's process id.
+    pub pid: u32,
+    /// Seconds since the daemon started.
+    pub uptime_secs: u64,
+    /// Bound SIP listeners, `udp:IP:PORT` / `tcp:IP:PORT`.
+    pub listen: Vec<String>,
+    /// The metrics endpoint, when enabled.
+    pub metrics: Option<String>,
+    /// Users (digest accounts) known.
+    pub users: usize,
+    /// Registered contacts (bindings), all AORs.
+    pub registrations: usize,
+    /// AORs with at least one contact.
+    pub registered_aors: usize,
+    /// Open server transactions.
+    pub server_transactions: usize,
+    /// Open client transactions.
+    pub client_transactions: usize,
+    /// Requests being proxied (INVITEs: calls being set up or ringing).
+    pub calls_in_progress: usize,
+    /// Whether the node is draining after SIGTERM.
+    pub draining: bool,
+    /// Counters since start.
+    pub counters: Counters,
+}
+
+/// Counters since start, with names instead of array positions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Counters {
+    /// Requests received by method (`INVITE`, `REGISTER`, `OPTIONS`, `other`).
+    pub requests: BTreeMap<String, u64>,
+    /// Responses sent or forwarded, by class (`1xx` … `6xx`).
+    pub responses: BTreeMap<String, u64>,
+    /// Messages that failed to parse or validate.
+    pub parse_errors: u64,
+    /// Failed digest authentications.
+    pub auth_failures: u64,
+    /// Requests dropped by the per-IP rate limiter.
+    pub rate_limited: u64,
+    /// Successful REGISTERs.
+    pub registers_ok: u64,
+    /// Requests proxied.
+    pub proxied: u64,
+}
+
+impl From<&Stats> for Counters {
+    fn from(s: &Stats) -> Counters {
+        let methods = ["INVITE", "REGISTER", "OPTIONS", "other"];
+        Counters {
+            requests: methods.iter().zip(s.requests).map(|(m, n)| ((*m).to_owned(), n)).collect(),
+            responses: (1..=6).zip(s.responses).map(|(c, n)| (format!("{c}xx"), n)).collect(),
+            parse_errors: s.parse_errors,
+            auth_failures: s.auth_failures,
+            rate_limited: s.rate_limited,
+            registers_ok: s.registers_ok,
+            proxied: s.proxied,
+        }
+    }
+}
+
+/// What the daemon knows about itself that the core does not (filled in by `run.rs`).
+#[derive(Debug, Clone, Default)]
+pub struct NodeInfo {
+    /// `[node] id`.
+    pub node: String,
+    /// Bound SIP listeners.
+    pub listen: Vec<String>,
+    /// The metrics endpoint, when enabled.
+    pub metrics: Option<String>,
+    /// When the daemon started.
+    pub started: Option<std::time::Instant>,
+}
+
+impl StatusReport {
+    /// Builds the report from the core's state (cheap: counts and a copy of the counters).
+    pub fn build(core: &Core, info: &NodeInfo, users: usize, draining: bool) -> StatusReport {
+        let (server_transactions, client_transactions, calls_in_progress) = core.load();
+        StatusReport {
+            node: info.node.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
+            uptime_secs: info.started.map_or(0, |s| s.elapsed().as_secs()),
+            listen: info.listen.clone(),
+            metrics: info.metrics.clone(),
+            users,
+            registrations: core.location().len(),
+            registered_aors: core.location().aors().count(),
+            server_transactions,
+            client_transactions,
+            calls_in_progress,
+            draining,
+            counters: Counters::from(&core.stats),
+        }
+    }
+}
+
+/// One registered contact in the answer to `registrations`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistrationEntry {
+    /// The AOR (user part).
+    pub aor: String,
+    /// The registered Contact URI.
+    pub contact: String,
+    /// Seconds until it lapses.
+    pub expires_in: u64,
+    /// Preference in thousandths (1000 = q 1.0).
+    pub q: u16,
+    /// The flow it registered over, `udp:IP:PORT`.
+    pub received: String,
+    /// The phone's `User-Agent`.
+    pub user_agent: Option<String>,
+}
+
+/// The live registrations, of one AOR or all, sorted by AOR then contact.
+pub fn registrations(core: &Core, aor: Option<&str>, now_unix: u64) -> Vec<RegistrationEntry> {
+    let mut list: Vec<_> = core
+        .location()
+        .all()
+        .filter(|b| aor.map_or(true, |a| b.aor == a))
+        .filter(|b| b.expires_at > now_unix)
+        .map(|b| RegistrationEntry {
+            aor: b.aor.clone(),
+            contact: b.contact.clone(),
+            expires_in: b.expires_at.saturating_sub(now_unix),
+            q: b.q,
+            received: b.received.to_string(),
+            user_agent: b.user_agent.clone(),
+        })
+        .collect();
+    list.sort_by(|a, b| (&a.aor, &a.contact).cmp(&(&b.aor, &b.contact)));
+    list
 }
 
 /// A command for the core, with where to send the answer.

@@ -197,6 +197,34 @@ impl Default for LogConfig {
     }
 }
 
+/// `[metrics]`: the Prometheus endpoint. Off unless `listen` is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `IP:PORT` to serve `GET /metrics` on, e.g. `127.0.0.1:9469`.
+    pub listen: Option<String>,
+    /// Allow a non-loopback address (the endpoint has no authentication: put it behind a
+    /// firewall or reverse proxy).
+    pub allow_remote: bool,
+}
+
+impl MetricsConfig {
+    /// The address to bind, if metrics are on; refuses a non-loopback one unless allowed.
+    pub fn addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        let Some(text) = self.listen.as_deref() else { return Ok(None) };
+        let addr: SocketAddr = text
+            .parse()
+            .map_err(|_| ConfigError::Value("metrics.listen", format!("{text:?} (expected IP:PORT such as 127.0.0.1:9469)")))?;
+        if !addr.ip().is_loopback() && !self.allow_remote {
+            return Err(ConfigError::Value(
+                "metrics.listen",
+                format!("{addr} is not a loopback address; the endpoint is unauthenticated (set metrics.allow_remote = true to allow it)"),
+            ));
+        }
+        Ok(Some(addr))
+    }
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -217,6 +245,8 @@ pub struct Config {
     pub timers: TimersConfig,
     /// `[log]`
     pub log: LogConfig,
+    /// `[metrics]`
+    pub metrics: MetricsConfig,
 }
 
 /// One listen address.
@@ -282,6 +312,7 @@ impl Config {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError::Value("log.format", format!("{:?} (use text or json)", self.log.format)));
         }
+        self.metrics.addr()?;
         Ok(())
     }
 
@@ -305,6 +336,18 @@ pub fn parse_nets(list: &[String], key: &'static str) -> Result<Vec<ipnet::IpNet
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_loopback_only_unless_allowed() {
+        let c = |t: &str| Config::parse(t, Path::new("x.toml"));
+        assert!(c("").map(|c| c.metrics.addr().ok().flatten().is_none()).unwrap_or(false));
+        assert!(c("[metrics]\nlisten = \"127.0.0.1:9469\"\n").is_ok());
+        assert!(c("[metrics]\nlisten = \"[::1]:9469\"\n").is_ok());
+        let e = c("[metrics]\nlisten = \"0.0.0.0:9469\"\n").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("allow_remote"), "{e}");
+        assert!(c("[metrics]\nlisten = \"0.0.0.0:9469\"\nallow_remote = true\n").is_ok());
+        assert!(c("[metrics]\nlisten = \"localhost\"\n").is_err());
+    }
 
     #[test]
     fn empty_is_default() {

@@ -3,6 +3,8 @@
 pub mod admin;
 pub mod config;
 pub mod logging;
+pub mod metrics;
+pub mod notify;
 pub mod run;
 pub mod users;
 

@@ -14,9 +14,11 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
-use super::admin::{self, AdminCommand, AdminRequest};
+use super::admin::{self, AdminCommand, AdminRequest, NodeInfo, StatusReport};
 use super::config::{parse_nets, Config, ConfigError, Listen};
+use super::notify::{serving_status, Notifier};
 use super::users::UserCache;
+use super::metrics;
 use crate::auth::{Algorithm, AuthConfig, Authenticator};
 use crate::proxy::{Core, CoreConfig, Identity, Now};
 use crate::registrar::{Change, ExpiryPolicy, LocationTable};
@@ -47,6 +49,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(32);
 /// Runs the node until SIGTERM/SIGINT.
 pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Result<(), DaemonError> {
     let now = Now::system();
+    // systemd's notify socket (no-op outside systemd); see notify.rs for what is sent when.
+    let mut notifier = Notifier::from_env();
     let db = Arc::new(StateDb::open(&state_dir).await?);
 
     let users = UserCache::new();
@@ -65,7 +69,18 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     let (hub, tcp_listeners) = TransportHub::bind(&binds, limits, ev_tx, shutdown_rx)?;
 
     let (admin_tx, mut admin_rx) = mpsc::channel::<AdminCommand>(64);
-    admin::serve(&state_dir, admin_tx)?;
+    admin::serve(&state_dir, admin_tx.clone())?;
+    // Prometheus endpoint: scrapes ask the core over the same channel as the admin socket.
+    let metrics_addr = match cfg.metrics.addr()? {
+        Some(addr) => {
+            let listener = metrics::bind(addr).await?;
+            let bound = listener.local_addr()?;
+            metrics::spawn(listener, admin_tx.clone());
+            Some(bound)
+        }
+        None => None,
+    };
+    drop(admin_tx);
 
     let algorithms = cfg.auth.algorithms.iter().filter_map(|a| Algorithm::parse(a).ok()).collect();
     let mut auth_cfg = AuthConfig::new(cfg.node.realm.clone());
@@ -96,12 +111,18 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
 
     hub.start(tcp_listeners);
     let addrs: Vec<String> = hub.local_addrs().iter().map(|(p, a)| format!("{p}:{a}")).collect();
-    info!(node = %cfg.node.id, listen = %addrs.join(" "), users = users.len(), bindings = core.location().len(), "urpd ready");
+    info!(node = %cfg.node.id, listen = %addrs.join(" "), metrics = %metrics_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()), users = users.len(), bindings = core.location().len(), "urpd ready");
+    let info = NodeInfo { node: cfg.node.id.clone(), listen: addrs, metrics: metrics_addr.map(|a| a.to_string()), started: Some(std::time::Instant::now()) };
+    // READY=1: listeners bound, users and registrations loaded. HOOK: the dial plan must be
+    // loaded (and validated) before this line, so systemd only calls us started with routing.
+    notifier.ready(&serving_status(core.location().len(), core.load().2));
+    // Watchdog pings and STATUS= updates come from this loop (a stuck loop stops them).
+    let mut notify_tick = tokio::time::interval(notifier.watchdog_interval().unwrap_or(Duration::from_secs(5)));
+    notify_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sighup = signal(SignalKind::hangup())?;
-    let started = std::time::Instant::now();
     let mut drain_deadline: Option<tokio::time::Instant> = None;
 
     loop {
@@ -130,22 +151,33 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
             }
             _ = sleep => core.handle_timeout(Now::system()),
             Some(cmd) = admin_rx.recv() => {
-                let answer = admin_answer(&mut core, &db, &users, &cmd.request, started).await;
+                let answer = admin_answer(&mut core, &db, &users, &cmd.request, &info, drain_deadline.is_some()).await;
                 let _ = cmd.reply.send(answer);
+            }
+            _ = notify_tick.tick(), if notifier.enabled() => {
+                notifier.watchdog();
+                if drain_deadline.is_none() {
+                    notifier.status(&serving_status(core.location().len(), core.load().2));
+                }
             }
             _ = sigterm.recv(), if drain_deadline.is_none() => {
                 info!("SIGTERM: finishing transactions in progress");
+                notifier.stopping();
                 core.start_draining();
                 drain_deadline = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
             }
             _ = sigint.recv(), if drain_deadline.is_none() => {
                 info!("SIGINT: finishing transactions in progress");
+                notifier.stopping();
                 core.start_draining();
                 drain_deadline = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
             }
             _ = sighup.recv() => {
                 info!("SIGHUP: reloading users");
+                notifier.reloading();
                 if let Err(e) = reload_users(&db, &users).await { warn!(error = %e, "user reload failed"); }
+                // HOOK: the dial-plan reload goes here (and calls metrics::record_dialplan_reload).
+                notifier.ready(&serving_status(core.location().len(), core.load().2));
             }
         }
         while let Some(t) = core.poll_transmit() {
@@ -221,35 +253,15 @@ async fn persist(db: Arc<StateDb>, mut rx: mpsc::UnboundedReceiver<Vec<Change>>)
     }
 }
 
-async fn admin_answer(core: &mut Core, db: &StateDb, users: &Arc<UserCache>, req: &AdminRequest, started: std::time::Instant) -> serde_json::Value {
+async fn admin_answer(core: &mut Core, db: &StateDb, users: &Arc<UserCache>, req: &AdminRequest, info: &NodeInfo, draining: bool) -> serde_json::Value {
     match req {
         AdminRequest::ReloadUsers => match reload_users(db, users).await {
             Ok(()) => serde_json::json!({"ok": true, "users": users.len()}),
             Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
         },
-        AdminRequest::Status => {
-            let (s, c, calls) = core.load();
-            serde_json::json!({
-                "ok": true,
-                "uptime_secs": started.elapsed().as_secs(),
-                "registrations": core.location().len(),
-                "users": users.len(),
-                "server_transactions": s,
-                "client_transactions": c,
-                "proxied_in_progress": calls,
-                "stats": core.stats,
-            })
-        }
+        AdminRequest::Status => serde_json::json!({"ok": true, "status": StatusReport::build(core, info, users.len(), draining)}),
         AdminRequest::Registrations { aor } => {
-            let now = Now::system().unix;
-            let list: Vec<_> = core
-                .location()
-                .all()
-                .filter(|b| aor.as_ref().is_none_or(|a| &b.aor == a))
-                .filter(|b| b.expires_at > now)
-                .map(|b| serde_json::json!({"aor": b.aor, "contact": b.contact, "expires_in": b.expires_at.saturating_sub(now), "q": b.q, "received": b.received.to_string(), "user_agent": b.user_agent}))
-                .collect();
-            serde_json::json!({"ok": true, "registrations": list})
+            serde_json::json!({"ok": true, "registrations": admin::registrations(core, aor.as_deref(), Now::system().unix)})
         }
     }
 }
