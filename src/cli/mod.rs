@@ -5,6 +5,7 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 configuration error,
 //! 4 no such user, 5 user already exists.
 
+mod dialplan;
 mod run;
 mod user;
 
@@ -37,6 +38,9 @@ pub enum Command {
     /// Manage users (digest accounts of agents, gateways and admins).
     #[command(subcommand)]
     User(UserCommand),
+    /// Check, list and try out the dial plans (offline: no running daemon needed).
+    #[command(subcommand)]
+    Dialplan(dialplan::DialplanCommand),
 }
 
 /// `urpd run` options.
@@ -129,6 +133,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => rt.block_on(run::run(cfg, state_dir, args)),
         Command::User(cmd) => rt.block_on(user::user(cfg, &state_dir, cmd)),
+        Command::Dialplan(cmd) => rt.block_on(dialplan::dialplan(cfg, &state_dir, cmd)),
     }
 }
 

@@ -62,17 +62,121 @@ impl Kind {
 
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = toml::Spanned::<Kind>::deserialize(d)?;
-        let span = s.span();
-        Ok(Node { span, kind: s.into_inner() })
+        d.deserialize_struct(SPANNED, SPANNED_FIELDS, NodeVisitor)
     }
 }
 
-impl<'de> Deserialize<'de> for Key {
+/// Takes a spanned value (a map of start, end, value) or, for the implicit tables of dotted
+/// headers, which have no span, the plain value (span: its first key's, or empty).
+struct NodeVisitor;
+
+fn unspanned(kind: Kind) -> Node {
+    let span = match &kind {
+        Kind::Table(t) => t.first().map_or(0..0, |(k, _)| k.span.clone()),
+        _ => 0..0,
+    };
+    Node { span, kind }
+}
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a TOML value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node, E> {
+        KindVisitor.visit_bool(v).map(unspanned)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
+        KindVisitor.visit_i64(v).map(unspanned)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
+        KindVisitor.visit_u64(v).map(unspanned)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
+        KindVisitor.visit_f64(v).map(unspanned)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
+        KindVisitor.visit_str(v).map(unspanned)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Node, A::Error> {
+        KindVisitor.visit_seq(seq).map(unspanned)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let Some(MaybeSpannedKey(kspan, first)) = map.next_key()? else {
+            return Ok(unspanned(Kind::Table(Vec::new())));
+        };
+        if first != SPANNED_FIELDS[0] {
+            let mut entries = Vec::new();
+            let v = map.next_value::<Node>()?;
+            entries.push((Key { span: kspan.unwrap_or_else(|| v.span.clone()), name: first }, v));
+            return read_table(map, entries).map(unspanned);
+        }
+        let start: usize = map.next_value()?;
+        let (mut end, mut kind) = (start, None);
+        while let Some(k) = map.next_key::<String>()? {
+            if k == SPANNED_FIELDS[1] {
+                end = map.next_value()?;
+            } else {
+                kind = Some(map.next_value::<Kind>()?);
+            }
+        }
+        let kind = kind.ok_or_else(|| de::Error::custom("spanned value without a value"))?;
+        Ok(Node { span: start..end, kind })
+    }
+}
+
+fn read_table<'de, A: MapAccess<'de>>(mut map: A, mut entries: Vec<(Key, Node)>) -> Result<Kind, A::Error> {
+    while let Some(MaybeSpannedKey(span, name)) = map.next_key()? {
+        if name == DATETIME_FIELD {
+            return Err(de::Error::custom(DATETIME_FIELD));
+        }
+        let v = map.next_value::<Node>()?;
+        let span = span.unwrap_or_else(|| v.span.clone());
+        entries.push((Key { span, name }, v));
+    }
+    Ok(Kind::Table(entries))
+}
+
+/// The `toml` crate hands out spans through serde by answering a `deserialize_struct` call
+/// with these names (the protocol of `serde_spanned`, which `toml::Spanned` uses). Keys of
+/// dotted table headers (`[hours.office]`) have no span and come as plain strings, which
+/// `toml::Spanned` refuses; this visitor takes both. `spans_are_kept_at_every_level` fails if
+/// a `toml` upgrade changes the protocol.
+const SPANNED: &str = "$__serde_spanned_private_Spanned";
+const SPANNED_FIELDS: &[&str] = &["$__serde_spanned_private_start", "$__serde_spanned_private_end", "$__serde_spanned_private_value"];
+
+/// A key whose span may be unknown (filled in from its value by the map visitor).
+struct MaybeSpannedKey(Option<Range<usize>>, String);
+
+impl<'de> Deserialize<'de> for MaybeSpannedKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = toml::Spanned::<String>::deserialize(d)?;
-        let span = s.span();
-        Ok(Key { span, name: s.into_inner() })
+        d.deserialize_struct(SPANNED, SPANNED_FIELDS, KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = MaybeSpannedKey;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a TOML key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<MaybeSpannedKey, E> {
+        Ok(MaybeSpannedKey(None, v.to_owned()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeSpannedKey, A::Error> {
+        let (mut start, mut end, mut value) = (None, None, None);
+        while let Some(k) = map.next_key::<String>()? {
+            match k.as_str() {
+                f if f == SPANNED_FIELDS[0] => start = Some(map.next_value::<usize>()?),
+                f if f == SPANNED_FIELDS[1] => end = Some(map.next_value::<usize>()?),
+                _ => value = Some(map.next_value::<String>()?),
+            }
+        }
+        let value = value.ok_or_else(|| de::Error::custom("key without a value"))?;
+        Ok(MaybeSpannedKey(start.zip(end).map(|(s, e)| s..e), value))
     }
 }
 
@@ -116,13 +220,8 @@ impl<'de> Visitor<'de> for KindVisitor {
         }
         Ok(Kind::Array(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(k) = map.next_key::<Key>()? {
-            let v = map.next_value::<Node>()?;
-            entries.push((k, v));
-        }
-        Ok(Kind::Table(entries))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Kind, A::Error> {
+        read_table(map, Vec::new())
     }
 }
 
@@ -148,7 +247,7 @@ mod tests {
 
     #[test]
     fn spans_are_kept_at_every_level() {
-        let src = "a = 1\n[[rule]]\nname = \"x\"\nsteps = [ { ring = \"u\" } ]\n";
+        let src = "a = 1\n[[rule]]\nname = \"x\"\nsteps = [ { ring = \"u\" } ]\n[hours.office]\nmon = \"9\"\n";
         let t = parse(src).unwrap();
         assert_eq!(t[0].0.name, "a");
         assert_eq!(&src[t[0].1.span.clone()], "1");
@@ -159,6 +258,10 @@ mod tests {
         let Kind::Array(steps) = &rule[1].1.kind else { panic!() };
         let Kind::Table(step) = &steps[0].kind else { panic!() };
         assert_eq!(&src[step[0].1.span.clone()], "\"u\"");
+        let Kind::Table(hours) = &t[2].1.kind else { panic!() };
+        assert_eq!(hours[0].0.name, "office");
+        let Kind::Table(office) = &hours[0].1.kind else { panic!() };
+        assert_eq!(&src[office[0].0.span.clone()], "mon");
     }
 
     #[test]
