@@ -721,7 +721,9 @@ fn parse_step(node: &Node, cx: &FileCx<'_>, sink: &mut Sink<'_>, called: Option<
                 Parsed1::Step(StepSpec::Ring { targets, timeout: timeout.unwrap_or(DEFAULT_TIMEOUT), on, group: None })
             } else {
                 let name = as_str(anode, "ring_group", sink).unwrap_or("").to_owned();
-                if !cx.groups.contains_key(&name) {
+                if name.is_empty() {
+                    ok = false;
+                } else if !cx.groups.contains_key(&name) {
                     let known: Vec<&str> = cx.groups.keys().map(String::as_str).collect();
                     let hint = if known.is_empty() { "this file declares no [groups.NAME]".to_owned() } else { format!("declared: {}", known.join(", ")) };
                     sink.error(&anode.span, format!("unknown group `{name}` ({hint})"));
@@ -772,7 +774,9 @@ fn parse_step(node: &Node, cx: &FileCx<'_>, sink: &mut Sink<'_>, called: Option<
         }
         _ /* peer */ => {
             let name = as_str(anode, "peer", sink).unwrap_or("").to_owned();
-            if !cx.peers.contains(&name) {
+            if name.is_empty() {
+                ok = false;
+            } else if !cx.peers.contains(&name) {
                 sink.error(&anode.span, format!("unknown peer `{name}`: declare it as [peers.{name}] with uri = \"sips:…\" (e.g. in peers.toml)"));
                 ok = false;
             }
