@@ -502,7 +502,9 @@ fn parse_rule(index: usize, node: &Node, cx: &FileCx<'_>, sink: &mut Sink<'_>) -
                 "called_regex" => match Regex::new(&format!("^(?:{s})$")) {
                     Ok(re) => Some(CalledMatch::Regex(re, s.to_owned())),
                     Err(e) => {
-                        let msg = e.to_string().lines().last().unwrap_or("invalid").trim().to_owned();
+                        let full = e.to_string();
+                        let last = full.lines().last().unwrap_or("invalid").trim();
+                        let msg = last.strip_prefix("error: ").unwrap_or(last).to_owned();
                         sink.error(&n.span, format!("bad called_regex {s:?}: {msg}"));
                         ok = false;
                         None
@@ -836,7 +838,7 @@ pub(crate) fn parse_all(dir: &Path, sources: Vec<Source>, dir_info: &dyn Directo
             Ok(t) => trees.push((src, t)),
             Err((msg, span)) => {
                 let (line, column) = span.map_or((1, 1), |s| src.line_col(s.start));
-                diags.push(Diagnostic { file: src.path.clone(), line, column, severity: Severity::Error, message: format!("TOML syntax: {msg}") });
+                diags.push(Diagnostic { file: src.path.clone(), line, column, severity: Severity::Error, message: format!("TOML syntax: {}", msg.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")) });
             }
         }
     }
