@@ -281,7 +281,7 @@ fn show(set: &DialPlanSet, json: bool) {
             Some(h) => println!("  holidays: national + {}", h.display()),
             None => println!("  holidays: national"),
         }
-        println!("  {:<5} {:<42} {}", "LINE", "RULE", "IF / THEN");
+        println!("  {:<5} {:<42} IF / THEN", "LINE", "RULE");
         for r in &f.rules {
             println!("  {:<5} {:<42} if {}", r.line, r.name, r.describe_conditions());
             if let Some(rw) = r.describe_rewrite() {

@@ -18,7 +18,7 @@ fn all_rules(set: &[Parsed]) -> Vec<Id> {
     set.iter().enumerate().flat_map(|(f, p)| (0..p.plan.rules.len()).map(move |r| Id { file: f, rule: r })).collect()
 }
 
-fn rule<'a>(set: &'a [Parsed], id: Id) -> &'a Rule {
+fn rule(set: &[Parsed], id: Id) -> &Rule {
     &set[id.file].plan.rules[id.rule]
 }
 

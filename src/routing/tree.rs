@@ -225,9 +225,12 @@ impl<'de> Visitor<'de> for KindVisitor {
     }
 }
 
+/// A TOML syntax error: message and, when known, byte span.
+pub type SyntaxError = (String, Option<Range<usize>>);
+
 /// Parses a TOML document into a spanned tree. On a syntax error returns the message and,
 /// when the parser knows it, the byte span.
-pub fn parse(src: &str) -> Result<Vec<(Key, Node)>, (String, Option<Range<usize>>)> {
+pub fn parse(src: &str) -> Result<Vec<(Key, Node)>, SyntaxError> {
     // The document itself is a table; the top level has no span of its own worth keeping.
     let de = toml::Deserializer::new(src);
     match Kind::deserialize(de) {
