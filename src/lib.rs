@@ -10,6 +10,7 @@ pub mod cli;
 pub mod daemon;
 pub mod proxy;
 pub mod registrar;
+pub mod routing;
 pub mod state;
 pub mod transaction;
 pub mod transport;

@@ -8,6 +8,7 @@
 
 mod completions;
 mod registrations;
+mod dialplan;
 mod run;
 mod status;
 mod user;
@@ -114,6 +115,9 @@ urpd user add gw-pstn --password 'x' --role gateway\n  urpd user list --json\n  
 urpd user passwd mario.rossi --password 'n3w'\n  urpd user remove mario.rossi"
     )]
     User(UserCommand),
+    /// Check, list and try out the dial plans (offline: no running daemon needed).
+    #[command(subcommand)]
+    Dialplan(dialplan::DialplanCommand),
 }
 
 /// `urpd run` options.
@@ -235,6 +239,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => rt.block_on(status::status(&state_dir, args)),
         Command::Registrations(args) => rt.block_on(registrations::registrations(&state_dir, args)),
         Command::Completions { .. } => ExitCode::SUCCESS,
+        Command::Dialplan(cmd) => rt.block_on(dialplan::dialplan(cfg, &state_dir, cmd)),
     }
 }
 
