@@ -3,10 +3,15 @@
 //! at once through the admin socket).
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 configuration error,
-//! 4 no such user, 5 user already exists.
+//! 4 no such user, 5 user already exists, 6 no such case or caller, 7 CRM database unavailable.
 
+mod case;
+mod crm;
 mod run;
 mod user;
+
+pub use case::{CallerCommand, CaseCommand};
+pub use crm::{CrmArgs, CrmCommand};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -37,6 +42,15 @@ pub enum Command {
     /// Manage users (digest accounts of agents, gateways and admins).
     #[command(subcommand)]
     User(UserCommand),
+    /// Cases ("pratiche"): show, list, note, close.
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// Callers: history.
+    #[command(subcommand)]
+    Caller(CallerCommand),
+    /// The CRM database: search notes, purge, migrate.
+    #[command(subcommand)]
+    Crm(CrmCommand),
 }
 
 /// `urpd run` options.
@@ -46,6 +60,10 @@ pub struct RunArgs {
     /// replaces the configuration's `sip.listen`.
     #[arg(long, value_name = "PROTO:IP:PORT")]
     pub listen: Vec<String>,
+    /// CRM database (`postgres://user@host/db`, `sqlite:PATH` or a file path); overrides
+    /// the configuration's `crm.url`.
+    #[arg(long, env = "URPD_CRM_URL", value_name = "URL")]
+    pub crm_url: Option<String>,
 }
 
 /// A user's role.
@@ -129,6 +147,9 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => rt.block_on(run::run(cfg, state_dir, args)),
         Command::User(cmd) => rt.block_on(user::user(cfg, &state_dir, cmd)),
+        Command::Case(cmd) => rt.block_on(case::case(cfg, &state_dir, cmd)),
+        Command::Caller(cmd) => rt.block_on(case::caller(cfg, &state_dir, cmd)),
+        Command::Crm(cmd) => rt.block_on(crm::crm(cfg, &state_dir, cmd)),
     }
 }
 

@@ -467,6 +467,9 @@ impl CrmStore {
 
     /// Applies pending migrations (also done once by the first operation).
     pub async fn migrate(&self) -> Result<(), CrmError> {
+        // Connect first so that an unreachable database is reported as `Unavailable`, not as
+        // a migration failure.
+        with_pool!(self, |pool| drop(pool.acquire().await?));
         match &self.inner.backend {
             Backend::Sqlite(p) => sqlx::migrate!("./sql/crm/sqlite").run(p).await?,
             Backend::Postgres(p) => sqlx::migrate!("./sql/crm/postgres").run(p).await?,
