@@ -153,6 +153,10 @@ fn case_summary(r: CaseRow) -> Result<CaseSummary, CrmError> {
     })
 }
 
+type EventDbRow = (String, String, i64, String, Option<String>, String);
+
+type CallerDbRow = (i64, i64, i64);
+
 type NoteRow = (String, String, String, String, i64, String, String);
 
 fn note(r: NoteRow) -> Result<Note, CrmError> {
@@ -607,7 +611,7 @@ impl CrmStore {
     /// A case with its whole timeline (every node's events) and notes; None if unknown.
     pub async fn case_timeline(&self, token: &CaseToken) -> Result<Option<CaseView>, CrmError> {
         self.ready().await?;
-        let (case, events, notes): (Option<CaseRow>, Vec<(String, String, i64, String, Option<String>, String)>, Vec<NoteRow>) = with_pool!(self, |pool| {
+        let (case, events, notes): (Option<CaseRow>, Vec<EventDbRow>, Vec<NoteRow>) = with_pool!(self, |pool| {
             let mut conn = pool.acquire().await?;
             let case: Option<CaseRow> =
                 sqlx::query_as(&format!("{CASE_SELECT} WHERE c.token = $1")).bind(token.as_str()).fetch_optional(&mut *conn).await?;
@@ -711,7 +715,7 @@ impl CrmStore {
     /// unknown.
     pub async fn caller_history(&self, number: &str) -> Result<Option<CallerHistory>, CrmError> {
         self.ready().await?;
-        let (caller, contacts, cases): (Option<(i64, i64, i64)>, Vec<ContactDbRow>, Vec<CaseRow>) = with_pool!(self, |pool| {
+        let (caller, contacts, cases): (Option<CallerDbRow>, Vec<ContactDbRow>, Vec<CaseRow>) = with_pool!(self, |pool| {
             let mut conn = pool.acquire().await?;
             let caller: Option<(i64, i64, i64)> =
                 sqlx::query_as("SELECT id, first_seen, last_seen FROM callers WHERE number = $1").bind(number).fetch_optional(&mut *conn).await?;

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
@@ -21,7 +22,13 @@ pub const ULID_LEN: usize = 26;
 /// Longest node id accepted in a token.
 pub const MAX_NODE_LEN: usize = 64;
 
-/// Mints a new ULID (text form) for `at`. Uses the thread-local CSPRNG.
+/// The last ULID minted in this process (monotonic generation).
+static LAST: Mutex<u128> = Mutex::new(0);
+
+/// Mints a new ULID (text form) for `at`. Uses the thread-local CSPRNG. Monotonic within the
+/// process: two ULIDs minted for the same millisecond sort in minting order (the second is the
+/// first plus one, as in the ULID spec's monotonic mode), so timeline events with equal times
+/// keep the order in which the node produced them.
 pub fn new_ulid_at(at: SystemTime) -> String {
     let ms = at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
     let mut rnd = [0u8; 10];
@@ -29,6 +36,14 @@ pub fn new_ulid_at(at: SystemTime) -> String {
     let mut v: u128 = (ms as u128) << 80;
     for (i, b) in rnd.iter().enumerate() {
         v |= (*b as u128) << (8 * (9 - i));
+    }
+    if let Ok(mut last) = LAST.lock() {
+        let same_ms = (*last >> 80) as u64 == ms;
+        // Increment within the same millisecond unless the 80 random bits would overflow.
+        if same_ms && (*last & ((1u128 << 80) - 1)) != (1u128 << 80) - 1 {
+            v = *last + 1;
+        }
+        *last = v;
     }
     let mut out = [0u8; ULID_LEN];
     for (i, o) in out.iter_mut().enumerate() {
@@ -145,7 +160,9 @@ mod tests {
         let b = new_ulid_at(t0 + Duration::from_millis(1));
         assert!(a < b);
         assert!(is_ulid(&a) && is_ulid(&b));
-        let set: std::collections::HashSet<String> = (0..10_000).map(|_| new_ulid_at(t0)).collect();
+        let all: Vec<String> = (0..10_000).map(|_| new_ulid_at(t0)).collect();
+        let set: std::collections::HashSet<&String> = all.iter().collect();
         assert_eq!(set.len(), 10_000);
+        assert!(all.windows(2).all(|w| w[0] < w[1]), "monotonic within a millisecond");
     }
 }
