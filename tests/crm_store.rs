@@ -6,6 +6,8 @@
 //! `urpd_test_<random>`. PostgreSQL being unreachable is a failure, not a skip: scripts/test.sh
 //! starts it.
 
+#![allow(clippy::cloned_ref_to_slice_refs)] // `[t.clone()]` reads better in expectations
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
