@@ -7,6 +7,7 @@ pub mod sip;
 
 pub mod auth;
 pub mod cli;
+pub mod crm;
 pub mod daemon;
 pub mod proxy;
 pub mod registrar;

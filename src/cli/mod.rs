@@ -4,14 +4,20 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 configuration error,
 //! 4 not found (no such user; nothing registered for that AOR), 5 user already exists,
-//! 6 no daemon running on that state directory.
+//! 6 no daemon running on that state directory, or no such case or caller,
+//! 7 CRM database unavailable.
 
+mod case;
 mod completions;
-mod registrations;
+mod crm;
 mod dialplan;
+mod registrations;
 mod run;
 mod status;
 mod user;
+
+pub use case::{CallerCommand, CaseCommand};
+pub use crm::{CrmArgs, CrmCommand};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -118,6 +124,15 @@ urpd user passwd mario.rossi --password 'n3w'\n  urpd user remove mario.rossi"
     /// Check, list and try out the dial plans (offline: no running daemon needed).
     #[command(subcommand)]
     Dialplan(dialplan::DialplanCommand),
+    /// Cases ("pratiche"): show, list, note, close.
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// Callers: history.
+    #[command(subcommand)]
+    Caller(CallerCommand),
+    /// The CRM database: search notes, purge, migrate.
+    #[command(subcommand)]
+    Crm(CrmCommand),
 }
 
 /// `urpd run` options.
@@ -131,6 +146,10 @@ pub struct RunArgs {
     /// Loopback only unless `[metrics] allow_remote = true`.
     #[arg(long, value_name = "IP:PORT")]
     pub metrics_listen: Option<String>,
+    /// CRM database (`postgres://user@host/db`, `sqlite:PATH` or a file path); overrides
+    /// the configuration's `crm.url`.
+    #[arg(long, env = "URPD_CRM_URL", value_name = "URL")]
+    pub crm_url: Option<String>,
 }
 
 /// `urpd status` options.
@@ -240,6 +259,9 @@ pub fn main() -> ExitCode {
         Command::Registrations(args) => rt.block_on(registrations::registrations(&state_dir, args)),
         Command::Completions { .. } => ExitCode::SUCCESS,
         Command::Dialplan(cmd) => rt.block_on(dialplan::dialplan(cfg, &state_dir, cmd)),
+        Command::Case(cmd) => rt.block_on(case::case(cfg, &state_dir, cmd)),
+        Command::Caller(cmd) => rt.block_on(case::caller(cfg, &state_dir, cmd)),
+        Command::Crm(cmd) => rt.block_on(crm::crm(cfg, &state_dir, cmd)),
     }
 }
 

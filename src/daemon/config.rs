@@ -225,6 +225,34 @@ impl MetricsConfig {
     }
 }
 
+/// `[crm]`: the shared CRM store (cases, caller history, timeline, ratings).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrmConfig {
+    /// Whether citizen calls are looked up and recorded.
+    pub enabled: bool,
+    /// `postgres://user@host/db` (nodes sharing one database), `sqlite:PATH` or a file path;
+    /// unset: `<state_dir>/crm.db`. `--crm-url` overrides it.
+    pub url: Option<String>,
+    /// An open case of the same caller, administration and topic opened within this many
+    /// seconds is reused rather than a new one opened.
+    pub reuse_window_secs: u64,
+    /// Longest the call waits for the history lookup; past it the call is routed without
+    /// history and with a locally minted token.
+    pub lookup_deadline_ms: u64,
+    /// Contacts, cases, events and notes older than this many days are purged daily
+    /// (0 = keep forever; ratings are anonymous and always kept).
+    pub retention_days: u32,
+    /// Most database connections of this node.
+    pub pool_size: u32,
+}
+
+impl Default for CrmConfig {
+    fn default() -> Self {
+        CrmConfig { enabled: true, url: None, reuse_window_secs: 7 * 86_400, lookup_deadline_ms: 50, retention_days: 365, pool_size: 8 }
+    }
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -247,6 +275,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[metrics]`
     pub metrics: MetricsConfig,
+    /// `[crm]`
+    pub crm: CrmConfig,
 }
 
 /// One listen address.
@@ -309,6 +339,12 @@ impl Config {
         if self.timers.t1_ms == 0 || self.timers.t2_ms < self.timers.t1_ms {
             return Err(ConfigError::Value("timers", "need 0 < t1_ms <= t2_ms".into()));
         }
+        if self.crm.lookup_deadline_ms == 0 || self.crm.pool_size == 0 {
+            return Err(ConfigError::Value("crm", "need lookup_deadline_ms > 0 and pool_size > 0".into()));
+        }
+        if !crate::crm::is_node_id(&self.node.id) {
+            return Err(ConfigError::Value("node.id", format!("{:?} (use 1-64 of A-Z a-z 0-9 . _ -: it prefixes case tokens)", self.node.id)));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError::Value("log.format", format!("{:?} (use text or json)", self.log.format)));
         }
@@ -360,6 +396,16 @@ mod tests {
     fn unknown_key_named() {
         let e = Config::parse("[registrar]\nmin_expire = 3\n", Path::new("x.toml")).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains("min_expire"), "{e}");
+    }
+
+    #[test]
+    fn crm_section() {
+        let c = Config::parse("[crm]\nurl = \"postgres://postgres@127.0.0.1/urpd\"\nretention_days = 30\n", Path::new("x")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.crm.url.as_deref(), Some("postgres://postgres@127.0.0.1/urpd"));
+        assert_eq!(c.crm.retention_days, 30);
+        assert_eq!(c.crm.lookup_deadline_ms, 50);
+        assert!(Config::parse("[crm]\nlookup_deadline_ms = 0\n", Path::new("x")).is_err());
+        assert!(Config::parse("[node]\nid = \"a b\"\n", Path::new("x")).is_err());
     }
 
     #[test]
