@@ -3,7 +3,7 @@
 //! losing branch, retransmission when the callee drops the first INVITE, 404/480, OPTIONS.
 
 mod common;
-use common::digest::{authorization, headers, status};
+use common::digest::{headers, status};
 use common::*;
 use std::time::Duration;
 
@@ -65,37 +65,8 @@ fn proxy_retransmits_when_first_invite_is_lost() {
     assert!(run.count_received("INVITE ") >= 2 || run.messages.is_empty(), "callee saw no retransmission:\n{}", run.report());
 }
 
-/// Sends an INVITE from alice, answering the 407; returns the first final response.
 fn invite_raw(n: &Node, peer: &UdpPeer, to_user: &str, call_id: &str) -> String {
-    let target = n.target();
-    let uri = format!("sip:{to_user}@{target}");
-    let build = |cseq: u32, auth: Option<&str>| {
-        let mut s = format!(
-            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {};rport;branch=z9hG4bK{call_id}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@{target}>;tag=a{cseq}\r\nTo: <sip:{to_user}@{target}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:alice@{}>\r\n",
-            peer.local(),
-            peer.local()
-        );
-        if let Some(a) = auth {
-            s.push_str(&format!("Proxy-Authorization: {a}\r\n"));
-        }
-        s.push_str("Content-Length: 0\r\n\r\n");
-        s
-    };
-    peer.send(n.addr(), build(1, None).as_bytes());
-    let r = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 407", Duration::from_secs(5)).unwrap_or_default()).to_string();
-    assert_eq!(status(&r), 407, "{r}");
-    let chal = headers(&r, "Proxy-Authenticate").into_iter().next().unwrap_or_default();
-    let auth = authorization(&chal, "alice", "alicepw", "INVITE", &uri, 1);
-    peer.send(n.addr(), build(2, Some(&auth)).as_bytes());
-    let end = std::time::Instant::now() + Duration::from_secs(5);
-    while std::time::Instant::now() < end {
-        let Some(m) = peer.recv(Duration::from_secs(1)) else { continue };
-        let m = String::from_utf8_lossy(&m.0).to_string();
-        if status(&m) >= 200 && m.contains("CSeq: 2 INVITE") {
-            return m;
-        }
-    }
-    String::new()
+    common::digest::invite(peer, n.addr(), "alice", "alicepw", to_user, call_id)
 }
 
 #[test]

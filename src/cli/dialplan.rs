@@ -27,6 +27,14 @@ pub enum DialplanCommand {
     /// Where would a call go, and why: the matching rule, its steps, and why the rules before
     /// it did not match.
     Route(RouteArgs),
+    /// Ask the running daemon to load, validate and swap in the plans (as SIGHUP does). A set
+    /// with errors is refused and the running one keeps serving; the errors are printed and
+    /// the exit code is 1.
+    Reload {
+        /// Print the daemon's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Options shared by every `dialplan` command.
@@ -67,10 +75,9 @@ pub struct RouteArgs {
 }
 
 /// The directory to use: the argument, else the default.
-fn plan_dir(_cfg: &Config, arg: Option<&Path>) -> PathBuf {
-    // The configuration has no dial-plan key yet; `dialplans` relative to the working
-    // directory is what the daemon uses too.
-    arg.map_or_else(|| PathBuf::from(routing::DEFAULT_DIR), Path::to_owned)
+fn plan_dir(cfg: &Config, arg: Option<&Path>) -> PathBuf {
+    // The same directory the daemon loads: `[dialplan] dir`, else `dialplans`.
+    arg.map_or_else(|| cfg.dialplan.resolve().0, Path::to_owned)
 }
 
 /// The users to check against: the state database's, or `None` when there is none.
@@ -125,6 +132,7 @@ pub async fn dialplan(cfg: Config, state_dir: &Path, cmd: DialplanCommand) -> Ex
     let common = match &cmd {
         DialplanCommand::Check(a) | DialplanCommand::Show(a) => a,
         DialplanCommand::Route(r) => &r.common,
+        DialplanCommand::Reload { json } => return reload(state_dir, *json).await,
     };
     let dir = plan_dir(&cfg, common.dir.as_deref());
     let json = common.json;
@@ -191,6 +199,7 @@ pub async fn dialplan(cfg: Config, state_dir: &Path, cmd: DialplanCommand) -> Ex
             }
             ExitCode::SUCCESS
         }
+        DialplanCommand::Reload { .. } => ExitCode::SUCCESS,
     }
 }
 
@@ -298,5 +307,46 @@ fn show(set: &DialPlanSet, json: bool) {
         for p in set.peers() {
             println!("  {:<20} {:<40} {}", p.name, p.uri, p.description);
         }
+    }
+}
+
+/// `urpd dialplan reload`: through the admin socket of the daemon on `state_dir`.
+async fn reload(state_dir: &Path, json: bool) -> ExitCode {
+    use crate::daemon::admin::{self, AdminRequest};
+    let answer = match admin::request(state_dir, &AdminRequest::DialplanReload).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            eprintln!("urpd: no daemon running with state directory {}", state_dir.display());
+            return ExitCode::from(6);
+        }
+        Err(e) => {
+            eprintln!("urpd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let ok = answer.get("ok").and_then(|v| v.as_bool()).unwrap_or(false);
+    if json {
+        println!("{answer}");
+    } else {
+        let lines = |key: &str| -> Vec<String> {
+            answer.get(key).and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+        };
+        for w in lines("warnings") {
+            eprintln!("{w}");
+        }
+        if ok {
+            let files = answer.get("files").and_then(|v| v.as_u64()).unwrap_or(0);
+            println!("dial plans reloaded: {files} file(s)");
+        } else {
+            for e in lines("errors") {
+                eprintln!("{e}");
+            }
+            eprintln!("urpd: reload refused; the previous dial plans stay in service");
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

@@ -150,6 +150,9 @@ pub struct RunArgs {
     /// the configuration's `crm.url`.
     #[arg(long, env = "URPD_CRM_URL", value_name = "URL")]
     pub crm_url: Option<String>,
+    /// Dial-plan directory; overrides `[dialplan] dir` (default `dialplans`).
+    #[arg(long, value_name = "DIR")]
+    pub dialplans: Option<PathBuf>,
 }
 
 /// `urpd status` options.

@@ -11,6 +11,12 @@ pub async fn run(mut cfg: Config, state_dir: PathBuf, args: RunArgs) -> ExitCode
     if !args.listen.is_empty() {
         cfg.sip.listen = args.listen;
     }
+    if let Some(d) = args.dialplans {
+        cfg.dialplan.dir = Some(d);
+    }
+    if let Some(u) = args.crm_url {
+        cfg.crm.url = Some(u);
+    }
     if let Some(m) = args.metrics_listen {
         cfg.metrics.listen = Some(m);
         if let Err(e) = cfg.metrics.addr() {
@@ -31,7 +37,7 @@ pub async fn run(mut cfg: Config, state_dir: PathBuf, args: RunArgs) -> ExitCode
         Err(e) => {
             eprintln!("urpd: {e}");
             tracing::error!(error = %e, "urpd failed");
-            ExitCode::from(if matches!(e, crate::daemon::DaemonError::Config(_)) { 3 } else { 1 })
+            ExitCode::from(if matches!(e, crate::daemon::DaemonError::Config(_) | crate::daemon::DaemonError::Dialplan(_)) { 3 } else { 1 })
         }
     }
 }

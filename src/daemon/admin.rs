@@ -38,6 +38,8 @@ pub enum AdminRequest {
         /// Only this AOR.
         aor: Option<String>,
     },
+    /// Load and validate the dial plans and swap them in if they are valid.
+    DialplanReload,
 }
 
 /// The answer to `status`: what `urpd status` prints and the metrics endpoint exposes.

@@ -277,6 +277,28 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[crm]`
     pub crm: CrmConfig,
+    /// `[dialplan]`
+    pub dialplan: DialplanConfig,
+}
+
+/// `[dialplan]`: where the administrations' dial plans live.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialplanConfig {
+    /// Directory of `*.toml` plans (relative to the working directory). Unset: `dialplans`
+    /// when that directory exists, else no plans (every call goes to the user it names).
+    /// `run --dialplans DIR` overrides it.
+    pub dir: Option<std::path::PathBuf>,
+}
+
+impl DialplanConfig {
+    /// The directory to load, and whether it must exist (it was named explicitly).
+    pub fn resolve(&self) -> (std::path::PathBuf, bool) {
+        match &self.dir {
+            Some(d) => (d.clone(), true),
+            None => (std::path::PathBuf::from(crate::routing::DEFAULT_DIR), false),
+        }
+    }
 }
 
 /// One listen address.

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod config;
 pub mod logging;
+pub mod plans;
 pub mod metrics;
 pub mod notify;
 pub mod run;

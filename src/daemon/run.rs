@@ -17,6 +17,7 @@ use tracing::{error, info, warn};
 use super::admin::{self, AdminCommand, AdminRequest, NodeInfo, StatusReport};
 use super::config::{parse_nets, Config, ConfigError, Listen};
 use super::notify::{serving_status, Notifier};
+use super::plans;
 use super::users::UserCache;
 use super::metrics;
 use crate::auth::{Algorithm, AuthConfig, Authenticator};
@@ -41,6 +42,9 @@ pub enum DaemonError {
     /// Another I/O failure (admin socket, signals).
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The dial plans have errors (each line `file:line:column: error: message`).
+    #[error("dial plans refused:\n{}", .0.join("\n"))]
+    Dialplan(Vec<String>),
 }
 
 /// How long in-progress transactions may take to finish after SIGTERM.
@@ -102,6 +106,14 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     };
     let identity = Identity::new(hub.local_addrs(), cfg.node.domains.clone());
     let mut core = Core::new(core_cfg, identity, TransactionLayer::new(timers), location, Authenticator::new(auth_cfg), users.clone(), hub.flows(), now);
+    // Dial plans are loaded and validated before READY: a node never serves without routing.
+    let (plan_dir, plan_dir_named) = cfg.dialplan.resolve();
+    let loaded = plans::load(&plan_dir, plan_dir_named, &users).map_err(DaemonError::Dialplan)?;
+    for w in &loaded.warnings {
+        warn!("{w}");
+    }
+    info!(dir = %plan_dir.display(), files = loaded.files, "dial plans loaded");
+    core.set_plans(loaded.set);
 
     // Binding writes go to the database off the hot path, in order, batched.
     let (persist_tx, persist_rx) = mpsc::unbounded_channel::<Vec<Change>>();
@@ -113,8 +125,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     let addrs: Vec<String> = hub.local_addrs().iter().map(|(p, a)| format!("{p}:{a}")).collect();
     info!(node = %cfg.node.id, listen = %addrs.join(" "), metrics = %metrics_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()), users = users.len(), bindings = core.location().len(), "urpd ready");
     let info = NodeInfo { node: cfg.node.id.clone(), listen: addrs, metrics: metrics_addr.map(|a| a.to_string()), started: Some(std::time::Instant::now()) };
-    // READY=1: listeners bound, users and registrations loaded. HOOK: the dial plan must be
-    // loaded (and validated) before this line, so systemd only calls us started with routing.
+    // READY=1: listeners bound, users, registrations and dial plans loaded.
     notifier.ready(&serving_status(core.location().len(), core.load().2));
     // Watchdog pings and STATUS= updates come from this loop (a stuck loop stops them).
     let mut notify_tick = tokio::time::interval(notifier.watchdog_interval().unwrap_or(Duration::from_secs(5)));
@@ -151,7 +162,11 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
             }
             _ = sleep => core.handle_timeout(Now::system()),
             Some(cmd) = admin_rx.recv() => {
-                let answer = admin_answer(&mut core, &db, &users, &cmd.request, &info, drain_deadline.is_some()).await;
+                let answer = if matches!(cmd.request, AdminRequest::DialplanReload) {
+                    reload_plans(&mut core, &plan_dir, plan_dir_named, &users)
+                } else {
+                    admin_answer(&mut core, &db, &users, &cmd.request, &info, drain_deadline.is_some()).await
+                };
                 let _ = cmd.reply.send(answer);
             }
             _ = notify_tick.tick(), if notifier.enabled() => {
@@ -173,10 +188,10 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
                 drain_deadline = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
             }
             _ = sighup.recv() => {
-                info!("SIGHUP: reloading users");
+                info!("SIGHUP: reloading users and dial plans");
                 notifier.reloading();
                 if let Err(e) = reload_users(&db, &users).await { warn!(error = %e, "user reload failed"); }
-                // HOOK: the dial-plan reload goes here (and calls metrics::record_dialplan_reload).
+                let _ = reload_plans(&mut core, &plan_dir, plan_dir_named, &users);
                 notifier.ready(&serving_status(core.location().len(), core.load().2));
             }
         }
@@ -253,6 +268,30 @@ async fn persist(db: Arc<StateDb>, mut rx: mpsc::UnboundedReceiver<Vec<Change>>)
     }
 }
 
+/// Reloads the dial plans; a refused set leaves the running one in service. Calls in progress
+/// keep the decision they were routed with (it lives in their proxy state).
+fn reload_plans(core: &mut Core, dir: &std::path::Path, named: bool, users: &UserCache) -> serde_json::Value {
+    match plans::load(dir, named, users) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                warn!("{w}");
+            }
+            core.set_plans(loaded.set);
+            metrics::record_dialplan_reload(true);
+            info!(dir = %dir.display(), files = loaded.files, "dial plans reloaded");
+            serde_json::json!({"ok": true, "files": loaded.files, "warnings": loaded.warnings})
+        }
+        Err(errors) => {
+            metrics::record_dialplan_reload(false);
+            for e in &errors {
+                error!("{e}");
+            }
+            error!(dir = %dir.display(), "dial-plan reload refused; the previous plans stay in service");
+            serde_json::json!({"ok": false, "errors": errors})
+        }
+    }
+}
+
 async fn admin_answer(core: &mut Core, db: &StateDb, users: &Arc<UserCache>, req: &AdminRequest, info: &NodeInfo, draining: bool) -> serde_json::Value {
     match req {
         AdminRequest::ReloadUsers => match reload_users(db, users).await {
@@ -263,5 +302,6 @@ async fn admin_answer(core: &mut Core, db: &StateDb, users: &Arc<UserCache>, req
         AdminRequest::Registrations { aor } => {
             serde_json::json!({"ok": true, "registrations": admin::registrations(core, aor.as_deref(), Now::system().unix)})
         }
+        AdminRequest::DialplanReload => serde_json::json!({"ok": false, "error": "handled by the core loop"}),
     }
 }

@@ -28,11 +28,36 @@ pub struct Branch {
     pub cancelled: bool,
 }
 
+/// A dial-plan decision being carried out: the steps left and the one ringing now.
+#[derive(Debug)]
+pub struct PlanRun {
+    /// The administration whose plan matched.
+    pub administration: String,
+    /// The rule, as `file:line name`, for logs.
+    pub rule: String,
+    /// The called number after rewriting.
+    pub called: String,
+    /// Steps not started yet.
+    pub steps: std::collections::VecDeque<crate::routing::Step>,
+    /// Which outcomes of the current step go on to the next one.
+    pub on: crate::routing::FailOn,
+    /// When the current ring step gives up.
+    pub step_deadline: Option<Instant>,
+    /// Whether the current step ended by its own timeout.
+    pub step_timed_out: bool,
+}
+
 /// A request being proxied: the server transaction upstream and its branches downstream.
 #[derive(Debug)]
 pub struct ProxyCall {
     /// The request as received (after Route processing), to build local responses from.
     pub request: Request,
+    /// Where it came from.
+    pub from: crate::transport::Peer,
+    /// Its loop-detection hash (goes into every branch id).
+    pub hash: String,
+    /// The dial-plan decision being carried out, if a plan routed it.
+    pub plan: Option<PlanRun>,
     /// The branches.
     pub branches: Vec<Branch>,
     /// Best final non-2xx response so far (§16.7 step 6).
@@ -49,8 +74,19 @@ pub struct ProxyCall {
 
 impl ProxyCall {
     /// New state for `request`.
-    pub fn new(request: Request) -> Self {
-        ProxyCall { request, branches: Vec::new(), best: None, challenges: Vec::new(), answered: false, cancelled: false, timer_c: None }
+    pub fn new(request: Request, from: crate::transport::Peer, hash: String) -> Self {
+        ProxyCall {
+            request,
+            from,
+            hash,
+            plan: None,
+            branches: Vec::new(),
+            best: None,
+            challenges: Vec::new(),
+            answered: false,
+            cancelled: false,
+            timer_c: None,
+        }
     }
 
     /// The branch using client transaction `tx`.

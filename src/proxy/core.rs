@@ -22,6 +22,7 @@ use super::forward::{
 use super::identity::Identity;
 use super::stats::Stats;
 use crate::auth::{Authenticator, DigestCredentials, StoredCredentials, Verdict};
+use crate::routing::DialPlanSet;
 use crate::registrar::{aor_key, Change, ExpiryPolicy, LocationTable, RegisterError};
 use crate::sip::{
     parse_datagram, parse_framed, reason_phrase, HeaderName, Message, Method, NameAddr, Request, Response, SipHeaders, Uri,
@@ -77,22 +78,24 @@ const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, PRACK, U
 
 /// The node's SIP brain: registrar, authenticator and stateful proxy over one transaction layer.
 pub struct Core {
-    cfg: CoreConfig,
-    me: Identity,
-    txl: TransactionLayer,
-    location: LocationTable,
-    auth: Authenticator,
-    creds: std::sync::Arc<dyn Credentials>,
-    flows: std::sync::Arc<dyn FlowCheck>,
-    calls: HashMap<TxId, ProxyCall>,
-    branch_of: HashMap<TxId, TxId>,
-    timer_c: BTreeSet<(Instant, TxId)>,
-    out: VecDeque<Transmit>,
-    changes: Vec<Change>,
-    limiter: RateLimiter,
-    next_sweep: Instant,
-    branch_seq: u64,
-    draining: bool,
+    pub(super) cfg: CoreConfig,
+    pub(super) me: Identity,
+    pub(super) txl: TransactionLayer,
+    pub(super) location: LocationTable,
+    pub(super) auth: Authenticator,
+    pub(super) creds: std::sync::Arc<dyn Credentials>,
+    pub(super) flows: std::sync::Arc<dyn FlowCheck>,
+    pub(super) calls: HashMap<TxId, ProxyCall>,
+    pub(super) branch_of: HashMap<TxId, TxId>,
+    pub(super) timer_c: BTreeSet<(Instant, TxId)>,
+    pub(super) out: VecDeque<Transmit>,
+    pub(super) changes: Vec<Change>,
+    pub(super) limiter: RateLimiter,
+    pub(super) next_sweep: Instant,
+    pub(super) branch_seq: u64,
+    pub(super) draining: bool,
+    pub(super) plans: std::sync::Arc<DialPlanSet>,
+    pub(super) step_timers: BTreeSet<(Instant, TxId)>,
     /// Counters for status and metrics.
     pub stats: Stats,
 }
@@ -128,6 +131,8 @@ impl Core {
             next_sweep: now.mono + Duration::from_secs(10),
             branch_seq: rand::random::<u32>() as u64,
             draining: false,
+            plans: std::sync::Arc::new(DialPlanSet::empty()),
+            step_timers: BTreeSet::new(),
             stats: Stats::default(),
         }
     }
@@ -141,6 +146,12 @@ impl Core {
     pub fn load(&self) -> (usize, usize, usize) {
         let (s, c) = self.txl.len();
         (s, c, self.calls.len())
+    }
+
+    /// Puts a new dial-plan set in service. Requests already being proxied keep the decision
+    /// they were routed with.
+    pub fn set_plans(&mut self, plans: std::sync::Arc<DialPlanSet>) {
+        self.plans = plans;
     }
 
     /// Stops taking new requests (answered 503) while transactions in progress finish.
@@ -169,7 +180,8 @@ impl Core {
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let c = self.timer_c.iter().next().map(|(t, _)| *t);
-        [self.txl.poll_timeout(), c, Some(self.next_sweep)].into_iter().flatten().min()
+        let step = self.step_timers.iter().next().map(|(t, _)| *t);
+        [self.txl.poll_timeout(), c, step, Some(self.next_sweep)].into_iter().flatten().min()
     }
 
     /// Timers: transaction timers, Timer C, and periodic expiry of bindings.
@@ -181,6 +193,13 @@ impl Core {
             }
             self.timer_c.remove(&(at, tx));
             self.on_timer_c(now, tx);
+        }
+        while let Some(&(at, tx)) = self.step_timers.iter().next() {
+            if at > now.mono {
+                break;
+            }
+            self.step_timers.remove(&(at, tx));
+            self.on_step_timeout(now, tx);
         }
         if now.mono >= self.next_sweep {
             self.next_sweep = now.mono + Duration::from_secs(1);
@@ -304,6 +323,9 @@ impl Core {
                         if let Some(at) = call.timer_c {
                             self.timer_c.remove(&(at, tx));
                         }
+                        if let Some(at) = call.plan.as_ref().and_then(|p| p.step_deadline) {
+                            self.step_timers.remove(&(at, tx));
+                        }
                     }
                 }
             }
@@ -315,9 +337,14 @@ impl Core {
     }
 
     /// Answers `req` through its server transaction.
-    fn reply(&mut self, now: Now, tx: TxId, req: &Request, status: u16, extra: Vec<(HeaderName, String)>) {
+    pub(super) fn reply(&mut self, now: Now, tx: TxId, req: &Request, status: u16, extra: Vec<(HeaderName, String)>) {
+        self.reply_reason(now, tx, req, status, reason_phrase(status), extra)
+    }
+
+    /// Answers `req` with a chosen reason phrase.
+    pub(super) fn reply_reason(&mut self, now: Now, tx: TxId, req: &Request, status: u16, reason: &str, extra: Vec<(HeaderName, String)>) {
         let tag = self.new_tag();
-        let mut resp = req.response(status, reason_phrase(status), Some(&tag));
+        let mut resp = req.response(status, reason, Some(&tag));
         resp.headers.push(HeaderName::Server, self.cfg.server_header.clone());
         for (n, v) in extra {
             resp.headers.push(n, v);
@@ -399,7 +426,11 @@ impl Core {
             if !dialog_routed && !self.authorized(now, tx, &req, from, false) {
                 return;
             }
-            self.route_to_user(now, tx, req, from, &hash);
+            if dialog_routed {
+                self.route_to_user(now, tx, req, from, &hash);
+            } else {
+                self.route_local(now, tx, req, from, &hash);
+            }
             return;
         }
         // A Request-URI for somewhere else: only for authenticated users or trusted peers,
@@ -427,7 +458,7 @@ impl Core {
     }
 
     /// A destination for a URI this node forwards to, if allowed (no open relay).
-    fn resolve(&self, uri: &Uri) -> Option<Peer> {
+    pub(super) fn resolve(&self, uri: &Uri) -> Option<Peer> {
         let dest = uri_destination(uri)?;
         if !self.cfg.outbound_allow.contains(dest.addr.ip()) {
             warn!(dest = %dest, "destination outside transport.outbound_allow refused");
@@ -537,14 +568,10 @@ impl Core {
         }
     }
 
-    fn route_to_user(&mut self, now: Now, tx: TxId, req: Request, from: Peer, hash: &str) {
-        let Some(aor) = aor_key(&req.uri) else {
-            self.reply(now, tx, &req, 404, vec![]);
-            return;
-        };
-        let targets: Vec<(Option<Uri>, Peer)> = self
-            .location
-            .lookup(&aor, now.unix)
+    /// The registered contacts of `aor` as (Request-URI, destination) pairs.
+    pub(super) fn contacts_of(&self, aor: &str, now: Now) -> Vec<(Option<Uri>, Peer)> {
+        self.location
+            .lookup(aor, now.unix)
             .into_iter()
             .filter_map(|b| {
                 let uri = Uri::parse_str(&b.contact).ok()?;
@@ -558,7 +585,15 @@ impl Core {
                 Some((Some(uri), dest))
             })
             .filter(|(_, p)| self.cfg.outbound_allow.contains(p.addr.ip()))
-            .collect();
+            .collect()
+    }
+
+    pub(super) fn route_to_user(&mut self, now: Now, tx: TxId, req: Request, from: Peer, hash: &str) {
+        let Some(aor) = aor_key(&req.uri) else {
+            self.reply(now, tx, &req, 404, vec![]);
+            return;
+        };
+        let targets = self.contacts_of(&aor, now);
         if targets.is_empty() {
             // 404 for names nobody has, 480 for users who are simply not registered now.
             let status = if self.creds.lookup(&aor).is_some() { 480 } else { 404 };
@@ -570,15 +605,51 @@ impl Core {
 
     /// Forwards `req` to every target in parallel (§16.6), one client transaction each.
     fn forward(&mut self, now: Now, tx: TxId, req: Request, from: Peer, targets: Vec<(Option<Uri>, Peer)>, hash: &str) {
+        let mut call = self.begin_call(now, tx, req, from, hash);
+        if self.add_branches(now, tx, &mut call, targets) == 0 {
+            let req = call.request.clone();
+            self.drop_call_timers(tx, &call);
+            self.reply(now, tx, &req, 503, vec![]);
+            return;
+        }
+        self.calls.insert(tx, call);
+    }
+
+    /// Proxy state for a request about to be forwarded: 100 Trying and Timer C for INVITE.
+    pub(super) fn begin_call(&mut self, now: Now, tx: TxId, req: Request, from: Peer, hash: &str) -> ProxyCall {
         let is_invite = req.method == Method::Invite;
         if is_invite {
             // §16.2: a stateful proxy answers 100 at once so the caller stops retransmitting.
             let trying = req.response(100, "Trying", None);
             let _ = self.txl.respond(now.mono, tx, trying);
         }
-        let mut call = ProxyCall::new(req.clone());
+        let mut call = ProxyCall::new(req, from, hash.to_owned());
+        if is_invite {
+            let at = now.mono + self.cfg.timer_c;
+            call.timer_c = Some(at);
+            self.timer_c.insert((at, tx));
+        }
+        self.stats.proxied += 1;
+        call
+    }
+
+    pub(super) fn drop_call_timers(&mut self, tx: TxId, call: &ProxyCall) {
+        if let Some(at) = call.timer_c {
+            self.timer_c.remove(&(at, tx));
+        }
+        if let Some(at) = call.plan.as_ref().and_then(|p| p.step_deadline) {
+            self.step_timers.remove(&(at, tx));
+        }
+    }
+
+    /// Starts one client transaction per target; returns how many started.
+    pub(super) fn add_branches(&mut self, now: Now, tx: TxId, call: &mut ProxyCall, targets: Vec<(Option<Uri>, Peer)>) -> usize {
+        let from = call.from;
+        let req = &call.request;
         let inbound = (from.protocol, self.me.local_for(from).unwrap_or(from.addr));
         let record = self.cfg.record_route && req.to_tag().is_none() && matches!(req.method, Method::Invite | Method::Subscribe | Method::Refer | Method::Notify);
+        let realm = self.auth.config().realm.clone();
+        let mut started = 0;
         for (uri, dest) in targets {
             let Some(local) = self.me.local_for(dest) else {
                 warn!(%dest, "no listener can reach destination");
@@ -591,7 +662,6 @@ impl Core {
             }
             decrement_max_forwards(&mut out);
             // Our own credentials stop here (Kamailio's consume_credentials).
-            let realm = self.auth.config().realm.clone();
             out.headers.0.retain(|h| {
                 h.name != HeaderName::ProxyAuthorization
                     || DigestCredentials::parse(&h.value).map(|c| c.realm != realm.as_str()).unwrap_or(true)
@@ -601,26 +671,17 @@ impl Core {
                 add_record_route(&mut out, inbound_adv, (dest.protocol, local));
             }
             self.branch_seq = self.branch_seq.wrapping_add(1);
-            push_via(&mut out, dest.protocol, local, &make_branch(hash, self.branch_seq));
+            push_via(&mut out, dest.protocol, local, &make_branch(&call.hash, self.branch_seq));
             match self.txl.send_request(now.mono, out, dest) {
                 Ok(ctx) => {
                     call.branches.push(Branch { tx: ctx, state: BranchState::Trying, cancelled: false });
                     self.branch_of.insert(ctx, tx);
+                    started += 1;
                 }
                 Err(e) => warn!(error = %e, "could not start client transaction"),
             }
         }
-        if call.branches.is_empty() {
-            self.reply(now, tx, &req, 503, vec![]);
-            return;
-        }
-        if is_invite {
-            let at = now.mono + self.cfg.timer_c;
-            call.timer_c = Some(at);
-            self.timer_c.insert((at, tx));
-        }
-        self.stats.proxied += 1;
-        self.calls.insert(tx, call);
+        started
     }
 
     fn on_branch_response(&mut self, now: Now, ctx: TxId, mut resp: Response) {
@@ -679,7 +740,7 @@ impl Core {
         }
     }
 
-    fn on_branch_failed(&mut self, now: Now, ctx: TxId, status: u16) {
+    pub(super) fn on_branch_failed(&mut self, now: Now, ctx: TxId, status: u16) {
         let Some(&stx) = self.branch_of.get(&ctx) else { return };
         let Some(call) = self.calls.get_mut(&stx) else { return };
         if let Some(b) = call.branch_mut(ctx) {
@@ -694,17 +755,28 @@ impl Core {
         self.maybe_finish(now, stx);
     }
 
-    /// Sends the best final response once every branch has one (and no 2xx went up).
-    fn maybe_finish(&mut self, now: Now, stx: TxId) {
+    /// Once every branch has a final answer (and no 2xx went up): the dial plan's next step
+    /// when its failover applies, else the best final response upstream.
+    pub(super) fn maybe_finish(&mut self, now: Now, stx: TxId) {
         let Some(call) = self.calls.get_mut(&stx) else { return };
         if call.answered || !call.all_done() {
             return;
         }
+        if self.plan_continues(now, stx) {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&stx) else { return };
         call.answered = true;
         if let Some(at) = call.timer_c.take() {
             self.timer_c.remove(&(at, stx));
         }
+        let step_timed_out = call.plan.as_ref().is_some_and(|p| p.step_timed_out);
         if let Some(mut best) = call.take_best() {
+            // Our own step timeout cancelled the branches: the caller hears "unavailable", not 487.
+            if step_timed_out && best.status == 487 && !call.cancelled {
+                best.status = 480;
+                best.reason = reason_phrase(480).into();
+            }
             // Locally generated finals (408, 503) carry our To tag; others keep the callee's.
             if best.to_tag().is_none() {
                 let tag = format!("{:08x}", rand::random::<u32>());
@@ -717,7 +789,7 @@ impl Core {
         }
     }
 
-    fn cancel_pending(&mut self, now: Now, stx: TxId) {
+    pub(super) fn cancel_pending(&mut self, now: Now, stx: TxId) {
         let Some(call) = self.calls.get_mut(&stx) else { return };
         let pending: Vec<TxId> = call.pending().filter(|b| !b.cancelled).map(|b| b.tx).collect();
         for b in call.branches.iter_mut() {

@@ -6,6 +6,7 @@ pub mod context;
 pub mod core;
 pub mod forward;
 pub mod identity;
+pub mod plan;
 pub mod stats;
 
 pub use self::core::{Core, CoreConfig, Credentials, Now};

@@ -79,3 +79,36 @@ pub fn headers(msg: &str, name: &str) -> Vec<String> {
 pub fn status(msg: &str) -> u16 {
     msg.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
+
+/// Sends an INVITE from `caller` (answering the 407) over `peer` to `to_user` at `node`
+/// (host:port) and returns the first final response to it (empty on timeout). No ACK is sent
+/// for it: tests using this only look at the answer.
+pub fn invite(peer: &super::UdpPeer, node: std::net::SocketAddr, caller: &str, password: &str, to_user: &str, call_id: &str) -> String {
+    let target = node.to_string();
+    let uri = format!("sip:{to_user}@{target}");
+    let build = |cseq: u32, auth: Option<&str>| {
+        let mut s = format!(
+            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {l};rport;branch=z9hG4bK{call_id}x{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:{caller}@{target}>;tag=a{cseq}\r\nTo: <sip:{to_user}@{target}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:{caller}@{l}>\r\n",
+            l = peer.local()
+        );
+        if let Some(a) = auth {
+            s.push_str(&format!("Proxy-Authorization: {a}\r\n"));
+        }
+        s.push_str("Content-Length: 0\r\n\r\n");
+        s
+    };
+    peer.send(node, build(1, None).as_bytes());
+    let r = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 407", std::time::Duration::from_secs(5)).unwrap_or_default()).to_string();
+    let chal = headers(&r, "Proxy-Authenticate").into_iter().next().unwrap_or_default();
+    let auth = authorization(&chal, caller, password, "INVITE", &uri, 1);
+    peer.send(node, build(2, Some(&auth)).as_bytes());
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < end {
+        let Some(m) = peer.recv(std::time::Duration::from_secs(1)) else { continue };
+        let m = String::from_utf8_lossy(&m.0).to_string();
+        if status(&m) >= 200 && m.contains("CSeq: 2 INVITE") && m.contains(call_id) {
+            return m;
+        }
+    }
+    String::new()
+}
