@@ -245,11 +245,21 @@ pub struct CrmConfig {
     pub retention_days: u32,
     /// Most database connections of this node.
     pub pool_size: u32,
+    /// Base URL of the agent console; agents' phones get `Call-Info: <{console_url}/cases/{token}>`.
+    pub console_url: String,
 }
 
 impl Default for CrmConfig {
     fn default() -> Self {
-        CrmConfig { enabled: true, url: None, reuse_window_secs: 7 * 86_400, lookup_deadline_ms: 50, retention_days: 365, pool_size: 8 }
+        CrmConfig {
+            enabled: true,
+            url: None,
+            reuse_window_secs: 7 * 86_400,
+            lookup_deadline_ms: 50,
+            retention_days: 365,
+            pool_size: 8,
+            console_url: "http://127.0.0.1:8080".into(),
+        }
     }
 }
 

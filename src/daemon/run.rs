@@ -21,7 +21,7 @@ use super::plans;
 use super::users::UserCache;
 use super::metrics;
 use crate::auth::{Algorithm, AuthConfig, Authenticator};
-use crate::proxy::{Core, CoreConfig, Identity, Now};
+use crate::proxy::{CaseConfig, Core, CoreConfig, Identity, Now};
 use crate::registrar::{Change, ExpiryPolicy, LocationTable};
 use crate::state::{StateDb, StateError};
 use crate::transaction::{TimerConfig, TransactionLayer};
@@ -42,6 +42,9 @@ pub enum DaemonError {
     /// Another I/O failure (admin socket, signals).
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The CRM store or its outbox could not be opened.
+    #[error("CRM: {0}")]
+    Crm(#[from] crate::crm::CrmError),
     /// The dial plans have errors (each line `file:line:column: error: message`).
     #[error("dial plans refused:\n{}", .0.join("\n"))]
     Dialplan(Vec<String>),
@@ -98,6 +101,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         trusted: NetList::new(parse_nets(&cfg.auth.trusted_peers, "auth.trusted_peers")?),
         outbound_allow: NetList::new(parse_nets(&cfg.transport.outbound_allow, "transport.outbound_allow")?),
         rate_limit: (cfg.transport.rate_limit_per_ip, cfg.transport.rate_limit_burst),
+        cases: cfg.crm.enabled.then(|| CaseConfig { console_url: cfg.crm.console_url.clone(), node_id: cfg.node.id.clone() }),
     };
     let timers = TimerConfig {
         t1: Duration::from_millis(cfg.timers.t1_ms),
@@ -120,6 +124,11 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     let writer = tokio::spawn(persist(db.clone(), persist_rx));
     // Users changed by another process are noticed even without the admin poke.
     let watcher = tokio::spawn(watch_users(db.clone(), users.clone()));
+
+    // The CRM: store (lazy: a database down at start does not stop the node), durable outbox
+    // and its replayer, daily retention. Lookups run in tasks and come back on `case_rx`.
+    let (case_tx, mut case_rx) = mpsc::channel::<(crate::transaction::TxId, crate::proxy::case::CaseInfo)>(1024);
+    let crm = if cfg.crm.enabled { Some(super::cases::Crm::start(&cfg, &state_dir).await?) } else { None };
 
     hub.start(tcp_listeners);
     let addrs: Vec<String> = hub.local_addrs().iter().map(|(p, a)| format!("{p}:{a}")).collect();
@@ -161,6 +170,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
                 }
             }
             _ = sleep => core.handle_timeout(Now::system()),
+            Some((tx, info)) = case_rx.recv() => core.handle_case(Now::system(), tx, info),
             Some(cmd) = admin_rx.recv() => {
                 let answer = if matches!(cmd.request, AdminRequest::DialplanReload) {
                     reload_plans(&mut core, &plan_dir, plan_dir_named, &users)
@@ -198,6 +208,17 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         while let Some(t) = core.poll_transmit() {
             hub.send(t.dest, t.data);
         }
+        while let Some(effect) = core.poll_effect() {
+            match &crm {
+                Some(crm) => crm.handle(effect, &case_tx),
+                None => {
+                    // No CRM: a lookup still gets an answer, with a case nobody stores.
+                    if let crate::proxy::case::Effect::Lookup(l) = effect {
+                        core.handle_case(Now::system(), l.tx, super::cases::unstored_case(&cfg.node.id));
+                    }
+                }
+            }
+        }
         let changes = core.take_binding_changes();
         if !changes.is_empty() {
             let _ = persist_tx.send(changes);
@@ -209,6 +230,9 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         }
     }
     let _ = shutdown_tx.send(true);
+    if let Some(crm) = crm {
+        crm.stop().await;
+    }
     drop(persist_tx);
     if tokio::time::timeout(Duration::from_secs(5), writer).await.is_err() {
         warn!("binding writes did not finish in time");
@@ -235,8 +259,7 @@ fn handle_event(core: &mut Core, ev: TransportEvent) {
 
 async fn reload_users(db: &StateDb, users: &Arc<UserCache>) -> Result<(), StateError> {
     let all = db.load_all_credentials().await?;
-    let map: HashMap<_, _> = all.into_iter().map(|(name, (creds, _role))| (name, creds)).collect();
-    users.replace(map);
+    users.replace(all.into_iter().collect::<HashMap<_, _>>());
     Ok(())
 }
 

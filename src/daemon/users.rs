@@ -7,11 +7,12 @@ use std::sync::{Arc, RwLock};
 
 use crate::auth::StoredCredentials;
 use crate::proxy::Credentials;
+use crate::state::Role;
 
 /// Users' HA1s by name.
 #[derive(Default)]
 pub struct UserCache {
-    map: RwLock<HashMap<String, StoredCredentials>>,
+    map: RwLock<HashMap<String, (StoredCredentials, Role)>>,
 }
 
 impl UserCache {
@@ -21,7 +22,7 @@ impl UserCache {
     }
 
     /// Replaces the whole content.
-    pub fn replace(&self, users: HashMap<String, StoredCredentials>) {
+    pub fn replace(&self, users: HashMap<String, (StoredCredentials, Role)>) {
         if let Ok(mut m) = self.map.write() {
             *m = users;
         }
@@ -40,6 +41,10 @@ impl UserCache {
 
 impl Credentials for UserCache {
     fn lookup(&self, user: &str) -> Option<StoredCredentials> {
-        self.map.read().ok()?.get(user).cloned()
+        self.map.read().ok()?.get(user).map(|(c, _)| c.clone())
+    }
+
+    fn is_gateway(&self, user: &str) -> bool {
+        self.map.read().ok().and_then(|m| m.get(user).map(|(_, r)| *r == Role::Gateway)).unwrap_or(false)
     }
 }

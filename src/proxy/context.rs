@@ -58,6 +58,10 @@ pub struct ProxyCall {
     pub hash: String,
     /// The dial-plan decision being carried out, if a plan routed it.
     pub plan: Option<PlanRun>,
+    /// The citizen's case, for citizen calls.
+    pub case: Option<String>,
+    /// Whether a ringing entry went on the case timeline.
+    pub rang: bool,
     /// The branches.
     pub branches: Vec<Branch>,
     /// Best final non-2xx response so far (§16.7 step 6).
@@ -80,6 +84,8 @@ impl ProxyCall {
             from,
             hash,
             plan: None,
+            case: None,
+            rang: false,
             branches: Vec::new(),
             best: None,
             challenges: Vec::new(),

@@ -53,6 +53,35 @@ impl Now {
 pub trait Credentials: Send + Sync {
     /// The stored credentials of `user`, if the user exists.
     fn lookup(&self, user: &str) -> Option<StoredCredentials>;
+
+    /// Whether `user` is a gateway account (a PSTN gateway or SBC bringing citizens' calls:
+    /// its From is the citizen, not itself).
+    fn is_gateway(&self, _user: &str) -> bool {
+        false
+    }
+}
+
+/// Who a request is from, once authorised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A source in `auth.trusted_peers` (a peer node, an SBC trusted by address).
+    Trusted,
+    /// A digest-authenticated user.
+    User {
+        /// The user name.
+        name: String,
+        /// Whether it is a gateway account.
+        gateway: bool,
+    },
+    /// An in-dialog request that came back through our Record-Route.
+    Dialog,
+}
+
+impl Principal {
+    /// Whether calls from this principal are citizens' calls (gateway or trusted peer).
+    pub fn brings_citizens(&self) -> bool {
+        matches!(self, Principal::Trusted | Principal::User { gateway: true, .. })
+    }
 }
 
 /// Settings of the core.
@@ -72,6 +101,17 @@ pub struct CoreConfig {
     pub outbound_allow: NetList,
     /// Per-IP request rate (0 = off) and burst.
     pub rate_limit: (u32, u32),
+    /// Citizen-call cases: on when set.
+    pub cases: Option<CaseConfig>,
+}
+
+/// How the core handles citizens' cases.
+#[derive(Debug, Clone)]
+pub struct CaseConfig {
+    /// Base URL of the agent console, for the `Call-Info` screen-pop link.
+    pub console_url: String,
+    /// The node id (administration of calls no dial-plan rule claims).
+    pub node_id: String,
 }
 
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, PRACK, UPDATE, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
@@ -96,6 +136,13 @@ pub struct Core {
     pub(super) draining: bool,
     pub(super) plans: std::sync::Arc<DialPlanSet>,
     pub(super) step_timers: BTreeSet<(Instant, TxId)>,
+    pub(super) effects: VecDeque<super::case::Effect>,
+    /// Citizen INVITEs waiting for their case: (request, source, loop hash).
+    pub(super) parked: HashMap<TxId, (Request, Peer, String)>,
+    /// Answered citizen calls by Call-ID: their case, for the hang-up entry.
+    pub(super) dialogs: HashMap<String, (String, u64)>,
+    /// The case of the call being dispatched right now (consumed by `begin_call`).
+    pub(super) dispatching_case: Option<String>,
     /// Counters for status and metrics.
     pub stats: Stats,
 }
@@ -133,6 +180,10 @@ impl Core {
             draining: false,
             plans: std::sync::Arc::new(DialPlanSet::empty()),
             step_timers: BTreeSet::new(),
+            effects: VecDeque::new(),
+            parked: HashMap::new(),
+            dialogs: HashMap::new(),
+            dispatching_case: None,
             stats: Stats::default(),
         }
     }
@@ -172,6 +223,11 @@ impl Core {
         std::mem::take(&mut self.changes)
     }
 
+    /// Next piece of work for the daemon (case lookups, timeline entries).
+    pub fn poll_effect(&mut self) -> Option<super::case::Effect> {
+        self.effects.pop_front()
+    }
+
     /// Next message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.out.pop_front().or_else(|| self.txl.poll_transmit())
@@ -203,6 +259,7 @@ impl Core {
         }
         if now.mono >= self.next_sweep {
             self.next_sweep = now.mono + Duration::from_secs(1);
+            self.dialogs.retain(|_, (_, at)| now.unix.saturating_sub(*at) < 86_400);
             let expired = self.location.expire(now.unix);
             self.changes.extend(expired);
             self.limiter.sweep(now.mono);
@@ -301,7 +358,7 @@ impl Core {
         self.send_stateless_response(&req, peer, resp);
     }
 
-    fn drain_events(&mut self, now: Now) {
+    pub(super) fn drain_events(&mut self, now: Now) {
         while let Some(ev) = self.txl.poll_event() {
             match ev {
                 TuEvent::Request { tx, req, from } => {
@@ -366,6 +423,13 @@ impl Core {
             self.reply(now, tx, &req, 503, vec![(HeaderName::RetryAfter, "5".into())]);
             return;
         }
+        // Case tokens are only believed from inside the federation.
+        if !self.cfg.trusted.contains(from.addr.ip()) {
+            super::case::strip_case_headers(&mut req);
+        }
+        if req.method == Method::Bye {
+            self.case_hang_up(&req);
+        }
         // §16.3 step 5: we support no extension a proxy must understand.
         let proxy_require: Vec<String> = req.headers.get_all(&HeaderName::ProxyRequire).map(|v| v.to_string()).collect();
         if !proxy_require.is_empty() {
@@ -423,14 +487,12 @@ impl Core {
                 self.on_local_request(now, tx, &req);
                 return;
             }
-            if !dialog_routed && !self.authorized(now, tx, &req, from, false) {
-                return;
-            }
             if dialog_routed {
                 self.route_to_user(now, tx, req, from, &hash);
-            } else {
-                self.route_local(now, tx, req, from, &hash);
+                return;
             }
+            let Some(principal) = self.authorize(now, tx, &req, from, false) else { return };
+            self.route_local(now, tx, req, from, &hash, principal);
             return;
         }
         // A Request-URI for somewhere else: only for authenticated users or trusted peers,
@@ -470,8 +532,13 @@ impl Core {
     /// Digest check for requests from untrusted sources. Answers 401/407/403 itself and
     /// returns false when the request must not go on.
     fn authorized(&mut self, now: Now, tx: TxId, req: &Request, from: Peer, register: bool) -> bool {
+        self.authorize(now, tx, req, from, register).is_some()
+    }
+
+    /// Like `authorized`, telling who the request is from.
+    fn authorize(&mut self, now: Now, tx: TxId, req: &Request, from: Peer, register: bool) -> Option<Principal> {
         if self.cfg.trusted.contains(from.addr.ip()) {
-            return true;
+            return Some(Principal::Trusted);
         }
         let (hdr, status, chal) = if register {
             (HeaderName::Authorization, 401, HeaderName::WwwAuthenticate)
@@ -490,15 +557,17 @@ impl Core {
             let stored = self.creds.lookup(&c.username);
             match self.auth.verify(now.unix, req.method.as_str(), req.uri.as_str(), &c, stored.as_ref()) {
                 Verdict::Authenticated { username } => {
-                    // The identity asserted must be the one authenticated (Kamailio's check_from / check_to).
+                    // The identity asserted must be the one authenticated (Kamailio's
+                    // check_from / check_to) — except a gateway's calls, whose From is the citizen.
+                    let gateway = !register && self.creds.is_gateway(&username);
                     let claimed = if register { req.to_hdr() } else { req.from_hdr() };
                     let claimed_user = claimed.and_then(|na| Uri::parse_str(na.uri).ok()).and_then(|u| u.user().map(|s| crate::sip::uri::unescape(s).into_owned()));
-                    if claimed_user.as_deref() != Some(username.as_str()) {
+                    if !gateway && claimed_user.as_deref() != Some(username.as_str()) {
                         self.stats.auth_failures += 1;
                         self.reply(now, tx, req, 403, vec![]);
-                        return false;
+                        return None;
                     }
-                    return true;
+                    return Some(Principal::User { name: username, gateway });
                 }
                 Verdict::Stale => stale = true,
                 Verdict::Rejected(reason) => {
@@ -511,7 +580,7 @@ impl Core {
         let challenges = self.auth.challenge(now.unix, stale);
         let extra = challenges.into_iter().map(|c| (chal.clone(), c)).collect();
         self.reply(now, tx, req, status, extra);
-        false
+        None
     }
 
     fn on_local_request(&mut self, now: Now, tx: TxId, req: &Request) {
@@ -624,6 +693,7 @@ impl Core {
             let _ = self.txl.respond(now.mono, tx, trying);
         }
         let mut call = ProxyCall::new(req, from, hash.to_owned());
+        call.case = self.dispatching_case.take();
         if is_invite {
             let at = now.mono + self.cfg.timer_c;
             call.timer_c = Some(at);
@@ -672,11 +742,16 @@ impl Core {
             }
             self.branch_seq = self.branch_seq.wrapping_add(1);
             push_via(&mut out, dest.protocol, local, &make_branch(&call.hash, self.branch_seq));
+            let target = out.uri.to_string();
             match self.txl.send_request(now.mono, out, dest) {
                 Ok(ctx) => {
                     call.branches.push(Branch { tx: ctx, state: BranchState::Trying, cancelled: false });
                     self.branch_of.insert(ctx, tx);
                     started += 1;
+                    if let Some(token) = call.case.clone() {
+                        // The agent's contact, never the citizen's number.
+                        self.case_event(&token, super::case::CaseEvent::LegStarted, None, serde_json::json!({ "target": target }));
+                    }
                 }
                 Err(e) => warn!(error = %e, "could not start client transaction"),
             }
@@ -712,13 +787,33 @@ impl Core {
                     }
                 }
                 if !call.answered {
+                    let ringing = (status == 180 || status == 183) && !call.rang;
+                    if ringing {
+                        call.rang = true;
+                    }
+                    let case = call.case.clone().filter(|_| ringing);
                     self.stats.count_response(status);
                     let _ = self.txl.respond(now.mono, stx, resp);
+                    if let Some(token) = case {
+                        self.case_event(&token, super::case::CaseEvent::Ringing, None, serde_json::json!({ "status": status }));
+                    }
                 }
             }
             200..=299 => {
                 // §16.7 step 5: every 2xx goes upstream at once, retransmissions included.
+                let first_answer = !call.answered;
                 call.answered = true;
+                if first_answer {
+                    if let (Some(token), Some(cid)) = (call.case.clone(), call.request.call_id().map(|c| c.to_string())) {
+                        self.dialogs.insert(cid.clone(), (token.clone(), now.unix));
+                        self.effects.push_back(super::case::Effect::Timeline {
+                            token,
+                            kind: super::case::CaseEvent::Answered,
+                            leg: Some(cid),
+                            detail: serde_json::json!({}),
+                        });
+                    }
+                }
                 if let Some(at) = call.timer_c.take() {
                     self.timer_c.remove(&(at, stx));
                 }
@@ -785,7 +880,9 @@ impl Core {
                 }
             }
             self.stats.count_response(best.status);
+            let status = best.status;
             let _ = self.txl.respond(now.mono, stx, best);
+            self.case_final(stx, status);
         }
     }
 
@@ -812,6 +909,11 @@ impl Core {
             return;
         };
         self.reply(now, tx, &req, 200, vec![]);
+        if let Some((invite, _, _)) = self.parked.remove(&itx) {
+            // Cancelled while its case was being looked up: it never rang anywhere.
+            self.reply(now, itx, &invite, 487, vec![]);
+            return;
+        }
         if let Some(call) = self.calls.get_mut(&itx) {
             call.cancelled = true;
             self.cancel_pending(now, itx);
@@ -858,6 +960,29 @@ impl Core {
         }
         if let Some(dest) = via_destination(&resp) {
             self.out.push_back(Transmit { dest, data: resp.to_bytes() });
+        }
+    }
+}
+
+impl Core {
+    /// Reports a timeline entry of a citizen's case.
+    pub(super) fn case_event(&mut self, token: &str, kind: super::case::CaseEvent, leg: Option<&str>, detail: serde_json::Value) {
+        self.effects.push_back(super::case::Effect::Timeline { token: token.to_owned(), kind, leg: leg.map(str::to_owned), detail });
+    }
+
+    /// The final answer a citizen call got, on its case.
+    pub(super) fn case_final(&mut self, stx: TxId, status: u16) {
+        let Some(call) = self.calls.get(&stx) else { return };
+        let Some(token) = call.case.clone() else { return };
+        let leg = call.request.call_id().map(|c| c.to_string());
+        self.case_event(&token, super::case::CaseEvent::Failed, leg.as_deref(), serde_json::json!({ "status": status }));
+    }
+
+    fn case_hang_up(&mut self, req: &Request) {
+        let Some(cid) = req.call_id() else { return };
+        if let Some((token, _)) = self.dialogs.remove(cid.as_str()) {
+            let cid = cid.to_string();
+            self.case_event(&token, super::case::CaseEvent::HungUp, Some(&cid), serde_json::json!({}));
         }
     }
 }

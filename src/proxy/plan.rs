@@ -11,11 +11,12 @@ use std::collections::VecDeque;
 use std::time::SystemTime;
 use tracing::{debug, info};
 
+use super::case::{add_case_headers, token_from_headers, CaseEvent, CaseInfo, CaseLookup, Effect};
 use super::context::PlanRun;
-use super::core::{Core, Now};
+use super::core::{Core, Now, Principal};
 use crate::routing::{CallInfo, Decision, FailOn, Outcome, Step, Target};
 use crate::sip::uri::unescape;
-use crate::sip::{HeaderName, Request, SipHeaders, Uri};
+use crate::sip::{HeaderName, Method, Request, SipHeaders, Uri};
 use crate::transaction::TxId;
 use crate::transport::Peer;
 
@@ -36,6 +37,11 @@ pub fn caller_of(req: &Request) -> Option<String> {
     user
 }
 
+/// The dial plans' clock: wall time in the plans' time zone.
+fn at_of(now: Now) -> jiff::Timestamp {
+    jiff::Timestamp::try_from(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(now.unix)).unwrap_or_else(|_| jiff::Timestamp::now())
+}
+
 fn classify(status: u16) -> Outcome {
     match status {
         486 | 600 | 603 => Outcome::Busy,
@@ -46,15 +52,72 @@ fn classify(status: u16) -> Outcome {
 
 impl Core {
     /// A request for a user of this node: dial plan first, then the user's own contacts.
-    pub(super) fn route_local(&mut self, now: Now, tx: TxId, req: Request, from: Peer, hash: &str) {
+    /// A citizen's INVITE (from a gateway account or a trusted peer) first gets its case:
+    /// it is parked while the daemon looks the case up, and routed in `handle_case`.
+    pub(super) fn route_local(&mut self, now: Now, tx: TxId, req: Request, from: Peer, hash: &str, principal: Principal) {
+        let citizen = self.cfg.cases.is_some() && req.method == Method::Invite && req.to_tag().is_none() && principal.brings_citizens();
+        if !citizen {
+            self.route_with_case(now, tx, req, from, hash, None);
+            return;
+        }
+        // A leg from a trusted peer node that carries a case token joins that case.
+        if principal == Principal::Trusted {
+            if let Some(token) = token_from_headers(&req) {
+                let info = CaseInfo { token, caller_known: true, open_cases: 1 };
+                self.route_with_case(now, tx, req, from, hash, Some(info));
+                return;
+            }
+        }
         let called = req.uri.user().map(|u| unescape(u).into_owned()).unwrap_or_default();
         let caller = caller_of(&req);
-        let info = CallInfo { called: &called, caller: caller.as_deref(), topic: None, caller_known: false, has_open_case: false };
-        let at = jiff::Timestamp::try_from(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(now.unix)).unwrap_or_else(|_| jiff::Timestamp::now());
-        let routing = self.plans.route(&info, at);
+        // Which administration the call is for decides which case it joins: ask the plans
+        // (without history yet), defaulting to this node.
+        let pre = self.plans.route(&CallInfo { called: &called, caller: caller.as_deref(), topic: None, caller_known: false, has_open_case: false }, at_of(now));
+        let administration = pre
+            .decision
+            .map(|d| d.administration)
+            .or_else(|| self.cfg.cases.as_ref().map(|c| c.node_id.clone()))
+            .unwrap_or_default();
+        // The gateway must stop retransmitting while the lookup runs.
+        let _ = self.txl.respond(now.mono, tx, req.response(100, "Trying", None));
+        let call_id = req.call_id().map(|c| c.to_string()).unwrap_or_default();
+        self.effects.push_back(Effect::Lookup(CaseLookup { tx, caller, called, administration, topic: None, call_id }));
+        self.parked.insert(tx, (req, from, hash.to_owned()));
+    }
+
+    /// The case of a parked citizen INVITE is known: route it.
+    pub fn handle_case(&mut self, now: Now, tx: TxId, info: CaseInfo) {
+        if let Some((req, from, hash)) = self.parked.remove(&tx) {
+            self.route_with_case(now, tx, req, from, &hash, Some(info));
+        }
+        self.drain_events(now);
+    }
+
+    fn route_with_case(&mut self, now: Now, tx: TxId, mut req: Request, from: Peer, hash: &str, case: Option<CaseInfo>) {
+        // No token could be had at all (cannot happen with a valid node id): route without one.
+        let case = case.filter(|c| !c.token.is_empty());
+        let called = req.uri.user().map(|u| unescape(u).into_owned()).unwrap_or_default();
+        let caller = caller_of(&req);
+        let (known, open) = case.as_ref().map_or((false, false), |c| (c.caller_known, c.open_cases > 0));
+        let info = CallInfo { called: &called, caller: caller.as_deref(), topic: None, caller_known: known, has_open_case: open };
+        let routing = self.plans.route(&info, at_of(now));
+        if let Some(c) = &case {
+            let console = self.cfg.cases.as_ref().map(|c| c.console_url.clone()).unwrap_or_default();
+            add_case_headers(&mut req, &c.token, &console);
+            let detail = match &routing.decision {
+                Some(d) => serde_json::json!({ "administration": d.administration, "rule": d.rule.name, "file": d.rule.file.display().to_string(), "line": d.rule.line, "called": d.called }),
+                None => serde_json::json!({ "rule": null, "called": called }),
+            };
+            self.case_event(&c.token, CaseEvent::Routed, None, detail);
+            self.dispatching_case = Some(c.token.clone());
+        }
         match routing.decision {
             Some(d) => self.start_plan(now, tx, req, from, hash, d),
             None => self.route_to_user(now, tx, req, from, hash),
+        }
+        // Answered at once (404, 480): no proxy state took the case, so it is recorded here.
+        if let Some(token) = self.dispatching_case.take() {
+            self.case_event(&token, CaseEvent::Failed, None, serde_json::json!({ "status": "no route" }));
         }
     }
 
@@ -118,6 +181,7 @@ impl Core {
                     call.answered = true;
                     self.calls.insert(stx, call);
                     self.reply(now, stx, &req, 480, vec![]);
+                    self.case_final(stx, 480);
                     return;
                 }
                 self.calls.insert(stx, call);
@@ -131,6 +195,7 @@ impl Core {
                     call.answered = true;
                     self.calls.insert(stx, call);
                     self.reply_reason(now, stx, &req, code, &reason, vec![]);
+                    self.case_final(stx, code);
                     return;
                 }
                 Step::Redirect { contacts } => {
@@ -140,6 +205,7 @@ impl Core {
                     self.calls.insert(stx, call);
                     let extra = contacts.into_iter().map(|c| (HeaderName::Contact, format!("<{}>", c.replace("${called}", &called)))).collect();
                     self.reply(now, stx, &req, 302, extra);
+                    self.case_final(stx, 302);
                     return;
                 }
                 Step::Ring { targets, timeout, on, .. } => {
@@ -207,6 +273,7 @@ impl Core {
         call.answered = true;
         let req = call.request.clone();
         self.calls.insert(stx, call);
+        let status = best.as_ref().map_or(480, |b| b.status);
         match best {
             Some(b) => {
                 self.stats.count_response(b.status);
@@ -214,6 +281,7 @@ impl Core {
             }
             None => self.reply(now, stx, &req, 480, vec![]),
         }
+        self.case_final(stx, status);
     }
 
     /// Whether the plan goes on after the current step ended without a 2xx (and starts it).
