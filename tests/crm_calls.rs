@@ -233,3 +233,21 @@ fn database_outage_loses_no_call_and_no_entry() {
     assert!(tokens.len() >= 2, "the outage did not show: {tokens:?}");
     assert!(Path::new(&n.state_dir().join("outbox.db")).exists());
 }
+
+#[test]
+fn gateway_account_brings_citizens_calls() {
+    // A gateway that authenticates with digest (role gateway): its From is the citizen, not itself.
+    let n = Node::builder().user("bob", "bobpw").md5_only().toml("[node]\nid = \"urp-gw\"\n").start("127.8.6.1", 5060);
+    let out = n.cli(&["user", "add", "gw1", "--password", "gwpw", "--role", "gateway"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let callee = sipp_callee(&n.target(), "127.8.6.3", 5062, "bob", "bobpw", "uas_case.xml", &[]);
+    let auth_uri = format!("bob@{}", n.target());
+    let args = ["-i", "127.8.6.2", "-p", "5061", "-s", "bob", "-key", "caller", CITIZEN, "-au", "gw1", "-ap", "gwpw", "-auth_uri", &auth_uri];
+    sipp("uac_call.xml", &n.target(), &args).assert_ok();
+    callee.join().assert_ok();
+    let ev = wait_for_timelines(&n, 1);
+    assert_each_call_once(&ev, 1);
+    // An agent calling with a From that is not its own is refused (only gateways may).
+    let args = ["-i", "127.8.6.4", "-p", "5061", "-s", "bob", "-key", "caller", CITIZEN, "-au", "bob", "-ap", "bobpw", "-auth_uri", &auth_uri];
+    sipp("uac_call.xml", &n.target(), &args).assert_failed();
+}

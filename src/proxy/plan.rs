@@ -102,6 +102,8 @@ impl Core {
         let info = CallInfo { called: &called, caller: caller.as_deref(), topic: None, caller_known: known, has_open_case: open };
         let routing = self.plans.route(&info, at_of(now));
         if let Some(c) = &case {
+            // The token is no personal data: it may go to info logs (the number may not).
+            info!(case = %c.token, known_caller = c.caller_known, open_cases = c.open_cases, "citizen call");
             let console = self.cfg.cases.as_ref().map(|c| c.console_url.clone()).unwrap_or_default();
             add_case_headers(&mut req, &c.token, &console);
             let detail = match &routing.decision {
