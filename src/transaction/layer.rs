@@ -442,15 +442,7 @@ impl TransactionLayer {
             return;
         }
         let next = e.tx.timers().next_timeout();
-        if next != e.deadline {
-            if let Some(d) = e.deadline {
-                self.deadlines.remove(&(d, id));
-            }
-            if let Some(n) = next {
-                self.deadlines.insert((n, id));
-            }
-            e.deadline = next;
-        }
+        refile(&mut self.deadlines, id, &mut e.deadline, next);
     }
 
     /// Re-files server `id`'s deadline, or removes it (with `ServerDone`) if it has terminated.
@@ -463,15 +455,7 @@ impl TransactionLayer {
             return;
         }
         let next = e.tx.timers().next_timeout();
-        if next != e.deadline {
-            if let Some(d) = e.deadline {
-                self.deadlines.remove(&(d, id));
-            }
-            if let Some(n) = next {
-                self.deadlines.insert((n, id));
-            }
-            e.deadline = next;
-        }
+        refile(&mut self.deadlines, id, &mut e.deadline, next);
     }
 
     /// Drops client `id` from the map, the index and the deadlines. Whether it existed.
@@ -498,4 +482,18 @@ impl TransactionLayer {
         self.out.event(TuEvent::ServerDone { tx: id });
         true
     }
+}
+
+/// Moves `id`'s entry in the deadline index from `filed` to `next` (both possibly none).
+fn refile(deadlines: &mut BTreeSet<(Instant, TxId)>, id: TxId, filed: &mut Option<Instant>, next: Option<Instant>) {
+    if next == *filed {
+        return;
+    }
+    if let Some(d) = filed.take() {
+        deadlines.remove(&(d, id));
+    }
+    if let Some(n) = next {
+        deadlines.insert((n, id));
+    }
+    *filed = next;
 }
