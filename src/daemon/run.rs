@@ -280,14 +280,46 @@ async fn watch_users(db: Arc<StateDb>, users: Arc<UserCache>) {
     }
 }
 
+/// How often registration changes are written back to the state database.
+const PERSIST_EVERY: Duration = Duration::from_secs(1);
+
+/// Write-back of registrations (Kamailio's `db_mode=2` idea): changes are coalesced per
+/// binding — a phone refreshing every minute costs one row write, not one transaction per
+/// REGISTER — and written in one transaction each second, and at shutdown. A crash loses at
+/// most the last second of changes; phones re-register anyway.
 async fn persist(db: Arc<StateDb>, mut rx: mpsc::UnboundedReceiver<Vec<Change>>) {
-    while let Some(mut batch) = rx.recv().await {
-        while let Ok(more) = rx.try_recv() {
-            batch.extend(more);
+    let mut pending: HashMap<(String, String), Change> = HashMap::new();
+    let mut tick = tokio::time::interval(PERSIST_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(batch) => {
+                    for c in batch {
+                        let key = match &c {
+                            Change::Upsert(b) => (b.aor.clone(), b.contact.clone()),
+                            Change::Remove { aor, contact } => (aor.clone(), contact.clone()),
+                        };
+                        pending.insert(key, c);
+                    }
+                }
+                None => {
+                    write_back(&db, &mut pending).await;
+                    return;
+                }
+            },
+            _ = tick.tick() => write_back(&db, &mut pending).await,
         }
-        if let Err(e) = db.save_bindings(&batch).await {
-            error!(error = %e, "saving registrations failed");
-        }
+    }
+}
+
+async fn write_back(db: &StateDb, pending: &mut HashMap<(String, String), Change>) {
+    if pending.is_empty() {
+        return;
+    }
+    let batch: Vec<Change> = pending.drain().map(|(_, c)| c).collect();
+    if let Err(e) = db.save_bindings(&batch).await {
+        error!(error = %e, changes = batch.len(), "saving registrations failed");
     }
 }
 
