@@ -114,6 +114,28 @@ async fn second_handle_sees_writes_and_data_version_moves() {
 }
 
 #[tokio::test]
+async fn users_version_moves_on_user_changes_only() {
+    let t = tmp();
+    let daemon = open(t.path()).await;
+    let cli = open(t.path()).await;
+    let v0 = daemon.users_version().await.unwrap_or_else(|e| panic!("{e}"));
+    // The daemon's own registration writes must not look like user changes.
+    let b = binding("3001", "sip:3001@127.0.0.1:5070", NOW + 600);
+    daemon.save_bindings(&[Change::Upsert(b)]).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(daemon.users_version().await.ok(), Some(v0));
+    cli.add_user("3001", REALM, "pw", Role::Agent).await.unwrap_or_else(|e| panic!("{e}"));
+    let v1 = daemon.users_version().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(v0, v1);
+    cli.set_password("3001", REALM, "pw2").await.unwrap_or_else(|e| panic!("{e}"));
+    let v2 = daemon.users_version().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(v1, v2);
+    cli.remove_user("3001").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(daemon.users_version().await.ok(), Some(v2));
+    cli.close().await.unwrap_or_else(|e| panic!("{e}"));
+    daemon.close().await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test]
 async fn bindings_round_trip_skip_expired_and_purge() {
     let t = tmp();
     let db = open(t.path()).await;

@@ -130,7 +130,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     let (case_tx, mut case_rx) = mpsc::channel::<(crate::transaction::TxId, crate::proxy::case::CaseInfo)>(1024);
     let crm = if cfg.crm.enabled { Some(super::cases::Crm::start(&cfg, &state_dir).await?) } else { None };
 
-    hub.start(tcp_listeners);
+    let mut udp_in = hub.start(tcp_listeners);
     let addrs: Vec<String> = hub.local_addrs().iter().map(|(p, a)| format!("{p}:{a}")).collect();
     info!(node = %cfg.node.id, listen = %addrs.join(" "), metrics = %metrics_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()), users = users.len(), bindings = core.location().len(), "urpd ready");
     let info = NodeInfo { node: cfg.node.id.clone(), listen: addrs, metrics: metrics_addr.map(|a| a.to_string()), started: Some(std::time::Instant::now()) };
@@ -158,6 +158,10 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
             }
         };
         tokio::select! {
+            i = udp_in.readable() => {
+                let now = Now::system();
+                udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false));
+            }
             ev = ev_rx.recv() => {
                 let Some(ev) = ev else { break };
                 handle_event(&mut core, ev);
@@ -264,10 +268,11 @@ async fn reload_users(db: &StateDb, users: &Arc<UserCache>) -> Result<(), StateE
 }
 
 async fn watch_users(db: Arc<StateDb>, users: Arc<UserCache>) {
-    let mut last = db.data_version().await.unwrap_or(0);
+    // Only user changes move this version; the daemon's own binding writes do not.
+    let mut last = db.users_version().await.unwrap_or(0);
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        match db.data_version().await {
+        match db.users_version().await {
             Ok(v) if v != last => {
                 last = v;
                 if let Err(e) = reload_users(&db, &users).await {

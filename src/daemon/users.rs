@@ -1,6 +1,6 @@
 //! The in-memory cache of users' credentials the core authenticates against. Loaded from the
 //! state database at start, and reloaded when the database changes (the CLI writes users from
-//! another process and then pokes the admin socket; `PRAGMA data_version` is polled too).
+//! another process and then pokes the admin socket; a users-only version number is polled too).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -580,6 +580,12 @@ impl Core {
         let challenges = self.auth.challenge(now.unix, stale);
         let extra = challenges.into_iter().map(|c| (chal.clone(), c)).collect();
         self.reply(now, tx, req, status, extra);
+        if req.method != Method::Invite {
+            // A challenge needs no transaction state (Kamailio answers it with sl): a
+            // retransmitted request just gets a fresh challenge. Holding it for Timer J would
+            // cost memory proportional to the rate of unauthenticated requests.
+            let _ = self.txl.terminate(tx);
+        }
         None
     }
 
@@ -589,9 +595,10 @@ impl Core {
                 let extra = vec![
                     (HeaderName::Allow, ALLOW.to_string()),
                     (HeaderName::Accept, "application/sdp".to_string()),
-                    (HeaderName::Supported, "path".to_string()),
                 ];
-                self.reply(now, tx, req, 200, extra)
+                self.reply(now, tx, req, 200, extra);
+                // Keep-alive pings and monitoring need no transaction state (idempotent).
+                let _ = self.txl.terminate(tx);
             }
             _ if req.to_tag().is_some() => self.reply(now, tx, req, 481, vec![]),
             _ => self.reply(now, tx, req, 404, vec![]),

@@ -75,6 +75,13 @@ impl StateDb {
         Ok(v)
     }
 
+    /// The users' version: moves whenever a user is added, changed or removed (by any process),
+    /// and only then. The daemon polls it to refresh its credential cache.
+    pub async fn users_version(&self) -> Result<i64, StateError> {
+        let v: i64 = sqlx::query_scalar("SELECT version FROM users_version WHERE id = 1").fetch_one(&self.pool).await?;
+        Ok(v)
+    }
+
     /// Closes every connection, checkpointing the WAL.
     pub async fn close(self) -> Result<(), StateError> {
         self.version_conn.into_inner().close().await?;

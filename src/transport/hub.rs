@@ -149,14 +149,12 @@ impl TransportHub {
         Ok((hub, listeners))
     }
 
-    /// Starts the receive tasks.
-    pub fn start(&self, tcp_listeners: Vec<TcpListener>) {
-        for (local, sock) in &self.udp {
-            tokio::spawn(udp_reader(sock.clone(), *local, self.events.clone(), self.limits, self.shutdown.clone()));
-        }
+    /// Starts the TCP accept tasks and hands back the UDP sockets for the core's loop to read.
+    pub fn start(&self, tcp_listeners: Vec<TcpListener>) -> UdpInput {
         for l in tcp_listeners {
             tokio::spawn(tcp_acceptor(l, self.ctx()));
         }
+        UdpInput { socks: self.udp.clone(), buf: vec![0u8; 65_536], max: self.limits.max_message_size, next: 0 }
     }
 
     fn ctx(&self) -> ConnCtx {
@@ -316,39 +314,60 @@ fn forget(ctx: &ConnCtx, addr: SocketAddr) {
     }
 }
 
-async fn udp_reader(
-    sock: Arc<UdpSocket>,
-    local: SocketAddr,
-    events: mpsc::Sender<TransportEvent>,
-    limits: Limits,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut buf = vec![0u8; 65_536];
-    loop {
-        let (n, from) = tokio::select! {
-            r = sock.recv_from(&mut buf) => match r {
-                Ok(x) => x,
+/// The node's UDP sockets, read by the core's own task: a datagram goes from the socket to the
+/// parser without a channel hop or a task wake-up, and a burst is read in one go.
+pub struct UdpInput {
+    socks: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    buf: Vec<u8>,
+    max: usize,
+    next: usize,
+}
+
+/// How many datagrams one readiness wake-up reads at most (fairness with timers and TCP).
+const UDP_BURST: usize = 64;
+
+impl UdpInput {
+    /// Waits until one of the sockets has a datagram; returns its index.
+    pub async fn readable(&mut self) -> usize {
+        if self.socks.is_empty() {
+            return std::future::pending().await;
+        }
+        let n = self.socks.len();
+        let start = self.next;
+        std::future::poll_fn(|cx| {
+            // Round-robin start so one busy socket cannot starve the others.
+            for k in 0..n {
+                let i = (start + k) % n;
+                if self.socks[i].1.poll_recv_ready(cx).is_ready() {
+                    return std::task::Poll::Ready(i);
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
+    /// Reads what socket `i` has (up to a burst), handing each datagram to `f`.
+    pub fn drain(&mut self, i: usize, mut f: impl FnMut(Bytes, Peer, SocketAddr)) {
+        self.next = (i + 1) % self.socks.len().max(1);
+        let Some((local, sock)) = self.socks.get(i).map(|(l, s)| (*l, s.clone())) else { return };
+        for _ in 0..UDP_BURST {
+            match sock.try_recv_from(&mut self.buf) {
+                Ok((n, from)) => {
+                    if n == 0 || n > self.max {
+                        continue;
+                    }
+                    let data = &self.buf[..n];
+                    // CRLF keep-alives (and stray whitespace) carry no message.
+                    if data.iter().all(|c| matches!(c, b'\r' | b'\n' | b' ' | 0)) {
+                        continue;
+                    }
+                    f(Bytes::copy_from_slice(data), Peer::new(Protocol::Udp, from), local);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 // ICMP port unreachable from an earlier send shows up here on Linux: ignore.
-                Err(e) => { debug!(error = %e, "UDP receive error"); continue; }
-            },
-            _ = shutdown.changed() => return,
-        };
-        if n > limits.max_message_size || n == 0 {
-            continue;
-        }
-        let data = &buf[..n];
-        // CRLF keep-alives (and stray whitespace) carry no message.
-        if data.iter().all(|c| matches!(c, b'\r' | b'\n' | b' ' | 0)) {
-            continue;
-        }
-        let ev = TransportEvent::Message {
-            data: Bytes::copy_from_slice(data),
-            peer: Peer::new(Protocol::Udp, from),
-            local,
-            framed: false,
-        };
-        if events.send(ev).await.is_err() {
-            return;
+                Err(e) => debug!(error = %e, "UDP receive error"),
+            }
         }
     }
 }

@@ -12,5 +12,5 @@ pub mod ratelimit;
 pub use addr::{FlowCheck, Peer, Protocol};
 pub use allow::NetList;
 pub use error::TransportError;
-pub use hub::{Limits, TransportEvent, TransportHub};
+pub use hub::{Limits, TransportEvent, TransportHub, UdpInput};
 pub use ratelimit::RateLimiter;
