@@ -3,7 +3,9 @@
 #
 #   benches/sip-bench.sh            full run (~15 min): fixed load, rate steps, 100k bindings
 #   benches/sip-bench.sh --quick    short run (~3-4 min): shorter steps, 10k bindings
-#   options: --only urpd|kamailio   --no-build   --out DIR
+#   options: --only urpd|kamailio   --no-build   --out DIR (runs are appended to DIR/runs.jsonl)
+#            --scenarios register,call,options,bindings (default all; runs of the listed
+#            scenarios already in DIR/runs.jsonl for the same server are replaced)
 #
 # One run: builds urpd (release), then for each server in turn (never both at once):
 # provisions the same users (alice, bob, u0..u(N)), starts it on its own loopback address
@@ -25,11 +27,12 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-MODE=full; ONLY=""; BUILD=1; OUT=""
+MODE=full; ONLY=""; BUILD=1; OUT=""; SCENARIOS="register,call,options,bindings"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) MODE=quick ;;
         --only) ONLY=$2; shift ;;
+        --scenarios) SCENARIOS=$2; shift ;;
         --no-build) BUILD=0 ;;
         --out) OUT=$2; shift ;;
         -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
@@ -39,9 +42,9 @@ while [ $# -gt 0 ]; do
 done
 
 if [ $MODE = quick ]; then
-    FIXED_DUR=6; STEP_DUR=5; MAX_STEPS=3; BIND_N=10000; OVERALL=420
+    FIXED_DUR=6; STEP_DUR=5; MAX_STEPS=3; BIND_N=10000; BIND_SETTLE=5; OVERALL=420
 else
-    FIXED_DUR=20; STEP_DUR=10; MAX_STEPS=6; BIND_N=100000; OVERALL=1080
+    FIXED_DUR=20; STEP_DUR=10; MAX_STEPS=6; BIND_N=100000; BIND_SETTLE=35; OVERALL=1080
 fi
 REG_RATE=500; CALL_RATE=100; OPT_RATE=1000; CALL_PAUSE_MS=500
 LOAD_USERS=1000
@@ -181,7 +184,7 @@ run_sipp() {
         -r "$rate" -m "$n" -trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 200 \
         -trace_err -error_file err.log \
         -buff_size 8388608 -max_recv_loops 10000 -nostdin -timeout $((dur * 3 + 30)) > sipp.out 2>&1
-     rc=$?; times | tail -1 > sipp.times; head -c 200000 err.log > err.head 2>/dev/null; rm -f err.log; exit $rc)
+     rc=$?; times > sipp.times; head -c 200000 err.log > err.head 2>/dev/null; rm -f err.log; exit $rc)
     rc=$?
     t1=$(date +%s.%N)
     cpu1=$($REPORT cpu "$SERVER_SID")
@@ -189,7 +192,7 @@ run_sipp() {
     $REPORT mem "$SERVER_SID" >> "$d/mem.txt"
     $REPORT run dir="$d" server="$server" scenario="$scen" phase="$phase" offered="$rate" duration="$dur" \
         tx=$tx final_rtd=$final cpu0="$cpu0" cpu1="$cpu1" wall="$(awk "BEGIN{print $t1 - $t0}")" \
-        memfile="$d/mem.txt" rc=$rc x_sipp_cpu_s="$(awk '{gsub(/[ms]/," ");print $1*60+$2+$3*60+$4}' "$d/sipp.times")" "$@" | tee -a "$OUT/runs.jsonl" | python3 -c '
+        memfile="$d/mem.txt" rc=$rc x_sipp_cpu_s="$(awk '{gsub(/[ms]/," ");print $1*60+$2+$3*60+$4}' <(tail -1 "$d/sipp.times"))" "$@" | tee -a "$OUT/runs.jsonl" | python3 -c '
 import json,sys; r=json.loads(sys.stdin.read())
 print("  %-8s %-8s %-8s offered %6d/s achieved %8.1f/s ok %7d failed %5d retrans %5d p50/p90/p99 %s/%s/%s ms  server cpu %.0f%% (SIPp %.0f%%)  %s ms-cpu/1k tx  %s" % (
   r["server"], r["scenario"], r["phase"], r["offered"], r["achieved"], r["successful"], r["failed"], r["retransmissions"],
@@ -211,6 +214,22 @@ step_up() {
     fi
 }
 
+want() { case ",$SCENARIOS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
+# drop earlier runs of the scenarios about to be rerun (same server) from an existing OUT
+forget_runs() {   # server
+    [ -f "$OUT/runs.jsonl" ] || return 0
+    python3 - "$OUT/runs.jsonl" "$1" "$SCENARIOS" <<'EOF'
+import json, sys
+path, server, scen = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+def drop(r):
+    s = "bindings" if r["phase"] == "bindings" else r["scenario"]
+    return r["server"] == server and s in scen
+runs = [json.loads(l) for l in open(path) if l.strip()]
+open(path, "w").write("".join(json.dumps(r) + "\n" for r in runs if not drop(r)))
+EOF
+}
+
 bench_server() {   # name ip
     local server=$1 ip=$2 target=$2:$PORT
     log "=== $server on $target ($PINNING)"
@@ -220,9 +239,13 @@ bench_server() {   # name ip
     $REPORT mem "$SERVER_SID" > "$OUT/raw/$server-idle-mem.txt"
 
     # fixed load, then steps
+    local g=0
+    if want register; then
     run_sipp $server $target register fixed $REG_RATE $FIXED_DUR
-    local g=0; [ "$(last_pass)" = 1 ] && g=$REG_RATE
+    g=0; [ "$(last_pass)" = 1 ] && g=$REG_RATE
     step_up $server $target register $((REG_RATE * 2)) $g
+    fi
+    if want call; then
 
     # callee bob: register from the UAS's ip:port, then answer there
     (cd "$OUT/raw" && $PIN_SIPP timeout 20 sipp "$target" -sf "$ROOT/sipp-scenarios/register_auth.xml" -m 1 \
@@ -236,10 +259,14 @@ bench_server() {   # name ip
     g=0; [ "$(last_pass)" = 1 ] && g=$CALL_RATE
     step_up $server $target call $((CALL_RATE * 2)) $g
     kill $uas 2>/dev/null; wait $uas 2>/dev/null
+    fi
 
+    if want options; then
     run_sipp $server $target options fixed $OPT_RATE $FIXED_DUR
     g=0; [ "$(last_pass)" = 1 ] && g=$OPT_RATE
     step_up $server $target options $((OPT_RATE * 2)) $g
+    fi
+    want bindings || { stop_server; return 0; }
 
     # memory with BIND_N distinct bindings, registered at ~70% of the sustained REGISTER rate
     local before rate
@@ -256,7 +283,9 @@ print(int(max(500, min(4000, 0.7*max(g or [700])))))")
     before=$($REPORT mem "$SERVER_SID")
     run_sipp $server $target register bindings "$rate" $((BIND_N / rate + 1)) \
         x_pss_before_kb="${before%% *}" x_base_bindings=0
-    sleep 1
+    # after Timer J (32 s) the REGISTER transactions are gone: what is left is bindings (+ heap
+    # the allocator kept)
+    sleep $BIND_SETTLE
     $REPORT mem "$SERVER_SID" >> "$OUT/raw/$server-register-bindings-$rate/mem.txt"
     stop_server
 }
@@ -280,6 +309,7 @@ EOF
 for s in urpd kamailio; do
     [ -n "$ONLY" ] && [ "$ONLY" != $s ] && continue
     ip=$URPD_IP; [ $s = kamailio ] && ip=$KAM_IP
+    forget_runs $s
     bench_server $s $ip
 done
 fix_bindings_after
