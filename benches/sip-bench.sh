@@ -163,7 +163,7 @@ run_sipp() {
     local server=$1 target=$2 scen=$3 phase=$4 rate=$5 dur=$6; shift 6
     local n=$((rate * dur)) d=$OUT/raw/$server-$scen-$phase-$rate
     [ "$scen" = register ] && [ "$phase" = bindings ] && n=$BIND_N
-    mkdir -p "$d"
+    rm -rf "$d"; mkdir -p "$d"
     local args tx final
     case $scen in
         register) tx=2; final=2
