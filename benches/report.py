@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Helpers for benches/sip-bench.sh (stdlib only).
+
+  report.py provision-urpd DB REALM USERS...   add users (HA1s) straight into urpd's SQLite state
+  report.py provision-kam DIR USERS...         write the db_text `creds` table for Kamailio
+  report.py users-csv FILE FIRST COUNT         SIPp injection file for benches/sipp/register_inf.xml
+  report.py cpu SID                            CPU seconds (utime+stime) of every process in session SID
+  report.py mem SID                            "pss_kb rss_kb hwm_kb" summed over session SID
+  report.py run K=V...                         one SIPp run -> one JSON line (reads stat + rtt files)
+  report.py summary OUTDIR                     results table (text + markdown), CSV and JSON
+
+USERS are NAME:PASSWORD or the range form uFIRST-LAST (password = "p" + name).
+"""
+import csv, glob, hashlib, json, math, os, sqlite3, sys, time
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def expand(users):
+    for u in users:
+        if ":" in u:
+            n, p = u.split(":", 1)
+            yield n, p
+        else:
+            a, b = u[1:].split("-")
+            for i in range(int(a), int(b) + 1):
+                yield f"u{i}", f"pu{i}"
+
+
+def provision_urpd(db, realm, *users):
+    c = sqlite3.connect(db)
+    now = int(time.time())
+    rows = []
+    for n, p in expand(users):
+        s = f"{n}:{realm}:{p}".encode()
+        rows.append((n, hashlib.md5(s).hexdigest(), hashlib.sha256(s).hexdigest(), realm, now, now))
+    c.executemany("INSERT OR REPLACE INTO users (name, ha1_md5, ha1_sha256, realm, role, created_at, updated_at) "
+                  "VALUES (?, ?, ?, ?, 'agent', ?, ?)", rows)
+    c.commit()
+    print(len(rows))
+
+
+def provision_kam(d, *users):
+    os.makedirs(d, exist_ok=True)
+    n = 0
+    with open(os.path.join(d, "creds"), "w") as f:
+        f.write("key_name(string) key_type(int) value_type(int) key_value(string) expires(int)\n")
+        for name, p in expand(users):
+            f.write(f"{name}:0:0:{p}:0\n")
+            n += 1
+    with open(os.path.join(d, "version"), "w") as f:
+        f.write("table_name(string) table_version(int)\ncreds:2\n")
+    print(n)
+
+
+def users_csv(path, first, count):
+    first, count = int(first), int(count)
+    with open(path, "w") as f:
+        f.write("SEQUENTIAL\n")
+        for i in range(first, first + count):
+            f.write(f"u{i};[authentication username=u{i} password=pu{i}]\n")
+
+
+def session_pids(sid):
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        if int(fields[3]) == int(sid):  # field 6 = session id
+            out.append((int(p), fields))
+    return out
+
+
+def cpu(sid):
+    t = sum(int(f[11]) + int(f[12]) for _, f in session_pids(sid))
+    print(f"{t / TICK:.3f}")
+
+
+def mem(sid):
+    pss = rss = hwm = 0
+    for pid, _ in session_pids(sid):
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("VmHWM:"):
+                        hwm += int(line.split()[1])
+        except OSError:
+            pass
+    print(pss, rss, hwm)
+
+
+def pct(sorted_vals, p):
+    if not sorted_vals:
+        return None
+    k = max(0, min(len(sorted_vals) - 1, math.ceil(p / 100 * len(sorted_vals)) - 1))
+    return sorted_vals[k]
+
+
+def run(**kw):
+    """kw: dir server scenario phase offered duration tx final_rtd cpu0 cpu1 wall memfile rc"""
+    d = kw["dir"]
+    stat = {}
+    try:
+        with open(os.path.join(d, "stat.csv")) as f:
+            rows = list(csv.reader(f, delimiter=";"))
+        stat = dict(zip(rows[0], rows[-1]))
+    except (OSError, IndexError):
+        pass
+    g = lambda k: int(stat.get(k, 0) or 0)
+    created, ok, failed, retr = g("TotalCallCreated"), g("SuccessfulCall(C)"), g("FailedCall(C)"), g("Retransmissions(C)")
+    rtts, final_ts = [], []
+    final_rtd = kw.get("final_rtd", "1")
+    for fn in glob.glob(os.path.join(d, "*_rtt.csv")):
+        with open(fn) as f:
+            next(f, None)
+            for line in f:
+                parts = line.strip().split(";")
+                if len(parts) != 3:
+                    continue
+                rtts.append(float(parts[1]))
+                if parts[2] == final_rtd:
+                    final_ts.append(float(parts[0]))
+    rtts.sort()
+    final_ts.sort()
+    offered = float(kw["offered"])
+    achieved = 0.0
+    if len(final_ts) >= 2 and final_ts[-1] > final_ts[0]:
+        achieved = (len(final_ts) - 1) / ((final_ts[-1] - final_ts[0]) / 1000)
+    tx = ok * int(kw["tx"])
+    cpu_s = float(kw["cpu1"]) - float(kw["cpu0"])
+    wall = float(kw["wall"])
+    peak = [0, 0, 0]
+    try:
+        with open(kw["memfile"]) as f:
+            for line in f:
+                v = [int(x) for x in line.split()]
+                if len(v) == 3:
+                    peak = [max(a, b) for a, b in zip(peak, v)]
+    except OSError:
+        pass
+    fail_ratio = (failed / created) if created else 1.0
+    res = dict(
+        server=kw["server"], scenario=kw["scenario"], phase=kw["phase"], offered=offered,
+        duration=float(kw["duration"]), created=created, successful=ok, failed=failed, retransmissions=retr,
+        fail_ratio=round(fail_ratio, 6), achieved=round(achieved, 1),
+        p50_ms=pct(rtts, 50), p90_ms=pct(rtts, 90), p99_ms=pct(rtts, 99), max_ms=rtts[-1] if rtts else None,
+        transactions=tx, cpu_s=round(cpu_s, 3), wall_s=round(wall, 2),
+        cpu_util=round(cpu_s / wall, 3) if wall > 0 else None,
+        cpu_s_per_1k_tx=round(cpu_s / tx * 1000, 4) if tx else None,
+        mem_pss_peak_kb=peak[0], mem_rss_peak_kb=peak[1], vmhwm_kb=peak[2], sipp_rc=int(kw.get("rc", -1)),
+    )
+    # pass: <0.1% failures and the offered rate actually achieved (95%)
+    res["pass"] = bool(created and fail_ratio < 0.001 and achieved >= 0.95 * offered)
+    extra = {k: v for k, v in kw.items() if k.startswith("x_")}
+    res.update(extra)
+    print(json.dumps(res))
+
+
+SCEN = [("register", "REGISTER with digest (401 + 200)"), ("call", "proxied call INVITE/407/ACK/INVITE/100/180/200/ACK/BYE/200"), ("options", "OPTIONS to the server")]
+
+
+def summary(out):
+    runs = [json.loads(l) for l in open(os.path.join(out, "runs.jsonl")) if l.strip()]
+    meta = json.load(open(os.path.join(out, "meta.json"))) if os.path.exists(os.path.join(out, "meta.json")) else {}
+    servers = ["urpd", "kamailio"]
+    fig = {}  # (scenario, figure) -> {server: value}
+    rows = []
+
+    def put(scen, name, server, v, better):
+        fig.setdefault((scen, name, better), {})[server] = v
+
+    for s in servers:
+        for scen, _ in SCEN:
+            fixed = [r for r in runs if r["server"] == s and r["scenario"] == scen and r["phase"] == "fixed"]
+            if fixed:
+                r = fixed[-1]
+                put(scen, f"offered rate /s", s, r["offered"], "")
+                put(scen, "achieved rate /s", s, r["achieved"], "")
+                put(scen, "failed calls", s, r["failed"], "lower")
+                put(scen, "retransmissions", s, r["retransmissions"], "lower")
+                put(scen, "response p50 ms", s, r["p50_ms"], "lower")
+                put(scen, "response p90 ms", s, r["p90_ms"], "lower")
+                put(scen, "response p99 ms", s, r["p99_ms"], "lower")
+                put(scen, "CPU s / 1000 tx", s, r["cpu_s_per_1k_tx"], "lower")
+                put(scen, "server CPU util", s, r["cpu_util"], "lower")
+                put(scen, "peak memory PSS MB", s, round(r["mem_pss_peak_kb"] / 1024, 1), "lower")
+            steps = [r for r in runs if r["server"] == s and r["scenario"] == scen and r["phase"] in ("fixed", "step")]
+            good = [r for r in steps if r["pass"]]
+            if steps:
+                best = max(good, key=lambda r: r["achieved"]) if good else None
+                put(scen, "max sustained rate /s (<0.1% fail)", s, best["achieved"] if best else 0, "higher")
+                put(scen, "p99 ms at max rate", s, best["p99_ms"] if best else None, "lower")
+                put(scen, "CPU s / 1000 tx at max rate", s, best["cpu_s_per_1k_tx"] if best else None, "lower")
+                first_fail = next((r for r in steps if not r["pass"]), None)
+                put(scen, "first failing offered rate /s", s, first_fail["offered"] if first_fail else None, "")
+        b = [r for r in runs if r["server"] == s and r["phase"] == "bindings"]
+        if b:
+            r = b[-1]
+            put("bindings", "bindings registered", s, r["successful"] + int(r.get("x_base_bindings", 0)), "")
+            put("bindings", "memory PSS MB with bindings", s, round(int(r["x_pss_after_kb"]) / 1024, 1), "lower")
+            put("bindings", "memory PSS MB before", s, round(int(r["x_pss_before_kb"]) / 1024, 1), "lower")
+            n = r["successful"] or 1
+            put("bindings", "bytes per binding", s, round((int(r["x_pss_after_kb"]) - int(r["x_pss_before_kb"])) * 1024 / n), "lower")
+            put("bindings", "CPU s / 1000 tx", s, r["cpu_s_per_1k_tx"], "lower")
+
+    def fmt(v):
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.4g}" if abs(v) < 10 else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.1f}"
+        return f"{v:,}" if isinstance(v, int) else str(v)
+
+    table = []
+    for (scen, name, better), vals in fig.items():
+        u, k = vals.get("urpd"), vals.get("kamailio")
+        ratio = None
+        if isinstance(u, (int, float)) and isinstance(k, (int, float)) and k:
+            ratio = round(u / k, 2)
+        table.append(dict(scenario=scen, figure=name, urpd=u, kamailio=k, ratio=ratio, better=better))
+
+    with open(os.path.join(out, "summary.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["scenario", "figure", "urpd", "kamailio", "ratio", "better"])
+        w.writeheader()
+        w.writerows(table)
+    with open(os.path.join(out, "runs.csv"), "w", newline="") as f:
+        keys = sorted({k for r in runs for k in r})
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(runs)
+    json.dump(dict(meta=meta, summary=table, runs=runs), open(os.path.join(out, "results.json"), "w"), indent=1)
+
+    hdr = f"| {'scenario':9} | {'figure':36} | {'urpd':>10} | {'Kamailio':>10} | {'urpd/Kam':>8} |"
+    lines = [hdr, "|" + "-" * 11 + "|" + "-" * 38 + "|" + "-" * 12 + "|" + "-" * 12 + "|" + "-" * 10 + "|"]
+    for t in table:
+        lines.append(f"| {t['scenario']:9} | {t['figure']:36} | {fmt(t['urpd']):>10} | {fmt(t['kamailio']):>10} | {fmt(t['ratio']):>8} |")
+    # issue 3: urpd alone
+    u = {(t["scenario"], t["figure"]): t["urpd"] for t in table}
+    reg_rate = u.get(("register", "max sustained rate /s (<0.1% fail)"))
+    call_rate = u.get(("call", "max sustained rate /s (<0.1% fail)"))
+    u3 = ["## urpd alone: REGISTER/s, calls/s, CPU s per 1,000 transactions", "",
+          f"- REGISTER/s (digest, 401 + 200, highest sustained with <0.1% failures): {fmt(reg_rate)}",
+          f"- calls/s (proxied INVITE..BYE, highest sustained with <0.1% failures): {fmt(call_rate)}",
+          f"- CPU s per 1,000 transactions: REGISTER {fmt(u.get(('register', 'CPU s / 1000 tx')))}, "
+          f"call {fmt(u.get(('call', 'CPU s / 1000 tx')))}, OPTIONS {fmt(u.get(('options', 'CPU s / 1000 tx')))} "
+          f"(at the fixed offered load; a REGISTER call = 2 transactions, a call = 3: INVITE/407, INVITE/200, BYE)"]
+    notes = ["", "Ratios are urpd / Kamailio: for CPU, latency and memory lower is better for urpd (<1), "
+             "for rates higher is better (>1). Response times come from SIPp's rtt dump (1 ms resolution, "
+             "all timed transactions pooled). Memory is the sum of PSS over the server's processes "
+             "(Kamailio forks ~10 processes sharing memory; PSS counts shared pages once)."]
+    m = ["# SIP benchmark: urpd vs Kamailio", ""]
+    if meta:
+        m += [f"- date: {meta.get('date')}", f"- mode: {meta.get('mode')}", f"- machine: {meta.get('cpu')}, {meta.get('nproc')} CPUs, {meta.get('mem')}, kernel {meta.get('kernel')}",
+              f"- versions: {meta.get('urpd')}; {meta.get('kamailio')}; {meta.get('sipp')}",
+              f"- pinning: {meta.get('pinning')}", f"- load: {meta.get('load')}", ""]
+    md = "\n".join(m + lines + notes + [""] + u3) + "\n"
+    open(os.path.join(out, "summary.md"), "w").write(md)
+    print("\n".join(lines + notes + [""] + u3))
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "run":
+        run(**dict(a.split("=", 1) for a in args))
+    else:
+        {"provision-urpd": provision_urpd, "provision-kam": provision_kam, "users-csv": users_csv,
+         "cpu": cpu, "mem": mem, "summary": summary}[cmd](*args)

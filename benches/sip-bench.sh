@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# benches/sip-bench.sh - urpd vs Kamailio under the same SIPp load (issues 3 and 6).
+#
+#   benches/sip-bench.sh            full run (~15 min): fixed load, rate steps, 100k bindings
+#   benches/sip-bench.sh --quick    short run (~3-4 min): shorter steps, 10k bindings
+#   options: --only urpd|kamailio   --no-build   --out DIR (runs are appended to DIR/runs.jsonl)
+#            --scenarios register,call,options,bindings (default all; runs of the listed
+#            scenarios already in DIR/runs.jsonl for the same server are replaced)
+#
+# One run: builds urpd (release), then for each server in turn (never both at once):
+# provisions the same users (alice, bob, u0..u(N)), starts it on its own loopback address
+# (urpd 127.0.200.1:5060, Kamailio 127.0.201.1:5060, UDP+TCP listeners, load over UDP),
+# pinned to CPU 1 with taskset, and drives it with SIPp pinned to CPU 0 (SIPp on 127.0.202.1):
+#   register: benches/sipp/register_inf.xml (REGISTER -> 401 -> REGISTER+digest -> 200),
+#             a different user per call from an injection file (u0..u999)
+#   call:     benches/sipp/uac_call.xml alice -> bob through the proxy (INVITE/407/ACK,
+#             INVITE+auth/100/180/200/ACK, pause, BYE/200), bob = sipp-scenarios/uas_answer.xml
+#             after registering from the same ip:port with sipp-scenarios/register_auth.xml
+#   options:  benches/sipp/options.xml (OPTIONS to the server -> 200)
+# first at a fixed offered rate, then doubling the rate (bounded steps) until failures
+# exceed 0.1% or less than 95% of the offered rate is achieved; then registers 100k more
+# distinct users and reads the memory. Per run: SIPp stat + rtt dump, the server's CPU
+# (utime+stime of all its processes, /proc) and memory (PSS/RSS/VmHWM sampled each second).
+# Results: benches/results/<UTC timestamp>/ (raw/, runs.jsonl, runs.csv, summary.csv,
+# results.json, summary.md); the table is printed at the end. Everything started here is
+# stopped on exit; every step has a timeout and the whole run an overall bound.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MODE=full; ONLY=""; BUILD=1; OUT=""; SCENARIOS="register,call,options,bindings"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) MODE=quick ;;
+        --only) ONLY=$2; shift ;;
+        --scenarios) SCENARIOS=$2; shift ;;
+        --no-build) BUILD=0 ;;
+        --out) OUT=$2; shift ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ $MODE = quick ]; then
+    FIXED_DUR=6; STEP_DUR=5; MAX_STEPS=3; BIND_N=10000; BIND_SETTLE=5; OVERALL=420
+else
+    FIXED_DUR=20; STEP_DUR=10; MAX_STEPS=6; BIND_N=100000; BIND_SETTLE=35; OVERALL=1080
+fi
+REG_RATE=500; CALL_RATE=100; OPT_RATE=1000; CALL_PAUSE_MS=500
+LOAD_USERS=1000
+SERVER_CPU=1; SIPP_CPU=0
+URPD_IP=127.0.200.1; KAM_IP=127.0.201.1; SIPP_IP=127.0.202.1; PORT=5060
+REALM=urpd
+
+TS=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=${OUT:-$ROOT/benches/results/$TS}
+mkdir -p "$OUT/raw"
+WORK=$(mktemp -d /tmp/sip-bench.XXXXXX)
+REPORT="python3 $ROOT/benches/report.py"
+URPD=$ROOT/target/release/urpd
+BG=()        # pids of background helpers started here
+SERVER_SID=""
+
+log() { echo "[$(date +%T)] $*" >&2; }
+
+stop_server() {
+    [ -n "$SERVER_SID" ] || return 0
+    kill -TERM -- "-$SERVER_SID" 2>/dev/null
+    for _ in 1 2 3 4 5 6; do kill -0 -- "-$SERVER_SID" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-$SERVER_SID" 2>/dev/null
+    SERVER_SID=""
+}
+cleanup() {
+    for p in "${BG[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    stop_server
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'log "interrupted / overall time limit"; exit 124' TERM INT
+( sleep $OVERALL; kill -TERM $$ 2>/dev/null ) & BG+=($!)
+
+# Everything this script runs (SIPp, helpers) stays on CPU 0; servers go to CPU 1.
+NCPU=$(nproc)
+if [ "$NCPU" -ge 2 ]; then
+    taskset -pc $SIPP_CPU $$ >/dev/null
+    PIN_SERVER="taskset -c $SERVER_CPU"; PIN_SIPP="taskset -c $SIPP_CPU"
+    PINNING="server (all its processes/threads) on CPU $SERVER_CPU, SIPp and the script on CPU $SIPP_CPU (taskset)"
+else
+    PIN_SERVER=""; PIN_SIPP=""; PINNING="none (1 CPU)"
+fi
+
+# ---------------------------------------------------------------------------------------
+if [ $BUILD = 1 ]; then
+    log "building urpd (release)"
+    (cd "$ROOT" && timeout 1200 cargo build --release --quiet) || { log "build failed"; exit 1; }
+fi
+[ -x "$URPD" ] || { log "no $URPD"; exit 1; }
+for t in sipp kamailio taskset python3; do command -v $t >/dev/null || { log "missing $t"; exit 1; }; done
+
+cat > "$OUT/meta.json" <<EOF
+{"date": "$(date -u +%FT%TZ)", "mode": "$MODE",
+ "cpu": "$(lscpu | sed -n 's/^Model name: *//p' | head -1)", "nproc": $NCPU,
+ "mem": "$(free -g | awk '/^Mem:/{print $2" GiB RAM"}')", "kernel": "$(uname -r)",
+ "urpd": "urpd $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)",
+ "kamailio": "$(kamailio -v | head -1 | sed 's/^version: //')",
+ "sipp": "$(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1)",
+ "pinning": "$PINNING",
+ "load": "fixed: REGISTER $REG_RATE/s, calls $CALL_RATE/s (pause ${CALL_PAUSE_MS} ms), OPTIONS $OPT_RATE/s for ${FIXED_DUR}s; steps x2 for ${STEP_DUR}s (max $MAX_STEPS + 1 bisection); $BIND_N extra bindings; UDP"}
+EOF
+
+# ---------------------------------------------------------------------------------------
+# Users: alice, bob, u0..u(LOAD_USERS+BIND_N-1); password "p"+name for uN.
+LAST_USER=$((LOAD_USERS + BIND_N - 1))
+USERS="alice:alicepw bob:bobpw u0-$LAST_USER"
+$REPORT users-csv "$WORK/users_load.csv" 0 $LOAD_USERS
+$REPORT users-csv "$WORK/users_bind.csv" $LOAD_USERS $BIND_N
+
+start_urpd() {
+    local d=$WORK/urpd; rm -rf "$d"; mkdir -p "$d/state"
+    cat > "$d/urpd.toml" <<EOF
+[node]
+id = "bench"
+domains = []
+realm = "$REALM"
+[transport]
+rate_limit_per_ip = 0
+[auth]
+algorithms = ["MD5"]
+[log]
+level = "warn"
+EOF
+    "$URPD" --config "$d/urpd.toml" --state-dir "$d/state" user add alice --password alicepw >/dev/null || return 1
+    log "urpd: provisioning $((LAST_USER + 3)) users"
+    $REPORT provision-urpd "$d/state/urpd.db" $REALM $USERS >/dev/null || return 1
+    setsid $PIN_SERVER "$URPD" --config "$d/urpd.toml" run --state-dir "$d/state" \
+        --listen udp:$URPD_IP:$PORT --listen tcp:$URPD_IP:$PORT > "$OUT/raw/urpd.log" 2>&1 &
+    SERVER_SID=$!
+}
+
+start_kamailio() {
+    local d=$WORK/kam; rm -rf "$d"; mkdir -p "$d/db" "$d/run"
+    cp "$ROOT/benches/kamailio/kamailio.cfg" "$d/"
+    echo '$var(bench_users) = "db_text";' > "$d/users.cfg"
+    log "kamailio: provisioning $((LAST_USER + 3)) users"
+    $REPORT provision-kam "$d/db" $USERS >/dev/null || return 1
+    setsid $PIN_SERVER kamailio -f "$d/kamailio.cfg" -DD -E -n 2 -m 512 -M 16 -Y "$d/run" \
+        -l udp:$KAM_IP:$PORT -l tcp:$KAM_IP:$PORT \
+        -A WITH_DBTEXT_USERS -A "USERS_DB=\"text://$d/db\"" \
+        -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' > "$OUT/raw/kamailio.log" 2>&1 &
+    SERVER_SID=$!
+}
+
+wait_listening() {   # ip
+    for _ in $(seq 1 60); do
+        ss -Hlun "src $1:$PORT" 2>/dev/null | grep -q . && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+# run_sipp SERVER TARGET SCENARIO PHASE RATE DURATION [extra key=val for report...]
+run_sipp() {
+    local server=$1 target=$2 scen=$3 phase=$4 rate=$5 dur=$6; shift 6
+    local n=$((rate * dur)) d=$OUT/raw/$server-$scen-$phase-$rate
+    [ "$scen" = register ] && [ "$phase" = bindings ] && n=$BIND_N
+    rm -rf "$d"; mkdir -p "$d"
+    local args tx final
+    case $scen in
+        register) tx=2; final=2
+            local inf=$WORK/users_load.csv; [ "$phase" = bindings ] && inf=$WORK/users_bind.csv
+            args=(-sf "$ROOT/benches/sipp/register_inf.xml" -inf "$inf" -p 5061 -l $((rate * 4 + 100))) ;;
+        call) tx=3; final=3
+            args=(-sf "$ROOT/benches/sipp/uac_call.xml" -s bob -key caller alice -au alice -ap alicepw
+                  -auth_uri "bob@$target" -d $CALL_PAUSE_MS -p 5062 -l $((rate * 6 + 100))) ;;
+        options) tx=1; final=1
+            args=(-sf "$ROOT/benches/sipp/options.xml" -p 5064 -l $((rate * 4 + 100))) ;;
+    esac
+    local cpu0 cpu1 t0 t1 rc
+    cpu0=$($REPORT cpu "$SERVER_SID")
+    t0=$(date +%s.%N)
+    ( while :; do $REPORT mem "$SERVER_SID" >> "$d/mem.txt"; sleep 1; done ) & local mp=$!
+    BG+=($mp)
+    (cd "$d" && $PIN_SIPP timeout $((dur * 3 + 40)) sipp "$target" "${args[@]}" -i $SIPP_IP \
+        -r "$rate" -m "$n" -trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 200 \
+        -trace_err -error_file err.log \
+        -buff_size 8388608 -max_recv_loops 10000 -nostdin -timeout $((dur * 3 + 30)) > sipp.out 2>&1
+     rc=$?; times > sipp.times; head -c 200000 err.log > err.head 2>/dev/null; rm -f err.log; exit $rc)
+    rc=$?
+    t1=$(date +%s.%N)
+    cpu1=$($REPORT cpu "$SERVER_SID")
+    kill $mp 2>/dev/null; wait $mp 2>/dev/null
+    $REPORT mem "$SERVER_SID" >> "$d/mem.txt"
+    $REPORT run dir="$d" server="$server" scenario="$scen" phase="$phase" offered="$rate" duration="$dur" \
+        tx=$tx final_rtd=$final cpu0="$cpu0" cpu1="$cpu1" wall="$(awk "BEGIN{print $t1 - $t0}")" \
+        memfile="$d/mem.txt" rc=$rc x_sipp_cpu_s="$(awk '{gsub(/[ms]/," ");print $1*60+$2+$3*60+$4}' <(tail -1 "$d/sipp.times"))" "$@" | tee -a "$OUT/runs.jsonl" | python3 -c '
+import json,sys; r=json.loads(sys.stdin.read())
+print("  %-8s %-8s %-8s offered %6d/s achieved %8.1f/s ok %7d failed %5d retrans %5d p50/p90/p99 %s/%s/%s ms  server cpu %.0f%% (SIPp %.0f%%)  %s ms-cpu/1k tx  %s" % (
+  r["server"], r["scenario"], r["phase"], r["offered"], r["achieved"], r["successful"], r["failed"], r["retransmissions"],
+  r["p50_ms"], r["p90_ms"], r["p99_ms"], 100*(r["cpu_util"] or 0), 100*float(r.get("x_sipp_cpu_s") or 0)/r["wall_s"], None if r["cpu_s_per_1k_tx"] is None else round(1000*r["cpu_s_per_1k_tx"],1), "PASS" if r["pass"] else "FAIL"), file=sys.stderr)'
+    sleep 2
+}
+
+last_pass() { tail -1 "$OUT/runs.jsonl" | python3 -c 'import json,sys; print(1 if json.loads(sys.stdin.read())["pass"] else 0)'; }
+
+# step SERVER TARGET SCENARIO START_RATE: doubling, then one bisection between last pass and first fail
+step_up() {
+    local server=$1 target=$2 scen=$3 rate=$4 good=$5 i
+    for i in $(seq 1 $MAX_STEPS); do
+        run_sipp "$server" "$target" "$scen" step "$rate" $STEP_DUR
+        if [ "$(last_pass)" = 1 ]; then good=$rate; rate=$((rate * 2)); else break; fi
+    done
+    if [ "$(last_pass)" = 0 ] && [ "$good" -gt 0 ]; then
+        run_sipp "$server" "$target" "$scen" step $(((good + rate) / 2)) $STEP_DUR
+    fi
+}
+
+want() { case ",$SCENARIOS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
+# drop earlier runs of the scenarios about to be rerun (same server) from an existing OUT
+forget_runs() {   # server
+    [ -f "$OUT/runs.jsonl" ] || return 0
+    python3 - "$OUT/runs.jsonl" "$1" "$SCENARIOS" <<'EOF'
+import json, sys
+path, server, scen = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+def drop(r):
+    s = "bindings" if r["phase"] == "bindings" else r["scenario"]
+    return r["server"] == server and s in scen
+runs = [json.loads(l) for l in open(path) if l.strip()]
+open(path, "w").write("".join(json.dumps(r) + "\n" for r in runs if not drop(r)))
+EOF
+}
+
+bench_server() {   # name ip
+    local server=$1 ip=$2 target=$2:$PORT
+    log "=== $server on $target ($PINNING)"
+    if [ $server = urpd ]; then start_urpd; else start_kamailio; fi || { log "$server: start failed"; return 1; }
+    wait_listening "$ip" || { log "$server: not listening, see $OUT/raw/$server.log"; stop_server; return 1; }
+    sleep 1
+    $REPORT mem "$SERVER_SID" > "$OUT/raw/$server-idle-mem.txt"
+
+    # fixed load, then steps
+    local g=0
+    if want register; then
+    run_sipp $server $target register fixed $REG_RATE $FIXED_DUR
+    g=0; [ "$(last_pass)" = 1 ] && g=$REG_RATE
+    step_up $server $target register $((REG_RATE * 2)) $g
+    fi
+    if want call; then
+
+    # callee bob: register from the UAS's ip:port, then answer there
+    (cd "$OUT/raw" && $PIN_SIPP timeout 20 sipp "$target" -sf "$ROOT/sipp-scenarios/register_auth.xml" -m 1 \
+        -s bob -au bob -ap bobpw -i $SIPP_IP -p 5063 -nostdin -timeout 10 -timeout_error > "$server-bob-register.out" 2>&1) \
+        || log "$server: bob's REGISTER failed"
+    (cd "$OUT/raw" && exec $PIN_SIPP timeout $OVERALL sipp "$target" -sf "$ROOT/sipp-scenarios/uas_answer.xml" -s bob \
+        -i $SIPP_IP -p 5063 -buff_size 8388608 -max_recv_loops 10000 -nostdin > "$server-uas.out" 2>&1) &
+    local uas=$!; BG+=($uas)
+    sleep 1
+    run_sipp $server $target call fixed $CALL_RATE $FIXED_DUR
+    g=0; [ "$(last_pass)" = 1 ] && g=$CALL_RATE
+    step_up $server $target call $((CALL_RATE * 2)) $g
+    kill $uas 2>/dev/null; wait $uas 2>/dev/null
+    fi
+
+    if want options; then
+    run_sipp $server $target options fixed $OPT_RATE $FIXED_DUR
+    g=0; [ "$(last_pass)" = 1 ] && g=$OPT_RATE
+    step_up $server $target options $((OPT_RATE * 2)) $g
+    fi
+    want bindings || { stop_server; return 0; }
+
+    # memory with BIND_N distinct bindings, registered at ~70% of the sustained REGISTER rate
+    local before rate
+    rate=$(python3 -c "
+import json
+r=[json.loads(l) for l in open('$OUT/runs.jsonl')]
+g=[x['achieved'] for x in r if x['server']=='$server' and x['scenario']=='register' and x['pass']]
+print(int(max(500, min(4000, 0.7*max(g or [700])))))")
+    # a fresh server, so that the memory delta is the bindings' (not reused transaction memory)
+    stop_server
+    if [ $server = urpd ]; then start_urpd; else start_kamailio; fi || return 1
+    wait_listening "$ip" || { stop_server; return 1; }
+    sleep 2
+    before=$($REPORT mem "$SERVER_SID")
+    run_sipp $server $target register bindings "$rate" $((BIND_N / rate + 1)) \
+        x_pss_before_kb="${before%% *}" x_base_bindings=0
+    # after Timer J (32 s) the REGISTER transactions are gone: what is left is bindings (+ heap
+    # the allocator kept)
+    sleep $BIND_SETTLE
+    $REPORT mem "$SERVER_SID" >> "$OUT/raw/$server-register-bindings-$rate/mem.txt"
+    stop_server
+}
+
+# Memory "after" the bindings = the last sample of that run (taken 3 s after SIPp ended).
+fix_bindings_after() {
+    python3 - "$OUT/runs.jsonl" "$OUT/raw" <<'EOF'
+import json, sys, glob, os
+path, raw = sys.argv[1], sys.argv[2]
+runs = [json.loads(l) for l in open(path) if l.strip()]
+for r in runs:
+    if r["phase"] == "bindings":
+        d = os.path.join(raw, f"{r['server']}-register-bindings-{int(r['offered'])}")
+        lines = [l.split() for l in open(os.path.join(d, "mem.txt")) if l.strip()]
+        r["x_pss_after_kb"] = int(lines[-1][0])
+        r["x_rss_after_kb"] = int(lines[-1][1])
+open(path, "w").write("".join(json.dumps(r) + "\n" for r in runs))
+EOF
+}
+
+for s in urpd kamailio; do
+    [ -n "$ONLY" ] && [ "$ONLY" != $s ] && continue
+    ip=$URPD_IP; [ $s = kamailio ] && ip=$KAM_IP
+    forget_runs $s
+    bench_server $s $ip
+done
+fix_bindings_after
+
+echo
+echo "== urpd vs Kamailio ($MODE run, $PINNING) =="
+$REPORT summary "$OUT"
+echo
+echo "results: $OUT"
