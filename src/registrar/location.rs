@@ -40,11 +40,17 @@ struct Wanted {
     granted: Granted,
 }
 
-/// AOR → bindings.
+/// AOR → bindings, with an index of each AOR's earliest expiry so that expiring bindings costs
+/// work proportional to what lapses, not to the size of the table (a node with 100k phones
+/// sweeps every second).
 #[derive(Debug, Clone)]
 pub struct LocationTable {
     map: HashMap<String, Vec<Binding>>,
     max_contacts: usize,
+    /// (earliest `expires_at` of the AOR, AOR), one entry per AOR in `map`.
+    expiry: std::collections::BTreeSet<(u64, String)>,
+    /// The key under which each AOR is filed in `expiry`.
+    filed: HashMap<String, u64>,
 }
 
 impl Default for LocationTable {
@@ -61,7 +67,7 @@ impl LocationTable {
 
     /// An empty table allowing at most `max_contacts` bindings per AOR (at least 1).
     pub fn with_max_contacts(max_contacts: usize) -> Self {
-        LocationTable { map: HashMap::new(), max_contacts: max_contacts.max(1) }
+        LocationTable { map: HashMap::new(), max_contacts: max_contacts.max(1), expiry: Default::default(), filed: HashMap::new() }
     }
 
     /// The per-AOR cap.
@@ -183,6 +189,7 @@ impl LocationTable {
         } else {
             self.map.insert(aor.to_owned(), bindings);
         }
+        self.refile(aor);
         let current = self.lookup(aor, now).into_iter().cloned().collect();
         RegisterOutcome { changes, current }
     }
@@ -200,24 +207,42 @@ impl LocationTable {
     /// Drops every binding lapsed at `now` and returns their removals for persistence.
     pub fn expire(&mut self, now: u64) -> Vec<Change> {
         let mut changes = Vec::new();
-        self.map.retain(|_, bindings| {
-            bindings.retain(|b| {
-                let live = b.is_live(now);
-                if !live {
-                    changes.push(Change::Remove { aor: b.aor.clone(), contact: b.contact.clone() });
+        // Only AORs whose earliest binding has lapsed: the index is ordered by that time.
+        while let Some((at, aor)) = self.expiry.first().cloned() {
+            if at > now {
+                break;
+            }
+            if let Some(bindings) = self.map.get_mut(&aor) {
+                bindings.retain(|b| {
+                    let live = b.is_live(now);
+                    if !live {
+                        changes.push(Change::Remove { aor: b.aor.clone(), contact: b.contact.clone() });
+                    }
+                    live
+                });
+                if bindings.is_empty() {
+                    self.map.remove(&aor);
                 }
-                live
-            });
-            !bindings.is_empty()
-        });
+            }
+            self.refile(&aor);
+        }
         changes
     }
 
-    /// When the next binding lapses (unix seconds), for the daemon's expiry timer. A linear
-    /// scan: called once per timer firing, and a node holds thousands of bindings, not
-    /// millions.
+    /// Re-files `aor` in the expiry index after its bindings changed.
+    fn refile(&mut self, aor: &str) {
+        if let Some(old) = self.filed.remove(aor) {
+            self.expiry.remove(&(old, aor.to_owned()));
+        }
+        if let Some(min) = self.map.get(aor).and_then(|v| v.iter().map(|b| b.expires_at).min()) {
+            self.expiry.insert((min, aor.to_owned()));
+            self.filed.insert(aor.to_owned(), min);
+        }
+    }
+
+    /// When the next binding lapses (unix seconds), for the daemon's expiry timer.
     pub fn next_expiry(&self) -> Option<u64> {
-        self.all().map(|b| b.expires_at).min()
+        self.expiry.first().map(|(at, _)| *at)
     }
 
     /// Number of stored bindings (lapsed ones included until [`Self::expire`] runs).
@@ -244,7 +269,9 @@ impl LocationTable {
     /// bindings of an AOR are the same contact the most recently refreshed wins. The cap is
     /// not applied: these bindings were accepted before.
     pub fn load(&mut self, bindings: Vec<Binding>, now: u64) {
+        let mut touched = std::collections::HashSet::new();
         for b in bindings.into_iter().filter(|b| b.is_live(now)) {
+            touched.insert(b.aor.clone());
             let list = self.map.entry(b.aor.clone()).or_default();
             let same = match Uri::parse_str(&b.contact) {
                 Ok(uri) => list.iter().position(|o| stored_uri_equal(&o.contact, &uri)),
@@ -255,6 +282,9 @@ impl LocationTable {
                 Some(_) => {}
                 None => list.push(b),
             }
+        }
+        for aor in touched {
+            self.refile(&aor);
         }
     }
 }

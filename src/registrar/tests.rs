@@ -317,3 +317,25 @@ fn received_flow_is_recorded_per_register() {
     let out = t.register(NOW, "1001", &r, tcp, &POLICY).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.current[0].received, tcp);
 }
+
+#[test]
+fn expiry_index_touches_only_lapsed_bindings_and_follows_refreshes() {
+    let mut t = LocationTable::new();
+    let now = 1_000;
+    let policy = ExpiryPolicy { min: 60, max: 7200, default: 3600 };
+    // a expires at now+100, b at now+200.
+    t.register(now, "a", &reg("ca", 1, &["<sip:a@h1>;expires=100"], &[]), peer(), &policy).unwrap_or_else(|e| panic!("{e}"));
+    t.register(now, "b", &reg("cb", 1, &["<sip:b@h2>;expires=200"], &[]), peer(), &policy).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.next_expiry(), Some(now + 100));
+    // a refreshes to now+300: the old index entry must not expire it.
+    t.register(now + 50, "a", &reg("ca", 2, &["<sip:a@h1>;expires=250"], &[]), peer(), &policy).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.next_expiry(), Some(now + 200));
+    assert!(t.expire(now + 150).is_empty());
+    let gone = t.expire(now + 201);
+    assert_eq!(gone.len(), 1);
+    assert!(matches!(&gone[0], Change::Remove { aor, .. } if aor == "b"));
+    assert_eq!(t.next_expiry(), Some(now + 300));
+    assert_eq!(t.expire(now + 301).len(), 1);
+    assert_eq!(t.next_expiry(), None);
+    assert!(t.is_empty());
+}
