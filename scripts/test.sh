@@ -36,6 +36,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
     say "SIP tools present (sipp sipsak baresip kamailio linphonec)"
 fi
+# systemd-analyze checks the unit file (tests/ops.rs); some images ship without systemd.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    say "systemd-analyze missing; installing systemd"
+    apt_install systemd || echo "warning: could not install systemd; the unit check will be skipped" >&2
+fi
 
 # ---- PostgreSQL ----
 if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1; then
