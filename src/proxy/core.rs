@@ -215,7 +215,8 @@ impl Core {
     /// retransmissions (Timer J, up to 32 s) and need not hold up a shutdown.
     pub fn is_idle(&self) -> bool {
         let (_, c, calls) = self.load();
-        c == 0 && calls == 0
+        // Citizen INVITEs waiting for their case are calls in progress too.
+        c == 0 && calls == 0 && self.parked.is_empty()
     }
 
     /// Binding changes to persist since the last call.
