@@ -27,6 +27,53 @@ fn register_raw(peer: &UdpPeer, node: &Node, user: &str, password: &str, call_id
     String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string()
 }
 
+/// The registrar answers an authenticated REGISTER without holding a transaction for Timer J
+/// (src/proxy/answered.rs); a retransmission must still get its 200 (RFC 3261 §8.2.7 rules
+/// out a stateless registrar), and a copy with another Contact must change nothing.
+#[test]
+fn a_retransmitted_register_gets_its_200_again_and_changes_nothing() {
+    let node = Node::builder().user("alice", "alicepw").md5_only().start("127.1.9.1", 5060);
+    let peer = UdpPeer::bind("127.1.9.2", 5061);
+    let target = node.target();
+    let contact = format!("Contact: <sip:alice@{}>", peer.local());
+    peer.send(node.addr(), register(&target, peer.local(), "alice", "cid-rt", 1, &[contact.clone()]).as_bytes());
+    let chal = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string();
+    assert_eq!(status(&chal), 401, "{chal}");
+    let www = headers(&chal, "WWW-Authenticate").into_iter().next().unwrap_or_default();
+    let auth = format!("Authorization: {}", authorization(&www, "alice", "alicepw", "REGISTER", &format!("sip:{target}"), 1));
+    let req = register(&target, peer.local(), "alice", "cid-rt", 2, &[contact.clone(), auth.clone()]);
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        peer.send(node.addr(), req.as_bytes());
+        answers.push(String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string());
+    }
+    for a in &answers {
+        assert_eq!(status(a), 200, "{a}");
+        let c = headers(a, "Contact");
+        assert_eq!(c.len(), 1, "{a}");
+        assert!(c[0].contains(&peer.local().to_string()), "{a}");
+    }
+    // The same transaction and credentials with another Contact (a replay by someone who saw
+    // the request): answered like a retransmission, the binding list unchanged.
+    let forged = req.replace(&contact, "Contact: <sip:mallory@127.1.9.66:5099>");
+    peer.send(node.addr(), forged.as_bytes());
+    let f = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string();
+    assert_eq!(status(&f), 200, "{f}");
+    let c = headers(&f, "Contact");
+    assert_eq!(c.len(), 1, "{f}");
+    assert!(!f.contains("mallory"), "{f}");
+    // A new transaction reusing the spent nonce-count is a replay: challenged again.
+    let replay = register(&target, peer.local(), "alice", "cid-rt", 3, &["Contact: <sip:mallory@127.1.9.66:5099>".into(), auth]);
+    peer.send(node.addr(), replay.as_bytes());
+    let r = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string();
+    assert_eq!(status(&r), 401, "{r}");
+    let st = node.cli(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap_or_default();
+    assert_eq!(v["counters"]["registers_ok"], 1, "{v}");
+    assert_eq!(v["counters"]["register_retransmissions"], 3, "{v}");
+    assert_eq!(v["registrations"], 1, "{v}");
+}
+
 #[test]
 fn sipp_register_with_md5_digest() {
     let node = Node::builder().user("alice", "alicepw").md5_only().start("127.1.1.1", 5060);

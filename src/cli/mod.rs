@@ -248,7 +248,7 @@ pub fn main() -> ExitCode {
         Err(code) => return code,
     };
     let state_dir = cli.state_dir.clone().unwrap_or_else(|| cfg.node.state_dir.clone());
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("urpd: cannot start runtime: {e}");

@@ -73,7 +73,7 @@ pub fn render(r: &StatusReport) -> String {
         ("calls", format!("{} in progress", r.calls_in_progress)),
         ("requests", pairs(c.requests.iter())),
         ("responses", pairs(c.responses.iter())),
-        ("registers ok", c.registers_ok.to_string()),
+        ("registers ok", format!("{} (+{} retransmissions answered again)", c.registers_ok, c.register_retransmissions)),
         ("proxied", c.proxied.to_string()),
         ("errors", format!("{} parse, {} auth failures, {} rate-limited", c.parse_errors, c.auth_failures, c.rate_limited)),
     ];

@@ -90,6 +90,9 @@ pub struct Counters {
     pub rate_limited: u64,
     /// Successful REGISTERs.
     pub registers_ok: u64,
+    /// REGISTER retransmissions answered again.
+    #[serde(default)]
+    pub register_retransmissions: u64,
     /// Requests proxied.
     pub proxied: u64,
 }
@@ -104,6 +107,7 @@ impl From<&Stats> for Counters {
             auth_failures: s.auth_failures,
             rate_limited: s.rate_limited,
             registers_ok: s.registers_ok,
+            register_retransmissions: s.register_retransmissions,
             proxied: s.proxied,
         }
     }

@@ -177,6 +177,12 @@ pub fn render(r: &StatusReport) -> String {
     family("urpd_auth_failures_total", "counter", "Failed digest authentications.", &one(c.auth_failures));
     family("urpd_rate_limited_total", "counter", "Requests dropped by the per-IP rate limiter.", &one(c.rate_limited));
     family("urpd_registers_accepted_total", "counter", "REGISTER requests accepted.", &one(c.registers_ok));
+    family(
+        "urpd_register_retransmissions_total",
+        "counter",
+        "REGISTER retransmissions answered again from the current bindings.",
+        &one(c.register_retransmissions),
+    );
     family("urpd_proxied_requests_total", "counter", "Requests forwarded by the proxy.", &one(c.proxied));
     let (ok, failed) = dialplan_reloads();
     family(

@@ -25,7 +25,7 @@ use crate::proxy::{CaseConfig, Core, CoreConfig, Identity, Now};
 use crate::registrar::{Change, ExpiryPolicy, LocationTable};
 use crate::state::{StateDb, StateError};
 use crate::transaction::{TimerConfig, TransactionLayer};
-use crate::transport::{Limits, NetList, TransportError, TransportEvent, TransportHub};
+use crate::transport::{Limits, NetList, Protocol, TransportError, TransportEvent, TransportHub};
 
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, Error)]
@@ -210,8 +210,17 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
             }
         }
         while let Some(t) = core.poll_transmit() {
-            hub.send(t.dest, t.data);
+            // UDP is batched per wake-up (sendmmsg); streams go to their connection's writer.
+            match t.dest.protocol {
+                Protocol::Udp => {
+                    if let Err(data) = udp_in.queue(t.dest.addr, t.data) {
+                        hub.send(t.dest, data);
+                    }
+                }
+                _ => hub.send(t.dest, t.data),
+            }
         }
+        udp_in.flush();
         while let Some(effect) = core.poll_effect() {
             match &crm {
                 Some(crm) => crm.handle(effect, &case_tx),

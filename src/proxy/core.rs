@@ -143,6 +143,8 @@ pub struct Core {
     pub(super) dialogs: HashMap<String, (String, u64)>,
     /// The case of the call being dispatched right now (consumed by `begin_call`).
     pub(super) dispatching_case: Option<String>,
+    /// REGISTERs answered 200 without a transaction, to recognise their retransmissions.
+    pub(super) answered: super::answered::Answered,
     /// Counters for status and metrics.
     pub stats: Stats,
 }
@@ -161,6 +163,7 @@ impl Core {
         now: Now,
     ) -> Self {
         let limiter = RateLimiter::new(cfg.rate_limit.0, cfg.rate_limit.1);
+        let timer_j = txl.config().t1 * 64;
         Core {
             cfg,
             me,
@@ -184,6 +187,7 @@ impl Core {
             parked: HashMap::new(),
             dialogs: HashMap::new(),
             dispatching_case: None,
+            answered: super::answered::Answered::new(timer_j),
             stats: Stats::default(),
         }
     }
@@ -613,6 +617,21 @@ impl Core {
             self.reply(now, tx, &req, 420, vec![(HeaderName::Unsupported, require.join(", "))]);
             return;
         }
+        // A retransmission of a REGISTER answered 200 statelessly: the same 200 again, from the
+        // current bindings, without re-running authentication (its nonce-count is spent) or the
+        // registrar (its CSeq is no longer new).
+        let digest = if from.protocol.is_reliable() { None } else { self.answered.digest(&req) };
+        if digest.is_some_and(|d| self.answered.contains(now.mono, d)) {
+            self.stats.register_retransmissions += 1;
+            let aor = req.to_hdr().and_then(|na| Uri::parse_str(na.uri).ok()).and_then(|u| aor_key(&u));
+            let mut extra: Vec<(HeaderName, String)> = aor
+                .map(|aor| self.location.lookup(&aor, now.unix).iter().map(|b| (HeaderName::Contact, b.contact_header_value(now.unix))).collect())
+                .unwrap_or_default();
+            extra.push((HeaderName::Date, httpdate(now.unix)));
+            self.reply(now, tx, &req, 200, extra);
+            let _ = self.txl.terminate(tx);
+            return;
+        }
         if !self.authorized(now, tx, &req, from, true) {
             return;
         }
@@ -630,6 +649,12 @@ impl Core {
                 let mut extra = contacts;
                 extra.push((HeaderName::Date, httpdate(now.unix)));
                 self.reply(now, tx, &req, 200, extra);
+                // Over UDP the 200 is remembered as a digest instead of a transaction held for
+                // Timer J (see `answered`); streams have no retransmissions to absorb.
+                if let (Some(d), false) = (digest, from.protocol.is_reliable()) {
+                    self.answered.insert(now.mono, d);
+                    let _ = self.txl.terminate(tx);
+                }
             }
             Err(e) => {
                 let (status, extra) = match e {

@@ -18,6 +18,8 @@ pub struct Stats {
     pub rate_limited: u64,
     /// Successful REGISTER requests.
     pub registers_ok: u64,
+    /// REGISTER retransmissions answered again from the current bindings.
+    pub register_retransmissions: u64,
     /// Requests proxied.
     pub proxied: u64,
 }

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use super::error::TransportError;
+use super::mmsg::{self, RecvSlots};
 use super::{Peer, Protocol};
 use crate::sip::{Frame, StreamFramer};
 
@@ -154,7 +155,7 @@ impl TransportHub {
         for l in tcp_listeners {
             tokio::spawn(tcp_acceptor(l, self.ctx()));
         }
-        UdpInput { socks: self.udp.clone(), buf: vec![0u8; 65_536], max: self.limits.max_message_size, next: 0 }
+        UdpInput::new(self.udp.clone(), self.limits.max_message_size)
     }
 
     fn ctx(&self) -> ConnCtx {
@@ -314,19 +315,28 @@ fn forget(ctx: &ConnCtx, addr: SocketAddr) {
     }
 }
 
-/// The node's UDP sockets, read by the core's own task: a datagram goes from the socket to the
-/// parser without a channel hop or a task wake-up, and a burst is read in one go.
+/// The node's UDP sockets, read and written by the core's own task: a datagram goes from the
+/// socket to the parser without a channel hop or a task wake-up, a burst is read with one
+/// `recvmmsg` per 32 datagrams, and what the core sends in answer to a burst leaves with one
+/// `sendmmsg` per socket (`queue` then `flush`).
 pub struct UdpInput {
     socks: Vec<(SocketAddr, Arc<UdpSocket>)>,
-    buf: Vec<u8>,
+    slots: RecvSlots,
     max: usize,
     next: usize,
+    /// Per socket (same index as `socks`): datagrams waiting for `flush`.
+    out: Vec<Vec<(SocketAddr, Bytes)>>,
 }
 
 /// How many datagrams one readiness wake-up reads at most (fairness with timers and TCP).
 const UDP_BURST: usize = 64;
 
 impl UdpInput {
+    fn new(socks: Vec<(SocketAddr, Arc<UdpSocket>)>, max: usize) -> UdpInput {
+        let out = socks.iter().map(|_| Vec::new()).collect();
+        UdpInput { socks, slots: RecvSlots::new(max), max, next: 0, out }
+    }
+
     /// Waits until one of the sockets has a datagram; returns its index.
     pub async fn readable(&mut self) -> usize {
         if self.socks.is_empty() {
@@ -351,23 +361,83 @@ impl UdpInput {
     pub fn drain(&mut self, i: usize, mut f: impl FnMut(Bytes, Peer, SocketAddr)) {
         self.next = (i + 1) % self.socks.len().max(1);
         let Some((local, sock)) = self.socks.get(i).map(|(l, s)| (*l, s.clone())) else { return };
-        for _ in 0..UDP_BURST {
-            match sock.try_recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    if n == 0 || n > self.max {
-                        continue;
-                    }
-                    let data = &self.buf[..n];
-                    // CRLF keep-alives (and stray whitespace) carry no message.
-                    if data.iter().all(|c| matches!(c, b'\r' | b'\n' | b' ' | 0)) {
-                        continue;
-                    }
-                    f(Bytes::copy_from_slice(data), Peer::new(Protocol::Udp, from), local);
-                }
+        let mut read = 0;
+        while read < UDP_BURST {
+            let slots = &mut self.slots;
+            let n = match sock.try_io(tokio::io::Interest::READABLE, || mmsg::recv_batch(&*sock, slots)) {
+                Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                // ICMP port unreachable from an earlier send shows up here on Linux: ignore.
-                Err(e) => debug!(error = %e, "UDP receive error"),
+                // ICMP port unreachable from an earlier send can show up here: ignore.
+                Err(e) => {
+                    debug!(error = %e, "UDP receive error");
+                    return;
+                }
+            };
+            read += n.max(1);
+            for k in 0..n {
+                let Some((data, from, cut)) = self.slots.get(k) else { break };
+                let Some(from) = from else { continue };
+                if data.is_empty() || cut || data.len() > self.max {
+                    continue;
+                }
+                // CRLF keep-alives (and stray whitespace) carry no message.
+                if data.iter().all(|c| matches!(c, b'\r' | b'\n' | b' ' | 0)) {
+                    continue;
+                }
+                f(Bytes::copy_from_slice(data), Peer::new(Protocol::Udp, from), local);
             }
+            if n < mmsg::BATCH {
+                // The queue was empty a moment ago; the next call would most likely be EAGAIN.
+                // Readiness is left set, so the loop comes back here rather than sleeping.
+                return;
+            }
+        }
+    }
+
+    /// Queues `data` for `dest` on the socket that reaches it; gives it back when no UDP
+    /// socket of that address family exists. Nothing is sent before `flush`.
+    pub fn queue(&mut self, dest: SocketAddr, data: Bytes) -> Result<(), Bytes> {
+        let i = self
+            .socks
+            .iter()
+            .position(|(a, _)| same_scope(*a, dest))
+            .or_else(|| self.socks.iter().position(|(a, _)| a.is_ipv4() == dest.is_ipv4()));
+        match i {
+            Some(i) => {
+                self.out[i].push((dest, data));
+                Ok(())
+            }
+            None => Err(data),
+        }
+    }
+
+    /// Sends everything queued, one `sendmmsg` per 32 datagrams. A full socket buffer hands the
+    /// rest to a task that waits for the socket to drain (never blocks the core); a datagram
+    /// the kernel refuses is logged and skipped.
+    pub fn flush(&mut self) {
+        for (i, (_, sock)) in self.socks.iter().enumerate() {
+            let out = &mut self.out[i];
+            let mut sent = 0;
+            while sent < out.len() {
+                match sock.try_io(tokio::io::Interest::WRITABLE, || mmsg::send_batch(&**sock, &out[sent..])) {
+                    Ok(n) => sent += n.max(1),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        let rest: Vec<(SocketAddr, Bytes)> = out.drain(sent..).collect();
+                        let sock = sock.clone();
+                        tokio::spawn(async move {
+                            for (dest, data) in rest {
+                                let _ = sock.send_to(&data, dest).await;
+                            }
+                        });
+                        break;
+                    }
+                    Err(e) => {
+                        debug!(dest = %out[sent].0, error = %e, "UDP send failed");
+                        sent += 1;
+                    }
+                }
+            }
+            out.clear();
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod addr;
 pub mod allow;
 pub mod error;
 pub mod hub;
+pub mod mmsg;
 pub mod ratelimit;
 
 pub use addr::{FlowCheck, Peer, Protocol};

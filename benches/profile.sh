@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# benches/profile.sh - where urpd spends its CPU under one SIPp load (issue 6).
+#
+#   benches/profile.sh [register|call|options] [RATE] [SECONDS] [perf|strace|cpu]
+#   defaults: register 8000 10 perf;  SERVER=kamailio benches/profile.sh ... profiles Kamailio
+#   (benches/kamailio/kamailio.cfg, -n 2, as in sip-bench.sh) under the same load instead
+#
+# Starts the release urpd exactly as benches/sip-bench.sh does (same config, 1,000 load users,
+# pinned to CPU 1; SIPp on CPU 0), offers RATE SIPp calls/s for SECONDS and meanwhile
+#   perf:   `perf record -g` on urpd, then prints the top symbols (self and children)
+#   strace: `strace -c -f` on urpd (slows the server: shows which calls, not how many at RATE)
+#   syscalls: syscall and context-switch counts per transaction from perf tracepoints (cheap)
+#   cpu:    only the CPU seconds per 1,000 transactions (utime/stime split), for before/after
+# Output in /tmp/urpd-profile/ (perf.data, report.txt, sipp output). Bounded: every tool runs
+# under `timeout`; the daemon and the UAS are stopped on exit. Traffic stays on 127.0.203.0/24.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SCEN=${1:-register}; RATE=${2:-8000}; DUR=${3:-10}; TOOL=${4:-perf}
+OUT=/tmp/urpd-profile; rm -rf "$OUT"; mkdir -p "$OUT/state"
+IP=127.0.203.1; SIPP_IP=127.0.203.2; PORT=5060
+URPD=$ROOT/target/release/urpd
+REPORT="python3 $ROOT/benches/report.py"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    [ -n "${SID:-}" ] || return 0
+    kill -TERM -- "-$SID" 2>/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- "-$SID" 2>/dev/null || return 0; sleep 0.5; done
+    kill -KILL -- "-$SID" 2>/dev/null
+}
+trap cleanup EXIT
+[ -x "$URPD" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+taskset -pc 0 $$ >/dev/null
+
+cat > "$OUT/urpd.toml" <<EOF
+[node]
+id = "bench"
+domains = []
+realm = "urpd"
+[transport]
+rate_limit_per_ip = 0
+[auth]
+algorithms = ["MD5"]
+[log]
+level = "warn"
+EOF
+"$URPD" --config "$OUT/urpd.toml" --state-dir "$OUT/state" user add alice --password alicepw >/dev/null || exit 1
+$REPORT provision-urpd "$OUT/state/urpd.db" urpd alice:alicepw bob:bobpw u0-999 >/dev/null || exit 1
+$REPORT users-csv "$OUT/users.csv" 0 1000
+if [ "${SERVER:-urpd}" = kamailio ]; then
+    mkdir -p "$OUT/kam/db" "$OUT/kam/run"; cp "$ROOT/benches/kamailio/kamailio.cfg" "$OUT/kam/"
+    echo '$var(bench_users) = "db_text";' > "$OUT/kam/users.cfg"
+    $REPORT provision-kam "$OUT/kam/db" alice:alicepw bob:bobpw u0-999 >/dev/null || exit 1
+    setsid taskset -c 1 kamailio -f "$OUT/kam/kamailio.cfg" -DD -E -n 2 -m 512 -M 16 -Y "$OUT/kam/run" \
+        -l udp:$IP:$PORT -A WITH_DBTEXT_USERS -A "USERS_DB=\"text://$OUT/kam/db\"" \
+        -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' > "$OUT/kamailio.log" 2>&1 &
+else
+    setsid taskset -c 1 "$URPD" --config "$OUT/urpd.toml" run --state-dir "$OUT/state" \
+        --listen udp:$IP:$PORT > "$OUT/urpd.log" 2>&1 &
+fi
+SID=$!
+for _ in $(seq 1 40); do ss -Hlun "src $IP:$PORT" | grep -q . && break; sleep 0.25; done
+PID=$(pgrep -s "$SID" | tr '\n' ',' | sed 's/,$//')
+
+case $SCEN in
+    register) TX=2; ARGS=(-sf "$ROOT/benches/sipp/register_inf.xml" -inf "$OUT/users.csv" -p 5061) ;;
+    options)  TX=1; ARGS=(-sf "$ROOT/benches/sipp/options.xml" -p 5064) ;;
+    call)     TX=3
+        (cd "$OUT" && timeout 20 sipp $IP:$PORT -sf "$ROOT/sipp-scenarios/register_auth.xml" -m 1 -s bob -au bob -ap bobpw \
+            -i $SIPP_IP -p 5063 -nostdin -timeout 10 -timeout_error > bob-register.out 2>&1)
+        (cd "$OUT" && exec timeout $((DUR * 3 + 60)) sipp $IP:$PORT -sf "$ROOT/sipp-scenarios/uas_answer.xml" -s bob \
+            -i $SIPP_IP -p 5063 -buff_size 8388608 -max_recv_loops 10000 -nostdin > uas.out 2>&1) &
+        PIDS+=($!)
+        ARGS=(-sf "$ROOT/benches/sipp/uac_call.xml" -s bob -key caller alice -au alice -ap alicepw
+              -auth_uri "bob@$IP:$PORT" -d 500 -p 5062) ;;
+    *) echo "unknown scenario $SCEN" >&2; exit 2 ;;
+esac
+
+# warm up 2 s (caches, first registrations), then measure
+(cd "$OUT" && timeout 30 sipp $IP:$PORT "${ARGS[@]}" -i $SIPP_IP -r "$RATE" -m $((RATE * 2)) -nostdin \
+    -buff_size 8388608 -max_recv_loops 10000 -timeout 25 > warm.out 2>&1)
+sleep 1
+cpu() { for p in $(pgrep -s "$SID"); do awk '{print $14, $15}' /proc/$p/stat; done | awk '{u+=$1; s+=$2} END {print u, s}'; }
+read -r u0 s0 < <(cpu)
+case $TOOL in
+    perf) timeout $((DUR + 5)) perf record ${PERF_EVENTS:--F 1999} -g -o "$OUT/perf.data" -p "$PID" -- sleep "$DUR" 2> "$OUT/perf.err" & PIDS+=($!) ;;
+    strace) timeout $((DUR + 5)) strace -c -f -o "$OUT/strace.txt" -p "$PID" & PIDS+=($!) ;;
+    syscalls) timeout $((DUR + 5)) perf stat -x, -o "$OUT/syscalls.txt" -p "$PID" \
+        -e 'syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex,syscalls:sys_enter_write,syscalls:sys_enter_pwrite64,syscalls:sys_enter_pread64,context-switches' \
+        -- sleep "$DUR" & PIDS+=($!) ;;
+esac
+(cd "$OUT" && timeout $((DUR * 3 + 40)) sipp $IP:$PORT "${ARGS[@]}" -i $SIPP_IP -r "$RATE" -m $((RATE * DUR)) -nostdin \
+    -buff_size 8388608 -max_recv_loops 10000 -timeout $((DUR * 3 + 30)) -trace_stat -stf stat.csv -fd 1 > sipp.out 2>&1)
+read -r u1 s1 < <(cpu)
+TP=""
+case $TOOL in perf|strace|syscalls) TP=${PIDS[${#PIDS[@]}-1]} ;; esac
+[ "$TOOL" = strace ] && { kill -INT "$TP" 2>/dev/null; sleep 1; }
+[ -n "$TP" ] && wait "$TP" 2>/dev/null
+tk=$(getconf CLK_TCK)
+ok=$(tail -1 "$OUT/stat.csv" | awk -F';' '{print $16}')   # SuccessfulCall(C)
+fail=$(tail -1 "$OUT/stat.csv" | awk -F';' '{print $18}')
+python3 - "$u0" "$s0" "$u1" "$s1" "$tk" "$ok" "$fail" "$TX" "$SCEN" "$RATE" <<'EOF'
+import sys
+u0, s0, u1, s1, tk, ok, fail, tx = map(float, sys.argv[1:9])
+n = ok * tx
+print(f"{sys.argv[9]} at {sys.argv[10]}/s: {int(ok)} calls ok, {int(fail)} failed; server user {(u1-u0)/tk:.2f} s, "
+      f"system {(s1-s0)/tk:.2f} s; CPU s / 1000 tx: {1000*((u1-u0)+(s1-s0))/tk/n:.4f} "
+      f"(user {1000*(u1-u0)/tk/n:.4f}, system {1000*(s1-s0)/tk/n:.4f}: the total is exact, the split is sampled at each tick)")
+EOF
+case $TOOL in
+    perf)
+        perf report -i "$OUT/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -60 > "$OUT/report.txt"
+        perf report -i "$OUT/perf.data" --children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep '%' | head -60 > "$OUT/children.txt"
+        echo "--- self"; cat "$OUT/report.txt"; echo "--- children"; head -40 "$OUT/children.txt" ;;
+    strace) cat "$OUT/strace.txt" ;;
+    syscalls) awk -F, -v n="$ok" -v tx="$TX" -v d="$DUR" '$1 ~ /^[0-9]/ {printf "%-40s %10d  %.2f per transaction\n", $3, $1, $1 / (n * tx * d / (d + 0.0))}' "$OUT/syscalls.txt" ;;
+esac

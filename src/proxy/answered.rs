@@ -1,0 +1,132 @@
+//! REGISTERs the registrar answered 200 without keeping a server transaction, remembered by a
+//! keyed digest for Timer J (64·T1) so that a retransmission still gets its 200.
+//!
+//! Why: a server transaction per REGISTER kept for Timer J is ~1.5 KB held 32 s — at 8,000
+//! REGISTER/s that is 256k live transactions whose heap growth alone cost ~28% of urpd's CPU
+//! (page faults; docs/benchmarks.md). Kamailio answers REGISTER statelessly (`save()` with
+//! `sl`), but RFC 3261 §8.2.7 rules out a stateless registrar: a retransmitted REGISTER must
+//! not be processed again (its nonce-count would be a replay, its CSeq no longer higher). This
+//! keeps that behaviour for 16 bytes per REGISTER instead of a transaction: a request whose
+//! transaction key (top Via branch and sent-by), Call-ID, CSeq, To and credentials match one
+//! answered within Timer J is a retransmission, and gets a 200 regenerated from the current
+//! bindings — read-only, so a replayed copy with a different Contact changes nothing, exactly
+//! as a transaction would have answered it from its cached response.
+//!
+//! Contract: no clock, no I/O; expiry is FIFO because every entry lives the same Timer J.
+
+use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::time::{Duration, Instant};
+
+use crate::sip::{HeaderName, Request, SipHeaders};
+
+/// Digests of recently answered REGISTERs.
+#[derive(Debug)]
+pub struct Answered {
+    keys: std::collections::hash_map::RandomState,
+    seen: HashSet<u64>,
+    order: VecDeque<(Instant, u64)>,
+    ttl: Duration,
+}
+
+impl Answered {
+    /// Remembers answers for `ttl` (Timer J: 64·T1 on UDP).
+    pub fn new(ttl: Duration) -> Answered {
+        Answered { keys: Default::default(), seen: HashSet::new(), order: VecDeque::new(), ttl }
+    }
+
+    /// The digest that identifies `req` and its credentials; `None` when it lacks a branch
+    /// (RFC 2543 peers: such requests keep a full transaction).
+    pub fn digest(&self, req: &Request) -> Option<u64> {
+        let via = req.top_via()?;
+        let branch = via.branch()?;
+        let mut h = self.keys.build_hasher();
+        branch.hash(&mut h);
+        via.host.hash(&mut h);
+        via.port.hash(&mut h);
+        req.call_id().hash(&mut h);
+        req.cseq().hash(&mut h);
+        req.headers.get(&HeaderName::To).map(|v| v.as_str()).hash(&mut h);
+        for v in req.headers.get_all(&HeaderName::Authorization) {
+            v.as_str().hash(&mut h);
+        }
+        Some(h.finish())
+    }
+
+    /// Whether `digest` was answered within the last `ttl` before `now`.
+    pub fn contains(&mut self, now: Instant, digest: u64) -> bool {
+        self.expire(now);
+        self.seen.contains(&digest)
+    }
+
+    /// Records that `digest` was answered at `now`.
+    pub fn insert(&mut self, now: Instant, digest: u64) {
+        self.expire(now);
+        if self.seen.insert(digest) {
+            self.order.push_back((now + self.ttl, digest));
+        }
+    }
+
+    /// How many answers are remembered.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some(&(at, d)) = self.order.front() {
+            if at > now {
+                break;
+            }
+            self.order.pop_front();
+            self.seen.remove(&d);
+        }
+        // A long-idle table gives its memory back (a burst of registrations can leave a big one).
+        if self.seen.is_empty() && self.seen.capacity() > 4096 {
+            self.seen = HashSet::new();
+            self.order = VecDeque::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::{parse_datagram, Message};
+    use bytes::Bytes;
+
+    fn register(branch: &str, cseq: u32, auth: &str) -> Request {
+        let text = format!(
+            "REGISTER sip:urpd SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch={branch}\r\nMax-Forwards: 70\r\n\
+             From: <sip:u1@urpd>;tag=1\r\nTo: <sip:u1@urpd>\r\nCall-ID: c1\r\nCSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:u1@127.0.0.1:5061>\r\nAuthorization: Digest username=\"u1\", {auth}\r\nContent-Length: 0\r\n\r\n"
+        );
+        match parse_datagram(Bytes::from(text)) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_retransmission_is_known_for_timer_j_and_only_then() {
+        let t0 = Instant::now();
+        let mut a = Answered::new(Duration::from_secs(32));
+        let d = a.digest(&register("z9hG4bK1", 2, "nc=00000001")).unwrap();
+        assert!(!a.contains(t0, d));
+        a.insert(t0, d);
+        // the same request again (a retransmission): same digest, known
+        assert_eq!(a.digest(&register("z9hG4bK1", 2, "nc=00000001")), Some(d));
+        assert!(a.contains(t0 + Duration::from_secs(31), d));
+        // a new transaction, a new CSeq or other credentials are not retransmissions
+        assert_ne!(a.digest(&register("z9hG4bK2", 2, "nc=00000001")), Some(d));
+        assert_ne!(a.digest(&register("z9hG4bK1", 3, "nc=00000001")), Some(d));
+        assert_ne!(a.digest(&register("z9hG4bK1", 2, "nc=00000002")), Some(d));
+        // after Timer J it is forgotten, and the memory goes with it
+        assert!(!a.contains(t0 + Duration::from_secs(32), d));
+        assert!(a.is_empty());
+    }
+}
