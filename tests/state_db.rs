@@ -197,3 +197,25 @@ async fn registrar_changes_persist_across_reopen() {
     db.save_bindings(&table.expire(NOW + 4000)).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(db.load_bindings(0).await.map(|v| v.len()).ok(), Some(0));
 }
+
+/// Write-back batches: more rows than one multi-row statement holds, a key upserted twice in
+/// one batch (the later wins), and a remove between upserts of the same key (order kept).
+#[tokio::test]
+async fn large_batches_keep_order_and_last_write() {
+    let t = tmp();
+    let db = open(t.path()).await;
+    let mut changes: Vec<Change> = (0..1234).map(|i| Change::Upsert(binding(&format!("u{i}"), &format!("sip:u{i}@192.0.2.1"), NOW + 60))).collect();
+    let mut twice = binding("u7", "sip:u7@192.0.2.1", NOW + 120);
+    twice.cseq = 99;
+    changes.push(Change::Upsert(twice.clone()));
+    changes.push(Change::Remove { aor: "u8".into(), contact: "sip:u8@192.0.2.1".into() });
+    let back = binding("u9", "sip:u9@192.0.2.1", NOW + 30);
+    changes.push(Change::Remove { aor: "u9".into(), contact: "sip:u9@192.0.2.1".into() });
+    changes.push(Change::Upsert(back.clone()));
+    db.save_bindings(&changes).await.unwrap_or_else(|e| panic!("{e}"));
+    let got = db.load_bindings(NOW).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got.len(), 1233);
+    assert_eq!(got.iter().find(|b| b.aor == "u7"), Some(&twice));
+    assert_eq!(got.iter().find(|b| b.aor == "u9"), Some(&back));
+    assert!(got.iter().all(|b| b.aor != "u8"));
+}

@@ -14,34 +14,26 @@ fn secs(v: u64) -> i64 {
 }
 
 impl StateDb {
-    /// Applies registrar changes in order, in one transaction (all or none).
+    /// Applies registrar changes in order, in one transaction (all or none). Consecutive
+    /// upserts go in multi-row statements (up to `UPSERT_ROWS` rows each): one round trip to
+    /// SQLite's worker thread per chunk rather than per binding — per-row statements were most
+    /// of the futex wake-ups under REGISTER load (docs/benchmarks.md).
     pub async fn save_bindings(&self, changes: &[Change]) -> Result<(), StateError> {
         let mut tx = self.pool.begin().await?;
+        let mut run: Vec<&Binding> = Vec::new();
         for change in changes {
             match change {
                 Change::Upsert(b) => {
-                    sqlx::query(
-                        "INSERT INTO bindings (aor, contact, q, expires_at, call_id, cseq, received_proto, \
-                         received_addr, user_agent, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                         ON CONFLICT (aor, contact) DO UPDATE SET q = excluded.q, expires_at = excluded.expires_at, \
-                         call_id = excluded.call_id, cseq = excluded.cseq, received_proto = excluded.received_proto, \
-                         received_addr = excluded.received_addr, user_agent = excluded.user_agent, \
-                         updated_at = excluded.updated_at",
-                    )
-                    .bind(&b.aor)
-                    .bind(&b.contact)
-                    .bind(i64::from(b.q))
-                    .bind(secs(b.expires_at))
-                    .bind(&b.call_id)
-                    .bind(i64::from(b.cseq))
-                    .bind(b.received.protocol.to_string())
-                    .bind(b.received.addr.to_string())
-                    .bind(b.user_agent.as_deref())
-                    .bind(secs(b.updated_at))
-                    .execute(&mut *tx)
-                    .await?;
+                    run.push(b);
+                    if run.len() == UPSERT_ROWS {
+                        upsert(&mut tx, &run).await?;
+                        run.clear();
+                    }
                 }
                 Change::Remove { aor, contact } => {
+                    // Order matters only within a key; flushing keeps it exactly anyway.
+                    upsert(&mut tx, &run).await?;
+                    run.clear();
                     sqlx::query("DELETE FROM bindings WHERE aor = ? AND contact = ?")
                         .bind(aor)
                         .bind(contact)
@@ -50,6 +42,7 @@ impl StateDb {
                 }
             }
         }
+        upsert(&mut tx, &run).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -80,6 +73,38 @@ impl StateDb {
         let done = sqlx::query("DELETE FROM bindings WHERE expires_at <= ?").bind(secs(now)).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Rows per multi-row upsert: 10 parameters each, well under SQLite's 32,766 limit.
+const UPSERT_ROWS: usize = 500;
+
+/// Inserts or updates `rows` (distinct keys, or later rows win) in one statement.
+async fn upsert(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, rows: &[&Binding]) -> Result<(), StateError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO bindings (aor, contact, q, expires_at, call_id, cseq, received_proto, received_addr, user_agent, updated_at) ",
+    );
+    qb.push_values(rows, |mut r, b| {
+        r.push_bind(b.aor.clone())
+            .push_bind(b.contact.clone())
+            .push_bind(i64::from(b.q))
+            .push_bind(secs(b.expires_at))
+            .push_bind(b.call_id.clone())
+            .push_bind(i64::from(b.cseq))
+            .push_bind(b.received.protocol.to_string())
+            .push_bind(b.received.addr.to_string())
+            .push_bind(b.user_agent.clone())
+            .push_bind(secs(b.updated_at));
+    });
+    qb.push(
+        " ON CONFLICT (aor, contact) DO UPDATE SET q = excluded.q, expires_at = excluded.expires_at, \
+         call_id = excluded.call_id, cseq = excluded.cseq, received_proto = excluded.received_proto, \
+         received_addr = excluded.received_addr, user_agent = excluded.user_agent, updated_at = excluded.updated_at",
+    );
+    qb.build().execute(&mut **tx).await?;
+    Ok(())
 }
 
 fn binding_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Binding, StateError> {

@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
@@ -67,9 +69,15 @@ impl super::FlowCheck for Flows {
     }
 }
 
+/// A non-blocking UDP socket registered with the runtime for *read* readiness only: tokio's
+/// own `UdpSocket` also asks for write readiness, and then every datagram sent wakes the loop
+/// once more when the kernel frees its buffer (an EPOLLOUT edge per send, seen with strace).
+/// Sends go straight to the socket; the rare full buffer is retried from a task.
+pub type UdpSock = AsyncFd<std::net::UdpSocket>;
+
 /// The listeners and connections of one node.
 pub struct TransportHub {
-    udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    udp: Vec<(SocketAddr, Arc<UdpSock>)>,
     tcp: Vec<SocketAddr>,
     conns: Arc<Mutex<HashMap<SocketAddr, Conn>>>,
     conn_count: Arc<AtomicUsize>,
@@ -122,8 +130,11 @@ impl TransportHub {
                 Protocol::Udp => {
                     let s = socket_for(protocol, addr)?;
                     let std_sock: std::net::UdpSocket = s.into();
-                    let sock = UdpSocket::from_std(std_sock).map_err(|e| bind_error(protocol, addr, e))?;
-                    let local = sock.local_addr().map_err(|e| bind_error(protocol, addr, e))?;
+                    let local = std_sock.local_addr().map_err(|e| bind_error(protocol, addr, e))?;
+                    // SAFETY: the AsyncFd takes ownership of the socket, so its descriptor stays
+                    // open and the same for as long as it is registered.
+                    let sock = unsafe { AsyncFd::register_with_interest(std_sock, Interest::READABLE) }
+                        .map_err(|e| bind_error(protocol, addr, e.into_parts().1))?;
                     udp.push((local, Arc::new(sock)));
                 }
                 Protocol::Tcp => {
@@ -197,7 +208,7 @@ impl TransportHub {
         self.tcp.iter().find(|a| a.ip() == local.ip() || a.ip().is_unspecified()).copied()
     }
 
-    fn udp_socket_for(&self, dest: SocketAddr) -> Option<(SocketAddr, &Arc<UdpSocket>)> {
+    fn udp_socket_for(&self, dest: SocketAddr) -> Option<(SocketAddr, &Arc<UdpSock>)> {
         self.udp
             .iter()
             .find(|(a, _)| same_scope(*a, dest))
@@ -224,14 +235,9 @@ impl TransportHub {
                     warn!(%dest, "no UDP listener of this address family");
                     return;
                 };
-                match sock.try_send_to(&data, dest.addr) {
+                match sock.get_ref().send_to(&data, dest.addr) {
                     Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        let sock = sock.clone();
-                        tokio::spawn(async move {
-                            let _ = sock.send_to(&data, dest.addr).await;
-                        });
-                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => send_later(sock.clone(), vec![(dest.addr, data)]),
                     Err(e) => debug!(%dest, error = %e, "UDP send failed"),
                 }
             }
@@ -320,7 +326,7 @@ fn forget(ctx: &ConnCtx, addr: SocketAddr) {
 /// `recvmmsg` per 32 datagrams, and what the core sends in answer to a burst leaves with one
 /// `sendmmsg` per socket (`queue` then `flush`).
 pub struct UdpInput {
-    socks: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    socks: Vec<(SocketAddr, Arc<UdpSock>)>,
     slots: RecvSlots,
     max: usize,
     next: usize,
@@ -332,7 +338,7 @@ pub struct UdpInput {
 const UDP_BURST: usize = 64;
 
 impl UdpInput {
-    fn new(socks: Vec<(SocketAddr, Arc<UdpSocket>)>, max: usize) -> UdpInput {
+    fn new(socks: Vec<(SocketAddr, Arc<UdpSock>)>, max: usize) -> UdpInput {
         let out = socks.iter().map(|_| Vec::new()).collect();
         UdpInput { socks, slots: RecvSlots::new(max), max, next: 0, out }
     }
@@ -348,7 +354,7 @@ impl UdpInput {
             // Round-robin start so one busy socket cannot starve the others.
             for k in 0..n {
                 let i = (start + k) % n;
-                if self.socks[i].1.poll_recv_ready(cx).is_ready() {
+                if self.socks[i].1.poll_read_ready(cx).is_ready() {
                     return std::task::Poll::Ready(i);
                 }
             }
@@ -364,17 +370,21 @@ impl UdpInput {
         let mut read = 0;
         while read < UDP_BURST {
             let slots = &mut self.slots;
-            let n = match sock.try_io(tokio::io::Interest::READABLE, || mmsg::recv_batch(&*sock, slots)) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                // ICMP port unreachable from an earlier send can show up here: ignore.
-                Err(e) => {
-                    debug!(error = %e, "UDP receive error");
-                    return;
+            let mut got = 0;
+            // A short batch means the queue was empty a moment ago: report WouldBlock so tokio
+            // clears the readiness now instead of after one more (empty) recvmmsg. Safe with
+            // epoll's edge triggering: a datagram queued after that moment raises a new event,
+            // and tokio ignores the clear if an event arrived while we were reading.
+            let r = sock.try_io(Interest::READABLE, |s| {
+                got = mmsg::recv_batch(s, slots)?;
+                if got < mmsg::BATCH {
+                    Err(std::io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(())
                 }
-            };
-            read += n.max(1);
-            for k in 0..n {
+            });
+            read += got.max(1);
+            for k in 0..got {
                 let Some((data, from, cut)) = self.slots.get(k) else { break };
                 let Some(from) = from else { continue };
                 if data.is_empty() || cut || data.len() > self.max {
@@ -386,10 +396,14 @@ impl UdpInput {
                 }
                 f(Bytes::copy_from_slice(data), Peer::new(Protocol::Udp, from), local);
             }
-            if n < mmsg::BATCH {
-                // The queue was empty a moment ago; the next call would most likely be EAGAIN.
-                // Readiness is left set, so the loop comes back here rather than sleeping.
-                return;
+            match r {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                // ICMP port unreachable from an earlier send can show up here: ignore.
+                Err(e) => {
+                    debug!(error = %e, "UDP receive error");
+                    return;
+                }
             }
         }
     }
@@ -419,16 +433,10 @@ impl UdpInput {
             let out = &mut self.out[i];
             let mut sent = 0;
             while sent < out.len() {
-                match sock.try_io(tokio::io::Interest::WRITABLE, || mmsg::send_batch(&**sock, &out[sent..])) {
+                match mmsg::send_batch(sock.get_ref(), &out[sent..]) {
                     Ok(n) => sent += n.max(1),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        let rest: Vec<(SocketAddr, Bytes)> = out.drain(sent..).collect();
-                        let sock = sock.clone();
-                        tokio::spawn(async move {
-                            for (dest, data) in rest {
-                                let _ = sock.send_to(&data, dest).await;
-                            }
-                        });
+                        send_later(sock.clone(), out.drain(sent..).collect());
                         break;
                     }
                     Err(e) => {
@@ -440,6 +448,30 @@ impl UdpInput {
             out.clear();
         }
     }
+}
+
+/// Datagrams that met a full socket buffer: retried every millisecond for up to 100 ms, then
+/// dropped (UDP may lose them anyway; the transaction layer retransmits what matters). A full
+/// 4 MB send buffer means overload, so this path is rare and never blocks the core.
+fn send_later(sock: Arc<UdpSock>, mut rest: Vec<(SocketAddr, Bytes)>) {
+    tokio::spawn(async move {
+        let mut sent = 0;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            while sent < rest.len() {
+                match mmsg::send_batch(sock.get_ref(), &rest[sent..]) {
+                    Ok(n) => sent += n.max(1),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(_) => sent += 1,
+                }
+            }
+            if sent == rest.len() {
+                return;
+            }
+        }
+        debug!(dropped = rest.len() - sent, "UDP send buffer full for 100 ms: datagrams dropped");
+        rest.clear();
+    });
 }
 
 async fn tcp_acceptor(listener: TcpListener, ctx: ConnCtx) {

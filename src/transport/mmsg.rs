@@ -162,11 +162,11 @@ mod imp {
     use super::*;
 
     /// One `recv_from` per datagram (no `recvmmsg` on this system).
-    pub fn recv_batch(sock: &tokio::net::UdpSocket, slots: &mut RecvSlots) -> io::Result<usize> {
+    pub fn recv_batch(sock: &std::net::UdpSocket, slots: &mut RecvSlots) -> io::Result<usize> {
         slots.meta.clear();
         let slot = slots.slot;
         for i in 0..BATCH {
-            match sock.try_recv_from(&mut slots.buf[i * slot..(i + 1) * slot]) {
+            match sock.recv_from(&mut slots.buf[i * slot..(i + 1) * slot]) {
                 Ok((len, from)) => slots.meta.push((len, Some(from), false)),
                 Err(e) if i == 0 => return Err(e),
                 Err(_) => break,
@@ -176,9 +176,9 @@ mod imp {
     }
 
     /// One `send_to` per datagram (no `sendmmsg` on this system).
-    pub fn send_batch(sock: &tokio::net::UdpSocket, out: &[(SocketAddr, bytes::Bytes)]) -> io::Result<usize> {
+    pub fn send_batch(sock: &std::net::UdpSocket, out: &[(SocketAddr, bytes::Bytes)]) -> io::Result<usize> {
         for (i, (dest, data)) in out.iter().take(BATCH).enumerate() {
-            if let Err(e) = sock.try_send_to(data, *dest) {
+            if let Err(e) = sock.send_to(data, *dest) {
                 return if i == 0 { Err(e) } else { Ok(i) };
             }
         }
