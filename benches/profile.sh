@@ -93,6 +93,7 @@ esac
 (cd "$OUT" && timeout $((DUR * 3 + 40)) sipp $IP:$PORT "${ARGS[@]}" -i $SIPP_IP -r "$RATE" -m $((RATE * DUR)) -nostdin \
     -buff_size 8388608 -max_recv_loops 10000 -timeout $((DUR * 3 + 30)) -trace_stat -stf stat.csv -fd 1 > sipp.out 2>&1)
 read -r u1 s1 < <(cpu)
+rss=$(for p in $(pgrep -s "$SID"); do awk '/^VmRSS/ {print $2}' /proc/$p/status; done | awk '{s+=$1} END {print int(s/1024)}')
 TP=""
 case $TOOL in perf|strace|syscalls) TP=${PIDS[${#PIDS[@]}-1]} ;; esac
 [ "$TOOL" = strace ] && { kill -INT "$TP" 2>/dev/null; sleep 1; }
@@ -100,6 +101,7 @@ case $TOOL in perf|strace|syscalls) TP=${PIDS[${#PIDS[@]}-1]} ;; esac
 tk=$(getconf CLK_TCK)
 ok=$(tail -1 "$OUT/stat.csv" | awk -F';' '{print $16}')   # SuccessfulCall(C)
 fail=$(tail -1 "$OUT/stat.csv" | awk -F';' '{print $18}')
+echo "server RSS at the end: $rss MB"
 python3 - "$u0" "$s0" "$u1" "$s1" "$tk" "$ok" "$fail" "$TX" "$SCEN" "$RATE" <<'EOF'
 import sys
 u0, s0, u1, s1, tk, ok, fail, tx = map(float, sys.argv[1:9])

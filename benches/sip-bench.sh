@@ -6,6 +6,10 @@
 #   options: --only urpd|kamailio   --no-build   --out DIR (runs are appended to DIR/runs.jsonl)
 #            --scenarios register,call,options,bindings (default all; runs of the listed
 #            scenarios already in DIR/runs.jsonl for the same server are replaced)
+#            --cap PCT   run the server in a CPU cgroup limited to PCT% of one core (CFS quota,
+#                        10 ms period), so that the server, not SIPp on the other core, is what
+#                        saturates: the max-rate search then measures the server's capacity
+#                        per PCT% of a core (needs a writable cgroup cpu controller, v1 or v2)
 #
 # One run: builds urpd (release), then for each server in turn (never both at once):
 # provisions the same users (alice, bob, u0..u(N)), starts it on its own loopback address
@@ -27,7 +31,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-MODE=full; ONLY=""; BUILD=1; OUT=""; SCENARIOS="register,call,options,bindings"
+MODE=full; ONLY=""; BUILD=1; OUT=""; SCENARIOS="register,call,options,bindings"; CAP=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) MODE=quick ;;
@@ -35,7 +39,8 @@ while [ $# -gt 0 ]; do
         --scenarios) SCENARIOS=$2; shift ;;
         --no-build) BUILD=0 ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        --cap) CAP=$2; shift ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -70,9 +75,11 @@ stop_server() {
     kill -KILL -- "-$SERVER_SID" 2>/dev/null
     SERVER_SID=""
 }
+CGDIR=""    # the CPU cgroup of --cap
 cleanup() {
     for p in "${BG[@]}"; do kill -TERM "$p" 2>/dev/null; done
     stop_server
+    [ -n "$CGDIR" ] && rmdir "$CGDIR" 2>/dev/null
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -87,6 +94,23 @@ if [ "$NCPU" -ge 2 ]; then
     PINNING="server (all its processes/threads) on CPU $SERVER_CPU, SIPp and the script on CPU $SIPP_CPU (taskset)"
 else
     PIN_SERVER=""; PIN_SIPP=""; PINNING="none (1 CPU)"
+fi
+
+# --cap: a CPU cgroup the server is started in (cgroup v1 cpu controller, or v2 cpu.max)
+IN_CG=""
+if [ -n "$CAP" ]; then
+    quota=$((CAP * 100))   # microseconds per 10 ms period
+    if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ] && mkdir -p /sys/fs/cgroup/cpu/sip-bench-$$ 2>/dev/null; then
+        CGDIR=/sys/fs/cgroup/cpu/sip-bench-$$
+        echo 10000 > "$CGDIR/cpu.cfs_period_us" && echo $quota > "$CGDIR/cpu.cfs_quota_us" || { log "cannot set the CPU quota"; exit 1; }
+    elif [ -f /sys/fs/cgroup/cgroup.controllers ] && mkdir -p /sys/fs/cgroup/sip-bench-$$ 2>/dev/null; then
+        CGDIR=/sys/fs/cgroup/sip-bench-$$
+        echo "$quota 10000" > "$CGDIR/cpu.max" || { log "cannot set cpu.max"; exit 1; }
+    else
+        log "--cap needs a writable cgroup cpu controller"; exit 1
+    fi
+    IN_CG="$ROOT/benches/in-cgroup.sh $CGDIR/cgroup.procs"
+    PINNING="$PINNING; server capped at $CAP% of one core (CFS quota $quota us / 10 ms)"
 fi
 
 # ---------------------------------------------------------------------------------------
@@ -132,7 +156,7 @@ EOF
     "$URPD" --config "$d/urpd.toml" --state-dir "$d/state" user add alice --password alicepw >/dev/null || return 1
     log "urpd: provisioning $((LAST_USER + 3)) users"
     $REPORT provision-urpd "$d/state/urpd.db" $REALM $USERS >/dev/null || return 1
-    setsid $PIN_SERVER "$URPD" --config "$d/urpd.toml" run --state-dir "$d/state" \
+    setsid $IN_CG $PIN_SERVER "$URPD" --config "$d/urpd.toml" run --state-dir "$d/state" \
         --listen udp:$URPD_IP:$PORT --listen tcp:$URPD_IP:$PORT > "$OUT/raw/urpd.log" 2>&1 &
     SERVER_SID=$!
 }
@@ -143,7 +167,7 @@ start_kamailio() {
     echo '$var(bench_users) = "db_text";' > "$d/users.cfg"
     log "kamailio: provisioning $((LAST_USER + 3)) users"
     $REPORT provision-kam "$d/db" $USERS >/dev/null || return 1
-    setsid $PIN_SERVER kamailio -f "$d/kamailio.cfg" -DD -E -n 2 -m 512 -M 16 -Y "$d/run" \
+    setsid $IN_CG $PIN_SERVER kamailio -f "$d/kamailio.cfg" -DD -E -n 2 -m 512 -M 16 -Y "$d/run" \
         -l udp:$KAM_IP:$PORT -l tcp:$KAM_IP:$PORT \
         -A WITH_DBTEXT_USERS -A "USERS_DB=\"text://$d/db\"" \
         -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' > "$OUT/raw/kamailio.log" 2>&1 &

@@ -77,6 +77,18 @@ pub struct ProxyCall {
 }
 
 impl ProxyCall {
+    /// Frees what only choosing and building the final answer needed — the request's headers
+    /// and body, the best response so far, collected challenges — once that answer went
+    /// upstream. The call itself stays until its server transaction ends (Timer J/L, 32 s over
+    /// UDP) to relay 2xx retransmissions, and afterwards only `request.method` is read; holding
+    /// the whole request that long was most of the memory (and page faults) of a call.
+    pub fn release(&mut self) {
+        self.request.headers = Default::default();
+        self.request.body = bytes::Bytes::new();
+        self.best = None;
+        self.challenges = Vec::new();
+    }
+
     /// New state for `request`.
     pub fn new(request: Request, from: crate::transport::Peer, hash: String) -> Self {
         ProxyCall {

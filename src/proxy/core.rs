@@ -855,6 +855,9 @@ impl Core {
                 if is_invite {
                     self.cancel_pending(now, stx);
                 }
+                if let Some(call) = self.calls.get_mut(&stx) {
+                    call.release();
+                }
             }
             _ => {
                 if status >= 600 && is_invite {
@@ -916,6 +919,9 @@ impl Core {
             let status = best.status;
             let _ = self.txl.respond(now.mono, stx, best);
             self.case_final(stx, status);
+            if let Some(call) = self.calls.get_mut(&stx) {
+                call.release();
+            }
         }
     }
 
