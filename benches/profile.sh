@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCEN=${1:-register}; RATE=${2:-8000}; DUR=${3:-10}; TOOL=${4:-perf}
 OUT=/tmp/urpd-profile; rm -rf "$OUT"; mkdir -p "$OUT/state"
 IP=127.0.203.1; SIPP_IP=127.0.203.2; PORT=5060
-URPD=$ROOT/target/release/urpd
+URPD=${URPD:-$ROOT/target/release/urpd}
 REPORT="python3 $ROOT/benches/report.py"
 PIDS=()
 cleanup() {
@@ -91,7 +91,8 @@ case $TOOL in
         -- sleep "$DUR" & PIDS+=($!) ;;
 esac
 (cd "$OUT" && timeout $((DUR * 3 + 40)) sipp $IP:$PORT "${ARGS[@]}" -i $SIPP_IP -r "$RATE" -m $((RATE * DUR)) -nostdin \
-    -buff_size 8388608 -max_recv_loops 10000 -timeout $((DUR * 3 + 30)) -trace_stat -stf stat.csv -fd 1 > sipp.out 2>&1)
+    -buff_size 8388608 -max_recv_loops 10000 -timeout $((DUR * 3 + 30)) -trace_stat -stf stat.csv -fd 1 \
+    -trace_rtt -rtt_freq 200 > sipp.out 2>&1)
 read -r u1 s1 < <(cpu)
 rss=$(for p in $(pgrep -s "$SID"); do awk '/^VmRSS/ {print $2}' /proc/$p/status; done | awk '{s+=$1} END {print int(s/1024)}')
 TP=""
@@ -102,6 +103,11 @@ tk=$(getconf CLK_TCK)
 ok=$(tail -1 "$OUT/stat.csv" | awk -F';' '{print $16}')   # SuccessfulCall(C)
 fail=$(tail -1 "$OUT/stat.csv" | awk -F';' '{print $18}')
 echo "server RSS at the end: $rss MB"
+# response times (SIPp, 1 ms resolution): percentiles, and the seconds with answers over 20 ms
+cat "$OUT"/*_rtt.csv 2>/dev/null | awk -F';' '$1 ~ /^[0-9.]+$/ {print $2, int($1 / 1000)}' | sort -n -k1,1 | awk '
+    {v[NR] = $1; if ($1 > 20) slow[$2]++}
+    END {if (NR) {printf "response ms p50 %d p90 %d p99 %d max %d;", v[int(NR*0.5)+1], v[int(NR*0.9)+1], v[int(NR*0.99)+1], v[NR];
+         printf " seconds with answers over 20 ms:"; for (s in slow) printf " %ss(%d)", s, slow[s]; print ""}}' 
 python3 - "$u0" "$s0" "$u1" "$s1" "$tk" "$ok" "$fail" "$TX" "$SCEN" "$RATE" <<'EOF'
 import sys
 u0, s0, u1, s1, tk, ok, fail, tx = map(float, sys.argv[1:9])
