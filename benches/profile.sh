@@ -52,7 +52,7 @@ if [ "${SERVER:-urpd}" = kamailio ]; then
     mkdir -p "$OUT/kam/db" "$OUT/kam/run"; cp "$ROOT/benches/kamailio/kamailio.cfg" "$OUT/kam/"
     echo '$var(bench_users) = "db_text";' > "$OUT/kam/users.cfg"
     $REPORT provision-kam "$OUT/kam/db" alice:alicepw bob:bobpw u0-999 >/dev/null || exit 1
-    setsid taskset -c 1 kamailio -f "$OUT/kam/kamailio.cfg" -DD -E -n 2 -m 512 -M 16 -Y "$OUT/kam/run" \
+    setsid taskset -c 1 kamailio -f "$OUT/kam/kamailio.cfg" -DD -E -n ${KAM_CHILDREN:-2} -m 512 -M 16 -Y "$OUT/kam/run" \
         -l udp:$IP:$PORT -A WITH_DBTEXT_USERS -A "USERS_DB=\"text://$OUT/kam/db\"" \
         -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' > "$OUT/kamailio.log" 2>&1 &
 else

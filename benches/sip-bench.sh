@@ -10,6 +10,8 @@
 #                        10 ms period), so that the server, not SIPp on the other core, is what
 #                        saturates: the max-rate search then measures the server's capacity
 #                        per PCT% of a core (needs a writable cgroup cpu controller, v1 or v2)
+#   env KAM_CHILDREN=N  Kamailio's UDP workers (-n, default 2); with 1 it cannot reorder a 180
+#                        behind the 200, which makes SIPp abort calls (see docs/benchmarks.md)
 #
 # One run: builds urpd (release), then for each server in turn (never both at once):
 # provisions the same users (alice, bob, u0..u(N)), starts it on its own loopback address
@@ -128,7 +130,7 @@ cat > "$OUT/meta.json" <<EOF
  "urpd": "urpd $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)",
  "kamailio": "$(kamailio -v | head -1 | sed 's/^version: //')",
  "sipp": "$(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1)",
- "pinning": "$PINNING",
+ "pinning": "$PINNING; Kamailio -n ${KAM_CHILDREN:-2}",
  "load": "fixed: REGISTER $REG_RATE/s, calls $CALL_RATE/s (pause ${CALL_PAUSE_MS} ms), OPTIONS $OPT_RATE/s for ${FIXED_DUR}s; steps x2 for ${STEP_DUR}s (max $MAX_STEPS + 1 bisection); $BIND_N extra bindings; UDP"}
 EOF
 
@@ -167,7 +169,7 @@ start_kamailio() {
     echo '$var(bench_users) = "db_text";' > "$d/users.cfg"
     log "kamailio: provisioning $((LAST_USER + 3)) users"
     $REPORT provision-kam "$d/db" $USERS >/dev/null || return 1
-    setsid $IN_CG $PIN_SERVER kamailio -f "$d/kamailio.cfg" -DD -E -n 2 -m 512 -M 16 -Y "$d/run" \
+    setsid $IN_CG $PIN_SERVER kamailio -f "$d/kamailio.cfg" -DD -E -n ${KAM_CHILDREN:-2} -m 512 -M 16 -Y "$d/run" \
         -l udp:$KAM_IP:$PORT -l tcp:$KAM_IP:$PORT \
         -A WITH_DBTEXT_USERS -A "USERS_DB=\"text://$d/db\"" \
         -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' > "$OUT/raw/kamailio.log" 2>&1 &
