@@ -46,7 +46,7 @@ algorithms = ["MD5"]
 level = "warn"
 EOF
 "$URPD" --config "$OUT/urpd.toml" --state-dir "$OUT/state" user add alice --password alicepw >/dev/null || exit 1
-$REPORT provision-urpd "$OUT/state/urpd.db" urpd alice:alicepw bob:bobpw u0-999 >/dev/null || exit 1
+$REPORT provision-urpd "$OUT/state/urpd.db" urpd alice:alicepw bob:bobpw ${PROVISION:-u0-999} >/dev/null || exit 1
 $REPORT users-csv "$OUT/users.csv" 0 1000
 if [ "${SERVER:-urpd}" = kamailio ]; then
     mkdir -p "$OUT/kam/db" "$OUT/kam/run"; cp "$ROOT/benches/kamailio/kamailio.cfg" "$OUT/kam/"

@@ -21,11 +21,14 @@ impl UserCache {
         Arc::new(UserCache::default())
     }
 
-    /// Replaces the whole content.
+    /// Replaces the whole content. The old map is dropped after the lock is released: freeing
+    /// 100k entries takes tens of milliseconds, during which the core's lookups would wait.
     pub fn replace(&self, users: HashMap<String, (StoredCredentials, Role)>) {
-        if let Ok(mut m) = self.map.write() {
-            *m = users;
-        }
+        let old = match self.map.write() {
+            Ok(mut m) => std::mem::replace(&mut *m, users),
+            Err(_) => return,
+        };
+        drop(old);
     }
 
     /// Number of users.

@@ -33,6 +33,9 @@ pub enum StateError {
     /// The password is empty.
     #[error("empty password")]
     EmptyPassword,
+    /// The background task reloading users died (a panic) before it finished.
+    #[error("user reload task failed: {0}")]
+    Worker(String),
     /// A row holds a value urpd never writes (hand-edited file): the column and the value.
     #[error("corrupt state row: {0}")]
     Corrupt(String),
