@@ -23,7 +23,7 @@ use super::identity::Identity;
 use super::stats::Stats;
 use crate::auth::{Authenticator, DigestCredentials, StoredCredentials, Verdict};
 use crate::routing::DialPlanSet;
-use crate::registrar::{aor_key, Change, ExpiryPolicy, LocationTable, RegisterError};
+use crate::registrar::{aor_key, Binding, Change, ExpiryPolicy, LocationTable, RegisterError};
 use crate::sip::{
     parse_datagram, parse_framed, reason_phrase, HeaderName, Message, Method, NameAddr, Request, Response, SipHeaders, Uri,
 };
@@ -624,10 +624,8 @@ impl Core {
         if digest.is_some_and(|d| self.answered.contains(now.mono, d)) {
             self.stats.register_retransmissions += 1;
             let aor = req.to_hdr().and_then(|na| Uri::parse_str(na.uri).ok()).and_then(|u| aor_key(&u));
-            let mut extra: Vec<(HeaderName, String)> = aor
-                .map(|aor| self.location.lookup(&aor, now.unix).iter().map(|b| (HeaderName::Contact, b.contact_header_value(now.unix))).collect())
-                .unwrap_or_default();
-            extra.push((HeaderName::Date, httpdate(now.unix)));
+            let current = aor.map(|aor| self.location.lookup(&aor, now.unix)).unwrap_or_default();
+            let extra = register_ok_headers(current, now);
             self.reply(now, tx, &req, 200, extra);
             let _ = self.txl.terminate(tx);
             return;
@@ -642,12 +640,9 @@ impl Core {
         };
         match self.location.register(now.unix, &aor, &req, from, &self.cfg.expiry) {
             Ok(outcome) => {
-                let contacts: Vec<(HeaderName, String)> =
-                    outcome.current.iter().map(|b| (HeaderName::Contact, b.contact_header_value(now.unix))).collect();
+                let extra = register_ok_headers(&outcome.current, now);
                 self.changes.extend(outcome.changes);
                 self.stats.registers_ok += 1;
-                let mut extra = contacts;
-                extra.push((HeaderName::Date, httpdate(now.unix)));
                 self.reply(now, tx, &req, 200, extra);
                 // Over UDP the 200 is remembered as a digest instead of a transaction held for
                 // Timer J (see `answered`); streams have no retransmissions to absorb.
@@ -1024,6 +1019,14 @@ impl Core {
             self.case_event(&token, super::case::CaseEvent::HungUp, Some(&cid), serde_json::json!({}));
         }
     }
+}
+
+/// The headers of a 200 to REGISTER (§10.3 step 8): every current binding, and Date.
+fn register_ok_headers<'a>(current: impl IntoIterator<Item = &'a Binding>, now: Now) -> Vec<(HeaderName, String)> {
+    let mut extra: Vec<(HeaderName, String)> =
+        current.into_iter().map(|b| (HeaderName::Contact, b.contact_header_value(now.unix))).collect();
+    extra.push((HeaderName::Date, httpdate(now.unix)));
+    extra
 }
 
 /// An RFC 1123 date for the Date header (RFC 3261 §20.17), from Unix seconds.

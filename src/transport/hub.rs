@@ -209,11 +209,7 @@ impl TransportHub {
     }
 
     fn udp_socket_for(&self, dest: SocketAddr) -> Option<(SocketAddr, &Arc<UdpSock>)> {
-        self.udp
-            .iter()
-            .find(|(a, _)| same_scope(*a, dest))
-            .or_else(|| self.udp.iter().find(|(a, _)| a.is_ipv4() == dest.is_ipv4()))
-            .map(|(a, s)| (*a, s))
+        udp_index(&self.udp, dest).map(|i| (self.udp[i].0, &self.udp[i].1))
     }
 
     /// A `FlowCheck` over this hub's connections.
@@ -300,6 +296,15 @@ impl TransportHub {
 }
 
 /// Whether `local` can reach `dest`: loopback listeners only reach loopback peers.
+/// Which UDP socket reaches `dest`: one of the same scope (loopback, link-local, ...), else
+/// the first of its address family.
+fn udp_index(socks: &[(SocketAddr, Arc<UdpSock>)], dest: SocketAddr) -> Option<usize> {
+    socks
+        .iter()
+        .position(|(a, _)| same_scope(*a, dest))
+        .or_else(|| socks.iter().position(|(a, _)| a.is_ipv4() == dest.is_ipv4()))
+}
+
 fn same_scope(local: SocketAddr, dest: SocketAddr) -> bool {
     local.is_ipv4() == dest.is_ipv4() && (local.ip().is_unspecified() || local.ip().is_loopback() == dest.ip().is_loopback())
 }
@@ -411,12 +416,7 @@ impl UdpInput {
     /// Queues `data` for `dest` on the socket that reaches it; gives it back when no UDP
     /// socket of that address family exists. Nothing is sent before `flush`.
     pub fn queue(&mut self, dest: SocketAddr, data: Bytes) -> Result<(), Bytes> {
-        let i = self
-            .socks
-            .iter()
-            .position(|(a, _)| same_scope(*a, dest))
-            .or_else(|| self.socks.iter().position(|(a, _)| a.is_ipv4() == dest.is_ipv4()));
-        match i {
+        match udp_index(&self.socks, dest) {
             Some(i) => {
                 self.out[i].push((dest, data));
                 Ok(())
