@@ -205,6 +205,15 @@ def summary(out):
                 put(scen, "CPU s / 1000 tx at max rate", s, best["cpu_s_per_1k_tx"] if best else None, "lower")
                 first_fail = next((r for r in steps if not r["pass"]), None)
                 put(scen, "first failing offered rate /s", s, first_fail["offered"] if first_fail else None, "")
+                # Issue 6's goal as stated: urpd at 1.5x Kamailio's maximum, p99 no worse than
+                # Kamailio's at its maximum (the Kamailio column repeats its figures at its max).
+                goal = [r for r in runs if r["server"] == "urpd" and r["scenario"] == scen and r["phase"] == "goal"]
+                if goal:
+                    g = goal[-1] if s == "urpd" else best
+                    put(scen, "goal: rate /s (urpd at 1.5x Kam max)", s, (g["achieved"] if g else None), "higher")
+                    put(scen, "goal: failed calls there", s, (g["failed"] if g else None), "lower")
+                    put(scen, "goal: p99 ms there (Kam: at its max)", s, (g["p99_ms"] if g else None), "lower")
+                    put(scen, "goal: CPU s / 1000 tx there", s, (g["cpu_s_per_1k_tx"] if g else None), "lower")
         b = [r for r in runs if r["server"] == s and r["phase"] == "bindings"]
         if b:
             r = b[-1]
