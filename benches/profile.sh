@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # benches/profile.sh - where urpd spends its CPU under one SIPp load (issue 6).
 #
-#   benches/profile.sh [register|call|options] [RATE] [SECONDS] [perf|strace|cpu]
+#   benches/profile.sh [register|call|options] [RATE] [SECONDS] [perf|split|syscalls|strace|cpu]
 #   defaults: register 8000 10 perf;  SERVER=kamailio benches/profile.sh ... profiles Kamailio
 #   (benches/kamailio/kamailio.cfg, -n 2, as in sip-bench.sh) under the same load instead
 #
@@ -11,6 +11,8 @@
 #   strace: `strace -c -f` on urpd (slows the server: shows which calls, not how many at RATE)
 #   syscalls: syscall and context-switch counts per transaction from perf tracepoints (cheap)
 #   cpu:    only the CPU seconds per 1,000 transactions (utime/stime split), for before/after
+#   split:  the same, split into user and kernel time by sampling the server at ~5 kHz (`perf
+#           record -F 4999`): /proc's split is tick-based, too coarse at low load
 # Output in /tmp/urpd-profile/ (perf.data, report.txt, sipp output). Bounded: every tool runs
 # under `timeout`; the daemon and the UAS are stopped on exit. Traffic stays on 127.0.203.0/24.
 set -uo pipefail
@@ -85,6 +87,7 @@ cpu() { for p in $(pgrep -s "$SID"); do awk '{print $14, $15}' /proc/$p/stat; do
 read -r u0 s0 < <(cpu)
 case $TOOL in
     perf) timeout $((DUR + 5)) perf record ${PERF_EVENTS:--F 1999} -g -o "$OUT/perf.data" -p "$PID" -- sleep "$DUR" 2> "$OUT/perf.err" & PIDS+=($!) ;;
+    split) timeout $((DUR + 5)) perf record -F 4999 -o "$OUT/perf.data" -p "$PID" -- sleep "$DUR" 2> "$OUT/perf.err" & PIDS+=($!) ;;
     strace) timeout $((DUR + 5)) strace -c -f -o "$OUT/strace.txt" -p "$PID" & PIDS+=($!) ;;
     syscalls) timeout $((DUR + 5)) perf stat -x, -o "$OUT/syscalls.txt" -p "$PID" \
         -e 'syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex,syscalls:sys_enter_write,syscalls:sys_enter_pwrite64,syscalls:sys_enter_pread64,context-switches' \
@@ -96,7 +99,7 @@ esac
 read -r u1 s1 < <(cpu)
 rss=$(for p in $(pgrep -s "$SID"); do awk '/^VmRSS/ {print $2}' /proc/$p/status; done | awk '{s+=$1} END {print int(s/1024)}')
 TP=""
-case $TOOL in perf|strace|syscalls) TP=${PIDS[${#PIDS[@]}-1]} ;; esac
+case $TOOL in perf|split|strace|syscalls) TP=${PIDS[${#PIDS[@]}-1]} ;; esac
 [ "$TOOL" = strace ] && { kill -INT "$TP" 2>/dev/null; sleep 1; }
 [ -n "$TP" ] && wait "$TP" 2>/dev/null
 tk=$(getconf CLK_TCK)
@@ -121,6 +124,25 @@ case $TOOL in
         perf report -i "$OUT/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -60 > "$OUT/report.txt"
         perf report -i "$OUT/perf.data" --children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep '%' | head -60 > "$OUT/children.txt"
         echo "--- self"; cat "$OUT/report.txt"; echo "--- children"; head -40 "$OUT/children.txt" ;;
+    split)
+        # user vs kernel from ~5,000 samples/s of the server's threads: the tick-based split of
+        # /proc is too coarse at low load; no PMU in this VM, so cpu-clock sampling it is.
+        perf report -i "$OUT/perf.data" --sort dso --stdio 2>/dev/null | grep -v '^#' | grep '%' > "$OUT/dso.txt"
+        python3 - "$OUT/dso.txt" "$u0" "$s0" "$u1" "$s1" "$tk" "$ok" "$TX" <<'EOF2'
+import sys
+k = u = 0.0
+for line in open(sys.argv[1]):
+    pct, dso = line.split(None, 1)
+    v = float(pct.rstrip("%"))
+    if "kernel" in dso or dso.strip().startswith("[k"):
+        k += v
+    else:
+        u += v
+u0, s0, u1, s1, tk, ok, tx = map(float, sys.argv[2:9])
+total = ((u1 - u0) + (s1 - s0)) / tk / (ok * tx) * 1000
+print(f"samples: user {u:.1f}%, kernel {k:.1f}% -> CPU s / 1000 tx: user {total * u / (u + k):.4f}, kernel {total * k / (u + k):.4f} (total {total:.4f})")
+EOF2
+        ;;
     strace) cat "$OUT/strace.txt" ;;
     syscalls) awk -F, -v n="$ok" -v tx="$TX" -v d="$DUR" '$1 ~ /^[0-9]/ {printf "%-40s %10d  %.2f per transaction\n", $3, $1, $1 / (n * tx * d / (d + 0.0))}' "$OUT/syscalls.txt" ;;
 esac
