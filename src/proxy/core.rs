@@ -27,7 +27,7 @@ use crate::registrar::{aor_key, Binding, Change, ExpiryPolicy, LocationTable, Re
 use crate::sip::{
     parse_datagram, parse_framed, reason_phrase, HeaderName, Message, Method, NameAddr, Request, Response, SipHeaders, Uri,
 };
-use crate::transaction::{Transmit, TransactionLayer, TuEvent, TxId};
+use crate::transaction::{ShardedMap, Transmit, TransactionLayer, TuEvent, TxId};
 use crate::transport::{FlowCheck, NetList, Peer, RateLimiter};
 
 /// The two clocks the core needs: monotonic for timers, wall-clock seconds for registrations
@@ -125,8 +125,8 @@ pub struct Core {
     pub(super) auth: Authenticator,
     pub(super) creds: std::sync::Arc<dyn Credentials>,
     pub(super) flows: std::sync::Arc<dyn FlowCheck>,
-    pub(super) calls: HashMap<TxId, ProxyCall>,
-    pub(super) branch_of: HashMap<TxId, TxId>,
+    pub(super) calls: ShardedMap<TxId, ProxyCall>,
+    pub(super) branch_of: ShardedMap<TxId, TxId>,
     pub(super) timer_c: BTreeSet<(Instant, TxId)>,
     pub(super) out: VecDeque<Transmit>,
     pub(super) changes: Vec<Change>,
@@ -172,8 +172,8 @@ impl Core {
             auth,
             creds,
             flows,
-            calls: HashMap::new(),
-            branch_of: HashMap::new(),
+            calls: ShardedMap::new(),
+            branch_of: ShardedMap::new(),
             timer_c: BTreeSet::new(),
             out: VecDeque::new(),
             changes: Vec::new(),

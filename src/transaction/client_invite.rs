@@ -65,9 +65,11 @@ pub struct ClientInvite {
     id: TxId,
     state: State,
     /// Kept to build the ACK for a non-2xx final and the CANCEL. Boxed so the two client
-    /// machines are of similar size in the layer's map.
-    request: Box<Request>,
-    /// The INVITE as sent, for retransmissions.
+    /// machines are of similar size in the layer's map. Dropped, with `data`, on entering
+    /// Accepted: for its 64*T1 there the transaction only passes 2xx retransmissions up, and
+    /// every proxied call spends most of its transactions' lifetime in that state.
+    request: Option<Box<Request>>,
+    /// The INVITE as sent, for retransmissions (empty from Accepted on).
     data: Bytes,
     /// The ACK as first sent, re-sent for every retransmitted final.
     ack: Option<Bytes>,
@@ -91,7 +93,7 @@ impl ClientInvite {
         ClientInvite {
             id,
             state: State::Calling,
-            request: Box::new(request),
+            request: Some(Box::new(request)),
             data,
             ack: None,
             dest,
@@ -99,6 +101,12 @@ impl ClientInvite {
             a_interval: cfg.timer_a(),
             cancel: CancelState::None,
         }
+    }
+
+    /// Bytes of request kept (the INVITE as sent, plus the parsed one if still held).
+    #[cfg(test)]
+    pub(super) fn retained(&self) -> usize {
+        self.data.len() + self.request.as_ref().map_or(0, |r| r.to_bytes().len())
     }
 
     /// The current state.
@@ -156,12 +164,16 @@ impl ClientInvite {
                 self.timers.stop_all();
                 self.timers.set(Timer::M, now + cfg.timer_m());
                 self.drop_pending_cancel();
+                self.request = None;
+                self.data = Bytes::new();
                 out.event(TuEvent::Response { tx: self.id, resp });
             }
             (State::Calling | State::Proceeding, 300..=699) => {
-                let ack = self.build_ack(&resp).to_bytes();
-                out.send(self.dest, &ack);
-                self.ack = Some(ack);
+                // The request is there until Accepted, which this transaction has not reached.
+                if let Some(ack) = self.build_ack(&resp).map(|a| a.to_bytes()) {
+                    out.send(self.dest, &ack);
+                    self.ack = Some(ack);
+                }
                 self.timers.stop_all();
                 self.drop_pending_cancel();
                 out.event(TuEvent::Response { tx: self.id, resp });
@@ -231,19 +243,20 @@ impl ClientInvite {
 
     /// Builds the CANCEL for this INVITE (§9.1): same Request-URI, Call-ID, From, To and CSeq
     /// number, method CANCEL, one Via equal to the INVITE's top Via, the same Route headers,
-    /// Max-Forwards 70, no body.
-    pub fn build_cancel(&self) -> Request {
+    /// Max-Forwards 70, no body. `None` once a 2xx arrived (nothing left to cancel; the
+    /// request is no longer kept).
+    pub fn build_cancel(&self) -> Option<Request> {
         self.build_hop_request(Method::Cancel, None)
     }
 
     /// Builds the ACK for a non-2xx final (§17.1.1.3): like the CANCEL, but with the To of the
     /// response (its tag included).
-    fn build_ack(&self, resp: &Response) -> Request {
+    fn build_ack(&self, resp: &Response) -> Option<Request> {
         self.build_hop_request(Method::Ack, resp.headers.get(&HeaderName::To).map(|v| v.as_str()))
     }
 
-    fn build_hop_request(&self, method: Method, to: Option<&str>) -> Request {
-        let req = &self.request;
+    fn build_hop_request(&self, method: Method, to: Option<&str>) -> Option<Request> {
+        let req = self.request.as_deref()?;
         let mut h = Headers::with_capacity(8);
         if let Some(via) = req.headers.get(&HeaderName::Via) {
             h.push(HeaderName::Via, via.clone());
@@ -268,7 +281,7 @@ impl ClientInvite {
         }
         let seq = req.cseq().map_or(0, |(n, _)| n);
         h.push(HeaderName::CSeq, format!("{seq} {}", method.as_str()));
-        Request { method, uri: req.uri.clone(), headers: h, body: Bytes::new() }
+        Some(Request { method, uri: req.uri.clone(), headers: h, body: Bytes::new() })
     }
 
     fn drop_pending_cancel(&mut self) {

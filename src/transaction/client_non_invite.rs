@@ -36,7 +36,7 @@ pub enum State {
 pub struct ClientNonInvite {
     id: TxId,
     state: State,
-    /// The request as sent, for retransmissions.
+    /// The request as sent, for retransmissions (empty from Completed on).
     data: Bytes,
     dest: Peer,
     timers: TimerTable,
@@ -63,6 +63,12 @@ impl ClientNonInvite {
             State::Completed => Some(TxState::Completed),
             State::Terminated => None,
         }
+    }
+
+    /// Bytes of request kept.
+    #[cfg(test)]
+    pub(super) fn retained(&self) -> usize {
+        self.data.len()
     }
 
     /// The timers.
@@ -94,8 +100,11 @@ impl ClientNonInvite {
                 if k.is_zero() {
                     self.state = State::Terminated;
                 } else {
+                    // Completed only absorbs response retransmissions: the request is not
+                    // sent again, so it need not be kept for Timer K.
                     self.state = State::Completed;
                     self.timers.set(Timer::K, now + k);
+                    self.data = Bytes::new();
                 }
             }
             _ => {

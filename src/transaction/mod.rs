@@ -21,6 +21,7 @@ pub mod key;
 mod layer;
 mod server_invite;
 mod server_non_invite;
+mod sharded;
 pub mod timer;
 
 #[cfg(test)]
@@ -32,4 +33,5 @@ pub use error::TxError;
 pub use event::{Transmit, TuEvent, TxId, TxState};
 pub use key::{ClientKey, ServerKey};
 pub use layer::TransactionLayer;
+pub use sharded::{DigestHasher, ShardedMap};
 pub use timer::{Timer, TimerTable};

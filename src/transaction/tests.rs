@@ -301,9 +301,14 @@ fn timer_m_accepted_passes_every_2xx_then_ends() {
     let dest = peer(Protocol::Udp, NEXT_HOP);
     let tx = s.send(outgoing("INVITE", "UDP", "z9hG4bKa5"), dest);
     let invite = parse_req(&s.take_sent()[0].1.data);
+    assert!(s.layer.retained(tx).is_some_and(|n| n > 0));
     let ok = invite.response(200, "OK", Some("callee"));
     s.recv_response(ok.clone(), dest);
     assert_eq!(s.layer.state(tx), Some(TxState::Accepted));
+    // Accepted needs no copy of the INVITE (nothing to retransmit, ACK or CANCEL): shed for
+    // the 32 s of Timer M.
+    assert_eq!(s.layer.retained(tx), Some(0));
+    assert_eq!(s.cancel(tx), None);
     // No ACK from the transaction for a 2xx: the UAC does it end to end.
     assert!(s.take_sent().is_empty());
     s.run_until(secs(10));
@@ -375,6 +380,7 @@ fn timer_k_absorbs_on_udp_and_is_zero_on_tcp() {
     s.recv_response(ok.clone(), dest);
     assert!(matches!(s.take_events().as_slice(), [TuEvent::Response { tx: t, .. }] if *t == tx));
     assert_eq!(s.layer.state(tx), Some(TxState::Completed));
+    assert_eq!(s.layer.retained(tx), Some(0), "Completed keeps no copy of the request");
     s.recv_response(ok.clone(), dest);
     assert!(s.take_events().is_empty(), "retransmitted final absorbed");
     s.run_until(ms(4999));

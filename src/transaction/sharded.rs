@@ -1,0 +1,228 @@
+//! `ShardedMap`: a hash map split into 64 tables, so that growing it never rehashes every entry
+//! at once.
+//!
+//! Why: a `HashMap` doubles its table when it fills, moving every entry in one call. The
+//! transaction layer and the proxy keep every call's transactions for 64*T1 (32 s), so at
+//! 3,200 calls/s their maps hold 100k–600k entries, and each doubling stalled the core's only
+//! thread for tens of milliseconds: `benches/profile.sh call 3200 10 cpu` showed 150–250
+//! answers over 20 ms (max 36–48 ms) at the same seconds of every run, and none with the maps
+//! pre-sized. Split in 64, each table grows on its own insert, so one growth moves 1/64 of the
+//! entries. Kamailio gets the same from its fixed-size bucket arrays.
+//!
+//! Keys are hashed once, by default with the standard library's `RandomState` (SipHash with a
+//! random key, as `HashMap`: keys come from the network); the top 6 bits choose the table and
+//! the other bits index it. Keys that are already keyed digests can skip the second hash with
+//! [`DigestHasher`].
+
+use hashbrown::HashTable;
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+
+/// log2 of the number of tables.
+const SHARD_BITS: u32 = 6;
+const SHARDS: usize = 1 << SHARD_BITS;
+
+/// A hash map of `K` to `V` in 64 independently growing tables. The subset of `HashMap`'s API
+/// the transaction layer and the proxy use.
+#[derive(Debug)]
+pub struct ShardedMap<K, V, S = RandomState> {
+    shards: Box<[HashTable<(K, V)>]>,
+    hasher: S,
+    len: usize,
+}
+
+impl<K: Hash + Eq, V, S: BuildHasher + Default> Default for ShardedMap<K, V, S> {
+    fn default() -> Self {
+        ShardedMap { shards: (0..SHARDS).map(|_| HashTable::new()).collect(), hasher: S::default(), len: 0 }
+    }
+}
+
+impl<K: Hash + Eq, V> ShardedMap<K, V> {
+    /// An empty map hashing with SipHash under a random key (allocates nothing until the first
+    /// insert into each table).
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
+    /// The table and the in-table hash for a key's hash: the top bits pick the table; the
+    /// in-table hash must not keep them on top, where hashbrown reads its 7-bit tags (every
+    /// entry of a table would share them), so they are shifted out and 6 other bits fill in.
+    fn place(hash: u64) -> (usize, u64) {
+        let shard = (hash >> (64 - SHARD_BITS)) as usize;
+        let inner = (hash << SHARD_BITS) | ((hash >> (64 - 2 * SHARD_BITS)) & (SHARDS as u64 - 1));
+        (shard, inner)
+    }
+
+    fn hash_of<Q: Hash + ?Sized>(&self, k: &Q) -> u64 {
+        self.hasher.hash_one(k)
+    }
+
+    /// The value for `k`.
+    pub fn get<Q>(&self, k: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (s, h) = Self::place(self.hash_of(k));
+        self.shards[s].find(h, |(key, _)| key.borrow() == k).map(|(_, v)| v)
+    }
+
+    /// The value for `k`, mutably.
+    pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (s, h) = Self::place(self.hash_of(k));
+        self.shards[s].find_mut(h, |(key, _)| key.borrow() == k).map(|(_, v)| v)
+    }
+
+    /// Whether `k` has a value.
+    pub fn contains_key<Q>(&self, k: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.get(k).is_some()
+    }
+
+    /// Sets `k` to `v`; the previous value, if any.
+    pub fn insert(&mut self, k: K, v: V) -> Option<V> {
+        let (s, h) = Self::place(self.hash_of(&k));
+        let hasher = &self.hasher;
+        let table = &mut self.shards[s];
+        if let Some((_, old)) = table.find_mut(h, |(key, _)| *key == k) {
+            return Some(std::mem::replace(old, v));
+        }
+        table.insert_unique(h, (k, v), |(key, _)| Self::place(hasher.hash_one(key)).1);
+        self.len += 1;
+        None
+    }
+
+    /// Removes `k`; its value, if it had one.
+    pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (s, h) = Self::place(self.hash_of(k));
+        let entry = self.shards[s].find_entry(h, |(key, _)| key.borrow() == k).ok()?;
+        let ((_, v), _) = entry.remove();
+        self.len -= 1;
+        Some(v)
+    }
+
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How many entries the tables can hold without growing.
+    pub fn capacity(&self) -> usize {
+        self.shards.iter().map(HashTable::capacity).sum()
+    }
+
+    /// Every entry, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.shards.iter().flat_map(|t| t.iter().map(|(k, v)| (k, v)))
+    }
+
+    /// Every value, in no particular order.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.iter().map(|(_, v)| v)
+    }
+}
+
+/// A `BuildHasher` for `u64` keys that are already unpredictable digests (keyed SipHash
+/// outputs): it passes them through instead of hashing them again. Other input is folded in
+/// with FNV-1a, so it stays a valid, if weak, hasher for anything else.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DigestHasher;
+
+/// The hasher [`DigestHasher`] builds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PassThrough(u64);
+
+impl BuildHasher for DigestHasher {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn behaves_like_a_hash_map() {
+        let mut m: ShardedMap<String, u32> = ShardedMap::new();
+        let mut reference = HashMap::new();
+        for i in 0..20_000u32 {
+            let k = format!("z9hG4bK-{}", i % 7_919);
+            match i % 5 {
+                0 | 1 | 2 => assert_eq!(m.insert(k.clone(), i), reference.insert(k, i)),
+                3 => assert_eq!(m.remove(k.as_str()), reference.remove(&k)),
+                _ => {
+                    if let (Some(a), Some(b)) = (m.get_mut(k.as_str()), reference.get_mut(&k)) {
+                        *a += 1;
+                        *b += 1;
+                    }
+                }
+            }
+            assert_eq!(m.len(), reference.len());
+        }
+        for (k, v) in &reference {
+            assert_eq!(m.get(k.as_str()), Some(v));
+            assert!(m.contains_key(k.as_str()));
+        }
+        assert_eq!(m.iter().count(), reference.len());
+        assert!(!m.contains_key("absent"));
+    }
+
+    #[test]
+    fn digests_pass_through() {
+        let mut m: ShardedMap<u64, (), DigestHasher> = ShardedMap::default();
+        let keys = RandomState::new();
+        for i in 0..10_000u64 {
+            m.insert(keys.hash_one(i), ());
+        }
+        assert_eq!(m.len(), 10_000);
+        assert!(m.contains_key(&keys.hash_one(42u64)));
+        assert!(m.shards.iter().all(|t| t.len() > 50));
+    }
+
+    #[test]
+    fn entries_spread_over_the_tables() {
+        let mut m: ShardedMap<u64, ()> = ShardedMap::new();
+        for i in 0..64_000u64 {
+            m.insert(i, ());
+        }
+        // Each table gets about 1,000; none is empty or holds several times its share.
+        for t in m.shards.iter() {
+            assert!((500..2_000).contains(&t.len()), "table of {} entries", t.len());
+        }
+    }
+}
