@@ -9,7 +9,8 @@
 //!
 //! Files: `config` (T1/T2/T4 and the derived timers), `timer` (the [`Timer`] enum and the
 //! per-transaction table), `key` (matching rules), one file per state machine, `destination`
-//! (where responses go), `event`/`error` (what crosses the API) and `layer` (the owner).
+//! (where responses go), `event`/`error` (what crosses the API), `layer` (the owner) and
+//! `sharded` (the maps it and the proxy keep transactions in, which grow without stalls).
 
 mod client_invite;
 mod client_non_invite;
