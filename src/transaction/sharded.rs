@@ -92,13 +92,15 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
         let (s, h) = Self::place(self.hash_of(&k));
         let hasher = &self.hasher;
-        let table = &mut self.shards[s];
-        if let Some((_, old)) = table.find_mut(h, |(key, _)| *key == k) {
-            return Some(std::mem::replace(old, v));
+        // One probe: the entry either holds the key or is the slot to put it in.
+        match self.shards[s].entry(h, |(key, _)| *key == k, |(key, _)| Self::place(hasher.hash_one(key)).1) {
+            hashbrown::hash_table::Entry::Occupied(mut e) => Some(std::mem::replace(&mut e.get_mut().1, v)),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert((k, v));
+                self.len += 1;
+                None
+            }
         }
-        table.insert_unique(h, (k, v), |(key, _)| Self::place(hasher.hash_one(key)).1);
-        self.len += 1;
-        None
     }
 
     /// Removes `k`; its value, if it had one.
