@@ -10,6 +10,7 @@
 //! (RFC 7989) kept on every leg. The same headers from anything but a trusted peer are
 //! stripped, so nobody outside the federation can attach a call to somebody's case.
 
+use crate::sip::text::SipStr;
 use crate::sip::{HeaderName, Request};
 use crate::transaction::TxId;
 
@@ -91,7 +92,7 @@ pub fn strip_case_headers(req: &mut Request) {
 /// The case token a trusted peer put on a request, if any.
 pub fn token_from_headers(req: &Request) -> Option<String> {
     req.headers.get_all(&HeaderName::UserToUser).find_map(|v| {
-        let (data, params) = v.split_once(';')?;
+        let (data, params) = v.split_once_byte(b';')?;
         if !params.to_ascii_lowercase().contains(&format!("purpose={UUI_PURPOSE}")) {
             return None;
         }
@@ -99,7 +100,7 @@ pub fn token_from_headers(req: &Request) -> Option<String> {
         let token = String::from_utf8(bytes).ok()?;
         // The token's own shape: node id, a colon, a ULID; nothing else gets through.
         let ok = token.len() <= 100
-            && token.split_once(':').is_some_and(|(n, u)| !n.is_empty() && u.len() == 26 && u.bytes().all(|c| c.is_ascii_alphanumeric()));
+            && token.split_once_byte(b':').is_some_and(|(n, u)| !n.is_empty() && u.len() == 26 && u.bytes().all(|c| c.is_ascii_alphanumeric()));
         ok.then_some(token)
     })
 }

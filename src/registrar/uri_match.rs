@@ -4,6 +4,7 @@
 //! case, `%`-escapes, parameter order); the registrar must treat them as one binding or a phone
 //! would pile up duplicates on every refresh.
 
+use crate::sip::text::SipStr;
 use crate::sip::uri::unescape;
 use crate::sip::{Scheme, Uri};
 
@@ -24,7 +25,7 @@ pub fn uri_equal(a: &Uri, b: &Uri) -> bool {
         return false;
     }
     if !matches!(a.scheme(), Scheme::Sip | Scheme::Sips) {
-        let strip = |u: &Uri| u.as_str().split_once(':').map(|(_, r)| r.to_owned()).unwrap_or_default();
+        let strip = |u: &Uri| u.as_str().split_once_byte(b':').map(|(_, r)| r.to_owned()).unwrap_or_default();
         return strip(a) == strip(b);
     }
     let user_eq = match (a.user(), b.user()) {
@@ -64,7 +65,7 @@ fn headers_equal(a: Option<&str>, b: Option<&str>) -> bool {
             .split('&')
             .filter(|s| !s.is_empty())
             .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                let (k, v) = kv.split_once_byte(b'=').unwrap_or((kv, ""));
                 (unescape(k).to_ascii_lowercase(), unescape(v).into_owned())
             })
             .collect();

@@ -36,6 +36,18 @@ impl ByteStr {
         }
     }
 
+    /// A `ByteStr` for `sub`, a slice of the text held in `buf`: shares `buf` without checking
+    /// UTF-8 again (`sub` is a `str` already). Copies when `sub` does not point into `buf`.
+    pub fn slice_of(buf: &Bytes, sub: &str) -> ByteStr {
+        let base = buf.as_ptr() as usize;
+        let start = sub.as_ptr() as usize;
+        if start >= base && start + sub.len() <= base + buf.len() {
+            ByteStr(buf.slice(start - base..start - base + sub.len()))
+        } else {
+            ByteStr::from(sub)
+        }
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor checks or guarantees UTF-8, and `Bytes` is immutable.

@@ -25,7 +25,7 @@ macro_rules! header_names {
             }
 
             /// Finds the known header for `name` (any case, compact forms included).
-            fn known(name: &[u8]) -> Option<HeaderName> {
+            pub(crate) fn known(name: &[u8]) -> Option<HeaderName> {
                 if name.len() == 1 {
                     let c = name[0].to_ascii_lowercase();
                     $( if let Some(k) = $compact { if k == c { return Some(HeaderName::$variant); } } )*

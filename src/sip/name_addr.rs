@@ -3,7 +3,7 @@
 //! Parsed by borrowing from the header value. Without angle brackets, everything after the first
 //! `;` belongs to the header, not the URI (§20.10), and `?` or `,` in the URI is refused.
 
-use super::text::{is_token_char, is_ws, quoted_len, Params};
+use super::text::{is_token_char, is_ws, quoted_len, Params, SipStr};
 
 /// A parsed `name-addr` or `addr-spec` with its header parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,20 +44,20 @@ pub enum NameAddrError {
 impl<'a> NameAddr<'a> {
     /// Parses one name-addr or addr-spec (a single list element).
     pub fn parse(value: &'a str) -> Result<NameAddr<'a>, NameAddrError> {
-        let v = value.trim_matches([' ', '\t']);
+        let v = value.trim_lws();
         if v.is_empty() {
             return Err(NameAddrError::Empty);
         }
         let b = v.as_bytes();
         let (display, lt) = if b[0] == b'"' {
             let n = quoted_len(b).ok_or(NameAddrError::UnterminatedQuote)?;
-            let rest = v[n..].trim_start_matches([' ', '\t']);
+            let rest = v[n..].trim_lws_start();
             if !rest.starts_with('<') {
                 return Err(NameAddrError::BadDisplayName);
             }
             (Some(&v[..n]), v.len() - rest.len())
-        } else if let Some(lt) = v.find('<') {
-            let dn = v[..lt].trim_matches([' ', '\t']);
+        } else if let Some(lt) = v.find_byte(b'<') {
+            let dn = v[..lt].trim_lws();
             // An unquoted display name is a sequence of tokens separated by whitespace.
             if !dn.bytes().all(|c| is_token_char(c) || is_ws(c)) {
                 return Err(NameAddrError::BadDisplayName);
@@ -65,8 +65,8 @@ impl<'a> NameAddr<'a> {
             (if dn.is_empty() { None } else { Some(dn) }, lt)
         } else {
             // addr-spec: the URI ends at the first ';' (the rest are header params).
-            let end = v.find(';').unwrap_or(v.len());
-            let uri = v[..end].trim_end_matches([' ', '\t']);
+            let end = v.find_byte(b';').unwrap_or(v.len());
+            let uri = v[..end].trim_lws_end();
             if uri.contains(['?', ',']) || uri.bytes().any(is_ws) {
                 return Err(NameAddrError::NeedsBrackets);
             }
@@ -74,9 +74,9 @@ impl<'a> NameAddr<'a> {
             return Ok(NameAddr { display: None, uri, params_str, bracketed: false });
         };
         let after_lt = &v[lt + 1..];
-        let gt = after_lt.find('>').ok_or(NameAddrError::UnterminatedBracket)?;
+        let gt = after_lt.find_byte(b'>').ok_or(NameAddrError::UnterminatedBracket)?;
         let uri = &after_lt[..gt];
-        let params_str = after_lt[gt + 1..].trim_start_matches([' ', '\t']);
+        let params_str = after_lt[gt + 1..].trim_lws_start();
         if !params_str.is_empty() && !params_str.starts_with(';') {
             return Err(NameAddrError::TrailingGarbage);
         }
@@ -113,7 +113,7 @@ impl<'a> NameAddr<'a> {
 
 /// Parses a `qvalue` (0 to 1, at most three decimals) into thousandths.
 pub fn parse_qvalue(s: &str) -> Option<u16> {
-    let (int, frac) = match s.split_once('.') {
+    let (int, frac) = match s.split_once_byte(b'.') {
         Some((i, f)) => (i, f),
         None => (s, ""),
     };

@@ -12,7 +12,7 @@ use super::header_name::HeaderName;
 use super::headers::{Header, Headers};
 use super::message::{Message, Request, Response};
 use super::method::Method;
-use super::text::{for_each_list_item, is_token, is_ws};
+use super::text::{for_each_list_item, is_token, is_ws, SipStr};
 use super::uri::Uri;
 use bytes::Bytes;
 
@@ -213,49 +213,54 @@ fn parse_inner(buf: Bytes, framed: bool) -> Result<Message, ParseError> {
         None if !framed => buf.len(),
         None => return Err(ParseError::Incomplete),
     };
-    let head = &buf[..body_start];
+    // UTF-8 is checked once for the whole head: every line, name and value below is then a
+    // `str` slice of it, shared with `buf` without another check.
+    let head = std::str::from_utf8(&buf[..body_start]).map_err(|_| ParseError::BadUtf8)?;
 
-    // Split into physical lines without their line ends.
-    let mut lines = head.split(|&c| c == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    let start_line = lines.next().ok_or(ParseError::BadStartLine)?;
-    let start_line = std::str::from_utf8(start_line).map_err(|_| ParseError::BadUtf8)?;
-    let start_line = buf.slice_ref(start_line.as_bytes());
+    // Physical lines without their line ends ('\n' is ASCII: every cut is a char boundary).
+    let mut lines = head
+        .as_bytes()
+        .split(|&c| c == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .map(|l| {
+            let off = l.as_ptr() as usize - head.as_ptr() as usize;
+            head.get(off..off + l.len()).unwrap_or_default()
+        });
+    let start_line = ByteStr::slice_of(&buf, lines.next().ok_or(ParseError::BadStartLine)?);
 
     // One entry per header line is the usual case: size the list once (lines that hold several
     // list values grow it).
-    let mut headers = Headers::with_capacity(memchr::memchr_iter(b'\n', head).count().max(1));
+    let mut headers = Headers::with_capacity(memchr::memchr_iter(b'\n', head.as_bytes()).count().max(1));
     let mut content_length: Option<usize> = None;
-    // Logical header line under construction: either a slice of `buf` or a joined copy.
-    let mut pending: Option<(usize, usize, Option<String>)> = None;
-    let base = buf.as_ptr() as usize;
+    // Logical header line under construction: a slice of `head`, or a joined copy once folded.
+    let mut pending: Option<(&str, Option<String>)> = None;
     for line in lines {
         if line.is_empty() {
             break;
         }
-        if is_ws(line[0]) {
+        if is_ws(line.as_bytes()[0]) {
             // Folded continuation (RFC 3261 §7.3.1): replace the line break by one space.
             let p = pending.as_mut().ok_or(ParseError::BadHeaderLine)?;
-            let cont = std::str::from_utf8(trim_ws(line)).map_err(|_| ParseError::BadUtf8)?;
-            let text = match p.2.take() {
+            let cont = line.trim_lws();
+            let mut text = match p.1.take() {
                 Some(t) => t,
-                None => std::str::from_utf8(&buf[p.0..p.1]).map_err(|_| ParseError::BadUtf8)?.to_owned(),
+                None => p.0.to_owned(),
             };
-            let mut text = text.trim_end_matches([' ', '\t']).to_owned();
+            text.truncate(text.trim_lws_end().len());
             if !cont.is_empty() {
                 text.push(' ');
                 text.push_str(cont);
             }
-            p.2 = Some(text);
+            p.1 = Some(text);
             continue;
         }
-        if let Some(p) = pending.take() {
-            push_header(&buf, p, &mut headers, &mut content_length)?;
+        if let Some((l, joined)) = pending.take() {
+            push_header(&buf, l, joined, &mut headers, &mut content_length)?;
         }
-        let start = line.as_ptr() as usize - base;
-        pending = Some((start, start + line.len(), None));
+        pending = Some((line, None));
     }
-    if let Some(p) = pending.take() {
-        push_header(&buf, p, &mut headers, &mut content_length)?;
+    if let Some((l, joined)) = pending.take() {
+        push_header(&buf, l, joined, &mut headers, &mut content_length)?;
     }
 
     let rest = buf.len() - body_start;
@@ -267,7 +272,7 @@ fn parse_inner(buf: Bytes, framed: bool) -> Result<Message, ParseError> {
     };
     let body = buf.slice(body_start..body_start + body_len);
 
-    let start_str = ByteStr::from_utf8(start_line).map_err(|_| ParseError::BadUtf8)?;
+    let start_str = start_line;
     if start_str.len() >= 4 && start_str.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
         let (status, reason) = parse_status_line(&start_str)?;
         Ok(Message::Response(Response { status, reason, headers, body }))
@@ -278,23 +283,28 @@ fn parse_inner(buf: Bytes, framed: bool) -> Result<Message, ParseError> {
 }
 
 /// Turns one logical header line into entries, splitting list headers at top-level commas.
+/// `line` is a slice of `buf`'s text, unless the line was folded and `joined` holds it.
 fn push_header(
     buf: &Bytes,
-    (start, end, joined): (usize, usize, Option<String>),
+    line: &str,
+    joined: Option<String>,
     headers: &mut Headers,
     content_length: &mut Option<usize>,
 ) -> Result<(), ParseError> {
-    let line = match joined {
-        Some(text) => ByteStr::from(text),
-        None => ByteStr::from_utf8(buf.slice(start..end)).map_err(|_| ParseError::BadUtf8)?,
+    let joined = joined.map(ByteStr::from);
+    let line = joined.as_deref().unwrap_or(line);
+    // Names and values share the datagram (or the joined copy): no copy, one refcount each.
+    let share = |part: &str| match &joined {
+        Some(j) => j.slice_ref(part),
+        None => ByteStr::slice_of(buf, part),
     };
-    let colon = line.find(':').ok_or(ParseError::BadHeaderLine)?;
-    let name_txt = line[..colon].trim_end_matches([' ', '\t']);
+    let colon = line.find_byte(b':').ok_or(ParseError::BadHeaderLine)?;
+    let name_txt = line[..colon].trim_lws_end();
     if !is_token(name_txt) {
         return Err(ParseError::BadHeaderLine);
     }
-    let name = HeaderName::parse(line.slice_ref(name_txt));
-    let value_txt = line[colon + 1..].trim_matches([' ', '\t']);
+    let name = HeaderName::known(name_txt.as_bytes()).unwrap_or_else(|| HeaderName::Other(share(name_txt)));
+    let value_txt = line[colon + 1..].trim_lws();
     if name == HeaderName::ContentLength {
         let n = parse_content_length(value_txt.as_bytes())?;
         if content_length.is_some() {
@@ -302,12 +312,12 @@ fn push_header(
         }
         *content_length = Some(n);
     }
-    if name.is_list() && value_txt.contains(',') {
+    if name.is_list() && value_txt.has_byte(b',') {
         // Check the whole list first so a bad line adds no entries.
         for_each_list_item(value_txt, |_| ()).ok_or(ParseError::BadHeader(static_name(&name)))?;
-        for_each_list_item(value_txt, |part| headers.0.push(Header { name: name.clone(), value: line.slice_ref(part) }));
+        for_each_list_item(value_txt, |part| headers.0.push(Header { name: name.clone(), value: share(part) }));
     } else {
-        headers.0.push(Header { name, value: line.slice_ref(value_txt) });
+        headers.0.push(Header { name, value: share(value_txt) });
     }
     Ok(())
 }
@@ -340,7 +350,7 @@ fn parse_version(v: &str) -> Result<(), ParseError> {
     // Compare bytes: `v` may hold multi-byte characters, and byte 4 need not be a boundary.
     let ok_shape = v.len() > 4
         && v.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/")
-        && v[4..].split_once('.').is_some_and(|(a, b)| {
+        && v[4..].split_once_byte(b'.').is_some_and(|(a, b)| {
             !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
         });
     Err(if ok_shape { ParseError::BadVersion } else { ParseError::BadRequestLine })
@@ -366,9 +376,9 @@ fn parse_request_line(line: &ByteStr) -> Result<(Method, Uri), ParseError> {
 }
 
 fn parse_status_line(line: &ByteStr) -> Result<(u16, ByteStr), ParseError> {
-    let (v, rest) = line.split_once(' ').ok_or(ParseError::BadStartLine)?;
+    let (v, rest) = line.split_once_byte(b' ').ok_or(ParseError::BadStartLine)?;
     parse_version(v).map_err(|e| if e == ParseError::BadRequestLine { ParseError::BadStartLine } else { e })?;
-    let (code, reason) = match rest.split_once(' ') {
+    let (code, reason) = match rest.split_once_byte(b' ') {
         Some((c, r)) => (c, r),
         None => (rest, ""),
     };

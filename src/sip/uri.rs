@@ -4,7 +4,7 @@
 //! Contact costs no copy and the URI is forwarded byte for byte as it came.
 
 use super::bytestr::ByteStr;
-use super::text::{is_ws, Params};
+use super::text::{is_ws, Params, SipStr};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -62,7 +62,7 @@ impl Uri {
         if s.bytes().any(|c| is_ws(c) || c == b'<' || c == b'>' || c < 0x20 || c == 0x7f) {
             return Err(UriError::IllegalChar);
         }
-        let colon = s.find(':').ok_or(UriError::NoScheme)?;
+        let colon = s.find_byte(b':').ok_or(UriError::NoScheme)?;
         let scheme_txt = &s[..colon];
         if scheme_txt.is_empty()
             || !scheme_txt.as_bytes()[0].is_ascii_alphabetic()
@@ -89,11 +89,11 @@ impl Uri {
         }
         let rest = &s[rest_start..];
         // '@' cannot appear unescaped in params or headers, so the first one ends userinfo.
-        let (user, host_start) = match rest.find('@') {
+        let (user, host_start) = match rest.find_byte(b'@') {
             Some(at) => {
                 // userinfo = user [":" password]; the password is not kept apart.
                 let ui = &rest[..at];
-                let user_end = ui.find(':').unwrap_or(ui.len());
+                let user_end = ui.find_byte(b':').unwrap_or(ui.len());
                 if user_end == 0 {
                     return Err(UriError::BadHost);
                 }
@@ -102,12 +102,12 @@ impl Uri {
             None => (None, rest_start),
         };
         let hp = &s[host_start..];
-        let hp_end = hp.find([';', '?']).unwrap_or(hp.len());
+        let hp_end = hp.find_byte2(b';', b'?').unwrap_or(hp.len());
         let hostport = &hp[..hp_end];
         let (host, port) = split_hostport(hostport)?;
         let host_off = host.as_ptr() as usize - s.as_ptr() as usize;
         let after = host_start + hp_end;
-        let (params_end, headers) = match s[after..].find('?') {
+        let (params_end, headers) = match s[after..].find_byte(b'?') {
             Some(q) => (after + q, Some((after + q + 1, s.len()))),
             None => (s.len(), None),
         };
@@ -193,7 +193,7 @@ impl Uri {
 /// Splits `host[:port]` (IPv6 references in brackets) and checks both parts.
 pub fn split_hostport(hp: &str) -> Result<(&str, Option<u16>), UriError> {
     let (host, port_txt) = if hp.starts_with('[') {
-        let close = hp.find(']').ok_or(UriError::BadHost)?;
+        let close = hp.find_byte(b']').ok_or(UriError::BadHost)?;
         let host = &hp[..=close];
         let inner = &hp[1..close];
         if inner.parse::<std::net::Ipv6Addr>().is_err() {
@@ -206,7 +206,7 @@ pub fn split_hostport(hp: &str) -> Result<(&str, Option<u16>), UriError> {
             (host, Some(after.strip_prefix(':').ok_or(UriError::BadHost)?))
         }
     } else {
-        match hp.find(':') {
+        match hp.find_byte(b':') {
             Some(c) => (&hp[..c], Some(&hp[c + 1..])),
             None => (hp, None),
         }
@@ -246,7 +246,7 @@ impl fmt::Display for Uri {
 /// Decodes `%XX` escapes (RFC 3261 §19.1.4: URIs compare after unescaping). Invalid escapes
 /// are kept literally.
 pub fn unescape(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains('%') {
+    if !s.has_byte(b'%') {
         return std::borrow::Cow::Borrowed(s);
     }
     let b = s.as_bytes();

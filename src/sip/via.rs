@@ -1,6 +1,6 @@
 //! The Via header (RFC 3261 §20.42, §18.2.1, RFC 3581): protocol, sent-by and parameters.
 
-use super::text::{is_token, is_ws, Params};
+use super::text::{is_token, is_ws, Params, SipStr};
 use super::uri::split_hostport;
 
 /// The RFC 3261 branch prefix that marks a branch as globally unique (§8.1.1.7).
@@ -37,21 +37,21 @@ impl<'a> Via<'a> {
     /// Parses one Via value. Whitespace around `/` and before `;` is allowed (RFC 4475 wsinv).
     pub fn parse(value: &'a str) -> Result<Via<'a>, ViaError> {
         let mut parts = value.splitn(3, '/');
-        let name = parts.next().ok_or(ViaError::BadProtocol)?.trim_matches([' ', '\t']);
-        let version = parts.next().ok_or(ViaError::BadProtocol)?.trim_matches([' ', '\t']);
-        let rest = parts.next().ok_or(ViaError::BadProtocol)?.trim_start_matches([' ', '\t']);
+        let name = parts.next().ok_or(ViaError::BadProtocol)?.trim_lws();
+        let version = parts.next().ok_or(ViaError::BadProtocol)?.trim_lws();
+        let rest = parts.next().ok_or(ViaError::BadProtocol)?.trim_lws_start();
         if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
             return Err(ViaError::BadProtocol);
         }
-        let t_end = rest.find([' ', '\t']).ok_or(ViaError::BadSentBy)?;
+        let t_end = rest.find_byte2(b' ', b'\t').ok_or(ViaError::BadSentBy)?;
         let transport = &rest[..t_end];
         if !is_token(transport) {
             return Err(ViaError::BadProtocol);
         }
-        let rest = rest[t_end..].trim_start_matches([' ', '\t']);
+        let rest = rest[t_end..].trim_lws_start();
         let sb_end = rest.find(|c: char| c == ';' || is_ws(c as u8)).unwrap_or(rest.len());
         let (host, port) = split_hostport(&rest[..sb_end]).map_err(|_| ViaError::BadSentBy)?;
-        let params_str = rest[sb_end..].trim_start_matches([' ', '\t']);
+        let params_str = rest[sb_end..].trim_lws_start();
         if !params_str.is_empty() && !params_str.starts_with(';') {
             return Err(ViaError::BadSentBy);
         }
@@ -96,10 +96,10 @@ impl<'a> Via<'a> {
 
 /// Parses a CSeq value: sequence number and method token.
 pub fn parse_cseq(value: &str) -> Option<(u32, &str)> {
-    let v = value.trim_matches([' ', '\t']);
-    let sp = v.find([' ', '\t'])?;
+    let v = value.trim_lws();
+    let sp = v.find_byte2(b' ', b'\t')?;
     let num = &v[..sp];
-    let method = v[sp..].trim_start_matches([' ', '\t']);
+    let method = v[sp..].trim_lws_start();
     if num.is_empty() || num.len() > 10 || !num.bytes().all(|c| c.is_ascii_digit()) || !is_token(method) {
         return None;
     }
