@@ -58,65 +58,13 @@ pub struct Uri {
 impl Uri {
     /// Parses `raw` (a URI without surrounding `<>`).
     pub fn parse(raw: ByteStr) -> Result<Uri, UriError> {
-        let s = raw.as_str();
-        if s.bytes().any(|c| is_ws(c) || c == b'<' || c == b'>' || c < 0x20 || c == 0x7f) {
-            return Err(UriError::IllegalChar);
-        }
-        let colon = s.find_byte(b':').ok_or(UriError::NoScheme)?;
-        let scheme_txt = &s[..colon];
-        if scheme_txt.is_empty()
-            || !scheme_txt.as_bytes()[0].is_ascii_alphabetic()
-            || !scheme_txt.bytes().all(|c| c.is_ascii_alphanumeric() || b"+-.".contains(&c))
-        {
-            return Err(UriError::NoScheme);
-        }
-        let scheme = if scheme_txt.eq_ignore_ascii_case("sip") {
-            Scheme::Sip
-        } else if scheme_txt.eq_ignore_ascii_case("sips") {
-            Scheme::Sips
-        } else if scheme_txt.eq_ignore_ascii_case("tel") {
-            Scheme::Tel
-        } else {
-            Scheme::Other
-        };
-        let rest_start = colon + 1;
-        if !matches!(scheme, Scheme::Sip | Scheme::Sips) {
-            if rest_start >= s.len() {
-                return Err(UriError::BadHost);
-            }
-            let end = s.len();
-            return Ok(Uri { raw, scheme, user: None, host: (rest_start, rest_start), port: None, params: (end, end), headers: None });
-        }
-        let rest = &s[rest_start..];
-        // '@' cannot appear unescaped in params or headers, so the first one ends userinfo.
-        let (user, host_start) = match rest.find_byte(b'@') {
-            Some(at) => {
-                // userinfo = user [":" password]; the password is not kept apart.
-                let ui = &rest[..at];
-                let user_end = ui.find_byte(b':').unwrap_or(ui.len());
-                if user_end == 0 {
-                    return Err(UriError::BadHost);
-                }
-                (Some((rest_start, rest_start + user_end)), rest_start + at + 1)
-            }
-            None => (None, rest_start),
-        };
-        let hp = &s[host_start..];
-        let hp_end = hp.find_byte2(b';', b'?').unwrap_or(hp.len());
-        let hostport = &hp[..hp_end];
-        let (host, port) = split_hostport(hostport)?;
-        let host_off = host.as_ptr() as usize - s.as_ptr() as usize;
-        let after = host_start + hp_end;
-        let (params_end, headers) = match s[after..].find_byte(b'?') {
-            Some(q) => (after + q, Some((after + q + 1, s.len()))),
-            None => (s.len(), None),
-        };
-        let params = (after, params_end);
-        if !Params::new(&s[after..params_end]).validate() {
-            return Err(UriError::BadParam);
-        }
-        let host = (host_off, host_off + host.len());
-        Ok(Uri { raw, scheme, user, host, port, params, headers })
+        let l = Layout::of(raw.as_str())?;
+        Ok(Uri { raw, scheme: l.scheme, user: l.user, host: l.host, port: l.port, params: l.params, headers: l.headers })
+    }
+
+    /// Checks `s` as `parse` would, without keeping anything (header validation).
+    pub fn check(s: &str) -> Result<(), UriError> {
+        Layout::of(s).map(|_| ())
     }
 
     /// Parses a URI from text, copying it.
@@ -188,6 +136,80 @@ impl Uri {
     pub fn is_sip(&self) -> bool {
         matches!(self.scheme, Scheme::Sip | Scheme::Sips)
     }
+}
+
+/// Where a URI's parts lie in its text: what `Uri` keeps besides the text itself.
+struct Layout {
+    scheme: Scheme,
+    user: Option<Span>,
+    host: Span,
+    port: Option<u16>,
+    params: Span,
+    headers: Option<Span>,
+}
+
+impl Layout {
+    fn of(s: &str) -> Result<Layout, UriError> {
+        if s.bytes().any(|c| is_ws(c) || c == b'<' || c == b'>' || c < 0x20 || c == 0x7f) {
+            return Err(UriError::IllegalChar);
+        }
+        let colon = s.find_byte(b':').ok_or(UriError::NoScheme)?;
+        let scheme_txt = &s[..colon];
+        if scheme_txt.is_empty()
+            || !scheme_txt.as_bytes()[0].is_ascii_alphabetic()
+            || !scheme_txt.bytes().all(|c| c.is_ascii_alphanumeric() || b"+-.".contains(&c))
+        {
+            return Err(UriError::NoScheme);
+        }
+        let scheme = if scheme_txt.eq_ignore_ascii_case("sip") {
+            Scheme::Sip
+        } else if scheme_txt.eq_ignore_ascii_case("sips") {
+            Scheme::Sips
+        } else if scheme_txt.eq_ignore_ascii_case("tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other
+        };
+        let rest_start = colon + 1;
+        if !matches!(scheme, Scheme::Sip | Scheme::Sips) {
+            if rest_start >= s.len() {
+                return Err(UriError::BadHost);
+            }
+            let end = s.len();
+            return Ok(Layout { scheme, user: None, host: (rest_start, rest_start), port: None, params: (end, end), headers: None });
+        }
+        let rest = &s[rest_start..];
+        // '@' cannot appear unescaped in params or headers, so the first one ends userinfo.
+        let (user, host_start) = match rest.find_byte(b'@') {
+            Some(at) => {
+                // userinfo = user [":" password]; the password is not kept apart.
+                let ui = &rest[..at];
+                let user_end = ui.find_byte(b':').unwrap_or(ui.len());
+                if user_end == 0 {
+                    return Err(UriError::BadHost);
+                }
+                (Some((rest_start, rest_start + user_end)), rest_start + at + 1)
+            }
+            None => (None, rest_start),
+        };
+        let hp = &s[host_start..];
+        let hp_end = hp.find_byte2(b';', b'?').unwrap_or(hp.len());
+        let hostport = &hp[..hp_end];
+        let (host, port) = split_hostport(hostport)?;
+        let host_off = host.as_ptr() as usize - s.as_ptr() as usize;
+        let after = host_start + hp_end;
+        let (params_end, headers) = match s[after..].find_byte(b'?') {
+            Some(q) => (after + q, Some((after + q + 1, s.len()))),
+            None => (s.len(), None),
+        };
+        let params = (after, params_end);
+        if !Params::new(&s[after..params_end]).validate() {
+            return Err(UriError::BadParam);
+        }
+        let host = (host_off, host_off + host.len());
+        Ok(Layout { scheme, user, host, port, params, headers })
+    }
+
 }
 
 /// Splits `host[:port]` (IPv6 references in brackets) and checks both parts.
