@@ -460,11 +460,18 @@ impl Core {
         if !for_node && !self.check_max_forwards(now, tx, &req) {
             return;
         }
-        let hash = loop_hash(&req);
-        if is_loop(&req, &self.me, &hash) {
-            self.reply(now, tx, &req, 482, vec![]);
-            return;
+        // §16.3 step 4. Only a request with more than one Via can carry one of ours: a phone's
+        // own request (every REGISTER) skips the hash, which is computed only where needed.
+        let mut hash = None;
+        if req.headers.get_all(&HeaderName::Via).nth(1).is_some() {
+            let h = loop_hash(&req);
+            if is_loop(&req, &self.me, &h) {
+                self.reply(now, tx, &req, 482, vec![]);
+                return;
+            }
+            hash = Some(h);
         }
+        let hash_of = |req: &Request, hash: Option<String>| hash.unwrap_or_else(|| loop_hash(req));
         // In-dialog requests that reach us through our own Record-Route were authorised when
         // the dialog was created (Kamailio's loose_route + has_totag): no new challenge.
         let dialog_routed = req.to_tag().is_some() && popped > 0;
@@ -474,7 +481,10 @@ impl Core {
                 return;
             }
             match self.resolve(&route) {
-                Some(dest) => self.forward(now, tx, req, from, vec![(None, dest)], &hash),
+                Some(dest) => {
+                    let hash = hash_of(&req, hash);
+                    self.forward(now, tx, req, from, vec![(None, dest)], &hash);
+                }
                 None => self.reply(now, tx, &req, 404, vec![]),
             }
             return;
@@ -492,6 +502,7 @@ impl Core {
                 self.on_local_request(now, tx, &req);
                 return;
             }
+            let hash = hash_of(&req, hash);
             if dialog_routed {
                 self.route_to_user(now, tx, req, from, &hash);
                 return;
@@ -511,7 +522,10 @@ impl Core {
         }
         let uri = req.uri.clone();
         match self.resolve(&uri) {
-            Some(dest) => self.forward(now, tx, req, from, vec![(None, dest)], &hash),
+            Some(dest) => {
+                let hash = hash_of(&req, hash);
+                self.forward(now, tx, req, from, vec![(None, dest)], &hash);
+            }
             None => self.reply(now, tx, &req, 404, vec![]),
         }
     }
