@@ -386,16 +386,18 @@ impl fmt::Display for Challenge<'_> {
 fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     use fmt::Write;
     f.write_char('"')?;
-    for c in s.chars() {
-        match c {
-            '"' | '\\' => {
-                f.write_char('\\')?;
-                f.write_char(c)?;
-            }
-            c if c.is_control() => {}
-            c => f.write_char(c)?,
+    // Runs of plain text go out whole (a write per char was ~1% of the samples at 8,000
+    // REGISTER/s): only quotes and backslashes are escaped, control characters dropped.
+    let mut rest = s;
+    while let Some((i, c)) = rest.char_indices().find(|&(_, c)| matches!(c, '"' | '\\') || c.is_control()) {
+        f.write_str(&rest[..i])?;
+        if !c.is_control() {
+            f.write_char('\\')?;
+            f.write_char(c)?;
         }
+        rest = &rest[i + c.len_utf8()..];
     }
+    f.write_str(rest)?;
     f.write_char('"')
 }
 
@@ -578,6 +580,9 @@ mod tests {
             c.to_string(),
             r#"Digest realm="a\"b\\c", nonce="n1", opaque="o", algorithm=SHA-256, qop="auth", stale=true"#
         );
+        // Multi-byte text stays whole; a C1 control (NEL) is dropped like CR/LF.
+        let c = Challenge { realm: "Città\u{85}\"x", nonce: "n", opaque: None, algorithm: Algorithm::Md5, stale: false };
+        assert!(c.to_string().starts_with(r#"Digest realm="Città\"x", nonce="n""#));
         let c = Challenge {
             realm: "r",
             nonce: "n",

@@ -138,7 +138,7 @@ impl NonceKeeper {
         rand::thread_rng().fill_bytes(&mut buf[KEY_ID_LEN + TS_LEN..SIGNED_LEN]);
         let tag = self.sign(&buf[..SIGNED_LEN]);
         buf[SIGNED_LEN..].copy_from_slice(&tag[..MAC_LEN]);
-        hex::encode(buf)
+        super::algorithm::hex_string(&buf)
     }
 
     fn sign(&self, data: &[u8]) -> [u8; 32] {
