@@ -5,7 +5,6 @@
 //! Shutdown on SIGTERM/SIGINT: new requests get 503, transactions and calls in progress may
 //! finish (bounded wait), pending binding writes are flushed, exit 0.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -337,21 +336,15 @@ const PERSIST_EVERY: Duration = Duration::from_secs(1);
 /// REGISTER — and written in one transaction each second, and at shutdown. A crash loses at
 /// most the last second of changes; phones re-register anyway.
 async fn persist(db: Arc<StateDb>, mut rx: mpsc::UnboundedReceiver<Vec<Change>>) {
-    let mut pending: HashMap<(String, String), Change> = HashMap::new();
+    // Changes in arrival order; coalesced per binding only when written (no key copies per
+    // REGISTER: the per-change HashMap with owned keys was ~1% of the samples at 8,000/s).
+    let mut pending: Vec<Change> = Vec::new();
     let mut tick = tokio::time::interval(PERSIST_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             msg = rx.recv() => match msg {
-                Some(batch) => {
-                    for c in batch {
-                        let key = match &c {
-                            Change::Upsert(b) => (b.aor.clone(), b.contact.clone()),
-                            Change::Remove { aor, contact } => (aor.clone(), contact.clone()),
-                        };
-                        pending.insert(key, c);
-                    }
-                }
+                Some(mut batch) => pending.append(&mut batch),
                 None => {
                     write_back(&db, &mut pending).await;
                     return;
@@ -362,11 +355,32 @@ async fn persist(db: Arc<StateDb>, mut rx: mpsc::UnboundedReceiver<Vec<Change>>)
     }
 }
 
-async fn write_back(db: &StateDb, pending: &mut HashMap<(String, String), Change>) {
+/// The binding a change is about.
+fn change_key(c: &Change) -> (&str, &str) {
+    match c {
+        Change::Upsert(b) => (b.aor.as_str(), b.contact.as_str()),
+        Change::Remove { aor, contact } => (aor.as_str(), contact.as_str()),
+    }
+}
+
+/// Keeps the last change of each binding, in order.
+fn coalesce(pending: &mut Vec<Change>) -> Vec<Change> {
+    let keep: Vec<bool> = {
+        let mut seen = std::collections::HashSet::with_capacity(pending.len());
+        let mut keep = vec![false; pending.len()];
+        for (i, c) in pending.iter().enumerate().rev() {
+            keep[i] = seen.insert(change_key(c));
+        }
+        keep
+    };
+    pending.drain(..).zip(keep).filter_map(|(c, k)| k.then_some(c)).collect()
+}
+
+async fn write_back(db: &StateDb, pending: &mut Vec<Change>) {
     if pending.is_empty() {
         return;
     }
-    let batch: Vec<Change> = pending.drain().map(|(_, c)| c).collect();
+    let batch = coalesce(pending);
     if let Err(e) = db.save_bindings(&batch).await {
         error!(error = %e, changes = batch.len(), "saving registrations failed");
     }
@@ -405,5 +419,38 @@ fn admin_answer(core: &mut Core, users: &Arc<UserCache>, req: &AdminRequest, inf
         AdminRequest::ReloadUsers | AdminRequest::DialplanReload => {
             serde_json::json!({"ok": false, "error": "handled by the core loop"})
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registrar::Binding;
+    use crate::transport::addr::{Peer, Protocol};
+
+    fn upsert(aor: &str, contact: &str, cseq: u32) -> Change {
+        Change::Upsert(Binding {
+            aor: aor.into(),
+            contact: contact.into(),
+            q: 1000,
+            expires_at: 100,
+            call_id: "c".into(),
+            cseq,
+            received: Peer::new(Protocol::Udp, std::net::SocketAddr::from(([127, 0, 0, 1], 5060))),
+            user_agent: None,
+            updated_at: 1,
+        })
+    }
+
+    fn remove(aor: &str, contact: &str) -> Change {
+        Change::Remove { aor: aor.into(), contact: contact.into() }
+    }
+
+    #[test]
+    fn coalesce_keeps_the_last_change_per_binding_in_order() {
+        let mut pending = vec![upsert("a", "x", 1), upsert("b", "y", 1), upsert("a", "x", 2), remove("b", "y"), upsert("a", "z", 1)];
+        let batch = coalesce(&mut pending);
+        assert!(pending.is_empty());
+        assert_eq!(batch, vec![upsert("a", "x", 2), remove("b", "y"), upsert("a", "z", 1)]);
     }
 }
