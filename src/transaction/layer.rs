@@ -15,6 +15,7 @@ use super::destination;
 use super::error::TxError;
 use super::event::{Outputs, Transmit, TuEvent, TxId, TxState};
 use super::key::{ClientKey, ServerKey};
+use std::sync::Arc;
 use super::server_invite::ServerInvite;
 use super::server_non_invite::ServerNonInvite;
 use super::timer::TimerTable;
@@ -114,10 +115,12 @@ pub struct TransactionLayer {
     next_id: u64,
     // Sharded: these hold every call's transactions for 64*T1, and a plain map's doubling
     // stalled the core for tens of ms at 3,200 calls/s (see sharded.rs).
-    clients: ShardedMap<TxId, Entry<ClientKey, ClientTx>>,
-    servers: ShardedMap<TxId, Entry<ServerKey, ServerTx>>,
-    client_index: ShardedMap<ClientKey, TxId>,
-    server_index: ShardedMap<ServerKey, TxId>,
+    // The entry and the index share one key: cloning it cost two String copies per
+    // transaction (branch, host). Lookups still take a plain `&ServerKey` (`Arc: Borrow`).
+    clients: ShardedMap<TxId, Entry<Arc<ClientKey>, ClientTx>>,
+    servers: ShardedMap<TxId, Entry<Arc<ServerKey>, ServerTx>>,
+    client_index: ShardedMap<Arc<ClientKey>, TxId>,
+    server_index: ShardedMap<Arc<ServerKey>, TxId>,
     deadlines: BTreeSet<(Instant, TxId)>,
     out: Outputs,
 }
@@ -183,6 +186,7 @@ impl TransactionLayer {
             Method::Invite => ServerTx::Invite(ServerInvite::new(id, dest)),
             _ => ServerTx::NonInvite(ServerNonInvite::new(id, dest)),
         };
+        let key = Arc::new(key);
         self.servers.insert(id, Entry { key: key.clone(), deadline: None, tx });
         self.server_index.insert(key, id);
         if req.method == Method::Cancel {
@@ -275,6 +279,7 @@ impl TransactionLayer {
             Method::Invite => ClientTx::Invite(ClientInvite::start(id, &self.cfg, now, req, dest, &mut self.out)),
             _ => ClientTx::NonInvite(ClientNonInvite::start(id, &self.cfg, now, req.to_bytes(), dest, &mut self.out)),
         };
+        let key = Arc::new(key);
         self.clients.insert(id, Entry { key: key.clone(), deadline: None, tx });
         self.client_index.insert(key, id);
         self.sync_client(id);
@@ -476,8 +481,8 @@ impl TransactionLayer {
         if let Some(d) = e.deadline {
             self.deadlines.remove(&(d, id));
         }
-        if self.client_index.get(&e.key) == Some(&id) {
-            self.client_index.remove(&e.key);
+        if self.client_index.get(&*e.key) == Some(&id) {
+            self.client_index.remove(&*e.key);
         }
         true
     }
@@ -488,8 +493,8 @@ impl TransactionLayer {
         if let Some(d) = e.deadline {
             self.deadlines.remove(&(d, id));
         }
-        if self.server_index.get(&e.key) == Some(&id) {
-            self.server_index.remove(&e.key);
+        if self.server_index.get(&*e.key) == Some(&id) {
+            self.server_index.remove(&*e.key);
         }
         self.out.event(TuEvent::ServerDone { tx: id });
         true
