@@ -50,7 +50,11 @@ impl Binding {
     /// The value for one `Contact` header of the 200 to a REGISTER: `<uri>;expires=N` with the
     /// remaining seconds (§10.3 step 8 requires `expires` on each) and `q` when not 1.
     pub fn contact_header_value(&self, now: u64) -> String {
-        let mut v = format!("<{}>;expires={}", self.contact, self.remaining(now));
+        let mut v = String::with_capacity(self.contact.len() + 24);
+        v.push('<');
+        v.push_str(&self.contact);
+        v.push_str(">;expires=");
+        crate::sip::text::push_decimal(&mut v, self.remaining(now));
         if self.q < 1000 {
             v.push_str(";q=");
             v.push_str(&format_q(self.q));

@@ -156,7 +156,13 @@ impl Request {
                 HeaderName::To => {
                     let needs_tag = status > 100 && self.to_tag().is_none();
                     match (needs_tag, to_tag) {
-                        (true, Some(tag)) => headers.push(HeaderName::To, format!("{};tag={}", h.value, tag)),
+                        (true, Some(tag)) => {
+                            let mut to = String::with_capacity(h.value.len() + 5 + tag.len());
+                            to.push_str(&h.value);
+                            to.push_str(";tag=");
+                            to.push_str(tag);
+                            headers.push(HeaderName::To, to)
+                        }
                         _ => headers.0.push(h.clone()),
                     }
                 }

@@ -67,6 +67,24 @@ impl SipStr for str {
     }
 }
 
+/// Appends `n` in decimal: `format!` runs the whole formatting machinery (~500 instructions)
+/// for what is a handful of digits on the response path.
+pub fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
 /// Whether `c` is a `token` character (RFC 3261 §25.1).
 pub fn is_token_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)
@@ -226,6 +244,15 @@ impl<'a> Iterator for Params<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_decimal_matches_display() {
+        for n in [0u64, 7, 10, 99, 3600, 4_294_967_295, u64::MAX] {
+            let mut s = String::from("x=");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("x={n}"));
+        }
+    }
 
     #[test]
     fn byte_searches_and_trims_keep_char_boundaries() {

@@ -15,9 +15,9 @@ fn secs(v: u64) -> i64 {
 
 impl StateDb {
     /// Applies registrar changes in order, in one transaction (all or none). Consecutive
-    /// upserts go in multi-row statements (up to `UPSERT_ROWS` rows each): one round trip to
-    /// SQLite's worker thread per chunk rather than per binding — per-row statements were most
-    /// of the futex wake-ups under REGISTER load (docs/benchmarks.md).
+    /// upserts go in multi-row statements (see `upsert_run`): one round trip to SQLite's
+    /// worker thread per chunk rather than per binding — per-row statements were most of the
+    /// futex wake-ups under REGISTER load (docs/benchmarks.md).
     pub async fn save_bindings(&self, changes: &[Change]) -> Result<(), StateError> {
         let mut tx = self.pool.begin().await?;
         let mut run: Vec<&Binding> = Vec::new();
@@ -25,14 +25,10 @@ impl StateDb {
             match change {
                 Change::Upsert(b) => {
                     run.push(b);
-                    if run.len() == UPSERT_ROWS {
-                        upsert(&mut tx, &run).await?;
-                        run.clear();
-                    }
                 }
                 Change::Remove { aor, contact } => {
                     // Order matters only within a key; flushing keeps it exactly anyway.
-                    upsert(&mut tx, &run).await?;
+                    upsert_run(&mut tx, &run).await?;
                     run.clear();
                     sqlx::query("DELETE FROM bindings WHERE aor = ? AND contact = ?")
                         .bind(aor)
@@ -42,7 +38,7 @@ impl StateDb {
                 }
             }
         }
-        upsert(&mut tx, &run).await?;
+        upsert_run(&mut tx, &run).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -75,8 +71,34 @@ impl StateDb {
     }
 }
 
-/// Rows per multi-row upsert: 10 parameters each, well under SQLite's 32,766 limit.
-const UPSERT_ROWS: usize = 500;
+/// Most rows per multi-row upsert: 10 parameters each, well under SQLite's 32,766 limit.
+const UPSERT_ROWS: usize = 256;
+
+/// The statement sizes a run of `len` upserts is cut into: powers of two, largest first
+/// (37 → 32, 4, 1). A statement's text depends on its row count and sqlx caches prepared
+/// statements by text, so a fixed set of sizes (9) is prepared once per connection; sizing
+/// each statement to its run made nearly every write-back prepare a new one, at ~3,000
+/// instructions per row (~3% of a REGISTER's, callgrind; docs/benchmarks.md).
+fn chunk_sizes(mut len: usize) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        if len == 0 {
+            return None;
+        }
+        let n = if len >= UPSERT_ROWS { UPSERT_ROWS } else { 1 << len.ilog2() };
+        len -= n;
+        Some(n)
+    })
+}
+
+/// Writes `run` (distinct keys) as the multi-row statements `chunk_sizes` gives.
+async fn upsert_run(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, mut run: &[&Binding]) -> Result<(), StateError> {
+    for n in chunk_sizes(run.len()) {
+        let (now, rest) = run.split_at(n);
+        upsert(tx, now).await?;
+        run = rest;
+    }
+    Ok(())
+}
 
 /// Inserts or updates `rows` (distinct keys, or later rows win) in one statement.
 async fn upsert(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, rows: &[&Binding]) -> Result<(), StateError> {
@@ -129,4 +151,23 @@ fn binding_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Binding, StateError> 
         user_agent: r.try_get("user_agent")?,
         updated_at: u64::try_from(updated_at).map_err(|_| corrupt("updated_at", &updated_at))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_cut_into_a_fixed_set_of_sizes() {
+        assert_eq!(chunk_sizes(0).count(), 0);
+        assert_eq!(chunk_sizes(1).collect::<Vec<_>>(), [1]);
+        assert_eq!(chunk_sizes(37).collect::<Vec<_>>(), [32, 4, 1]);
+        assert_eq!(chunk_sizes(256).collect::<Vec<_>>(), [256]);
+        assert_eq!(chunk_sizes(600).collect::<Vec<_>>(), [256, 256, 64, 16, 8]);
+        for len in 0..2000 {
+            let sizes: Vec<usize> = chunk_sizes(len).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), len);
+            assert!(sizes.iter().all(|n| n.is_power_of_two() && *n <= UPSERT_ROWS));
+        }
+    }
 }
