@@ -36,20 +36,26 @@ pub enum ViaError {
 impl<'a> Via<'a> {
     /// Parses one Via value. Whitespace around `/` and before `;` is allowed (RFC 4475 wsinv).
     pub fn parse(value: &'a str) -> Result<Via<'a>, ViaError> {
-        let mut parts = value.splitn(3, '/');
-        let name = parts.next().ok_or(ViaError::BadProtocol)?.trim_lws();
-        let version = parts.next().ok_or(ViaError::BadProtocol)?.trim_lws();
-        let rest = parts.next().ok_or(ViaError::BadProtocol)?.trim_lws_start();
+        // Byte scans: the protocol's slashes sit within a few bytes of the start, where a
+        // plain loop beats both `splitn` (char pattern machinery) and a memchr call; this runs
+        // several times per message (top_via), ~1,250 instructions each before.
+        let b = value.as_bytes();
+        let s1 = b.iter().position(|&c| c == b'/').ok_or(ViaError::BadProtocol)?;
+        let s2 = s1 + 1 + b[s1 + 1..].iter().position(|&c| c == b'/').ok_or(ViaError::BadProtocol)?;
+        // '/' is ASCII: both offsets are char boundaries.
+        let name = value[..s1].trim_lws();
+        let version = value[s1 + 1..s2].trim_lws();
+        let rest = value[s2 + 1..].trim_lws_start();
         if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
             return Err(ViaError::BadProtocol);
         }
-        let t_end = rest.find_byte2(b' ', b'\t').ok_or(ViaError::BadSentBy)?;
+        let t_end = rest.bytes().position(|c| c == b' ' || c == b'\t').ok_or(ViaError::BadSentBy)?;
         let transport = &rest[..t_end];
         if !is_token(transport) {
             return Err(ViaError::BadProtocol);
         }
         let rest = rest[t_end..].trim_lws_start();
-        let sb_end = rest.find(|c: char| c == ';' || is_ws(c as u8)).unwrap_or(rest.len());
+        let sb_end = rest.bytes().position(|c| c == b';' || is_ws(c)).unwrap_or(rest.len());
         let (host, port) = split_hostport(&rest[..sb_end]).map_err(|_| ViaError::BadSentBy)?;
         let params_str = rest[sb_end..].trim_lws_start();
         if !params_str.is_empty() && !params_str.starts_with(';') {
