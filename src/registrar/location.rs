@@ -12,6 +12,7 @@ use super::uri_match::uri_equal;
 use crate::sip::{HeaderName, NameAddr, Request, SipHeaders, Uri};
 use crate::transport::addr::Peer;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Default cap on bindings per AOR (Kamailio's `max_contacts` plays the same role): an agent
 /// has a desk phone and a softphone or two; more is a misbehaving device.
@@ -48,9 +49,11 @@ pub struct LocationTable {
     map: HashMap<String, Vec<Binding>>,
     max_contacts: usize,
     /// (earliest `expires_at` of the AOR, AOR), one entry per AOR in `map`.
-    expiry: std::collections::BTreeSet<(u64, String)>,
-    /// The key under which each AOR is filed in `expiry`.
-    filed: HashMap<String, u64>,
+    expiry: std::collections::BTreeSet<(u64, Arc<str>)>,
+    /// The key under which each AOR is filed in `expiry`. The AOR text is one allocation
+    /// shared with `expiry` and made once per AOR: re-filing on every refresh used to copy it
+    /// three times (~2,500 instructions per REGISTER, callgrind).
+    filed: HashMap<Arc<str>, u64>,
 }
 
 impl Default for LocationTable {
@@ -212,7 +215,7 @@ impl LocationTable {
             if at > now {
                 break;
             }
-            if let Some(bindings) = self.map.get_mut(&aor) {
+            if let Some(bindings) = self.map.get_mut(&*aor) {
                 bindings.retain(|b| {
                     let live = b.is_live(now);
                     if !live {
@@ -221,7 +224,7 @@ impl LocationTable {
                     live
                 });
                 if bindings.is_empty() {
-                    self.map.remove(&aor);
+                    self.map.remove(&*aor);
                 }
             }
             self.refile(&aor);
@@ -231,12 +234,27 @@ impl LocationTable {
 
     /// Re-files `aor` in the expiry index after its bindings changed.
     fn refile(&mut self, aor: &str) {
-        if let Some(old) = self.filed.remove(aor) {
-            self.expiry.remove(&(old, aor.to_owned()));
-        }
-        if let Some(min) = self.map.get(aor).and_then(|v| v.iter().map(|b| b.expires_at).min()) {
-            self.expiry.insert((min, aor.to_owned()));
-            self.filed.insert(aor.to_owned(), min);
+        let min = self.map.get(aor).and_then(|v| v.iter().map(|b| b.expires_at).min());
+        let key = match self.filed.get_key_value(aor) {
+            Some((key, &old)) => {
+                if Some(old) == min {
+                    return;
+                }
+                let key = Arc::clone(key);
+                self.expiry.remove(&(old, Arc::clone(&key)));
+                key
+            }
+            None if min.is_none() => return,
+            None => Arc::from(aor),
+        };
+        match min {
+            Some(min) => {
+                self.expiry.insert((min, Arc::clone(&key)));
+                self.filed.insert(key, min);
+            }
+            None => {
+                self.filed.remove(aor);
+            }
         }
     }
 
