@@ -43,18 +43,9 @@ fn put_headers(out: &mut BytesMut, headers: &Headers, body_len: usize) {
 }
 
 /// Writes `n` in decimal without allocating.
-fn put_decimal(out: &mut BytesMut, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.put_slice(&digits[i..]);
+fn put_decimal(out: &mut BytesMut, n: usize) {
+    let mut buf = [0u8; 20];
+    out.put_slice(super::text::decimal_digits(n as u64, &mut buf));
 }
 
 impl Request {

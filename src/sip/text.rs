@@ -67,20 +67,25 @@ impl SipStr for str {
     }
 }
 
-/// Appends `n` in decimal: `format!` runs the whole formatting machinery (~500 instructions)
-/// for what is a handful of digits on the response path.
-pub fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
+/// `n` in decimal ASCII, written at the end of `buf` without allocating.
+pub fn decimal_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
     loop {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+        buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    for &d in &digits[i..] {
+    &buf[i..]
+}
+
+/// Appends `n` in decimal: `format!` runs the whole formatting machinery (~500 instructions)
+/// for what is a handful of digits on the response path.
+pub fn push_decimal(out: &mut String, n: u64) {
+    let mut buf = [0u8; 20];
+    for &d in decimal_digits(n, &mut buf) {
         out.push(char::from(d));
     }
 }

@@ -47,19 +47,14 @@ type Span = (usize, usize);
 #[derive(Clone, PartialEq, Eq)]
 pub struct Uri {
     raw: ByteStr,
-    scheme: Scheme,
-    user: Option<Span>,
-    host: Span,
-    port: Option<u16>,
-    params: Span,
-    headers: Option<Span>,
+    l: Layout,
 }
 
 impl Uri {
     /// Parses `raw` (a URI without surrounding `<>`).
     pub fn parse(raw: ByteStr) -> Result<Uri, UriError> {
         let l = Layout::of(raw.as_str())?;
-        Ok(Uri { raw, scheme: l.scheme, user: l.user, host: l.host, port: l.port, params: l.params, headers: l.headers })
+        Ok(Uri { raw, l })
     }
 
     /// Checks `s` as `parse` would, without keeping anything (header validation).
@@ -74,17 +69,17 @@ impl Uri {
 
     /// The scheme.
     pub fn scheme(&self) -> Scheme {
-        self.scheme
+        self.l.scheme
     }
 
     /// The user part (still %-escaped), if any.
     pub fn user(&self) -> Option<&str> {
-        self.user.map(|(a, b)| &self.raw[a..b])
+        self.l.user.map(|(a, b)| &self.raw[a..b])
     }
 
     /// The host: a name, an IPv4 address, or an IPv6 reference with its brackets.
     pub fn host(&self) -> &str {
-        &self.raw[self.host.0..self.host.1]
+        &self.raw[self.l.host.0..self.l.host.1]
     }
 
     /// The host as an IP address, brackets removed, when it is one.
@@ -94,22 +89,22 @@ impl Uri {
 
     /// The explicit port, if any.
     pub fn port(&self) -> Option<u16> {
-        self.port
+        self.l.port
     }
 
     /// The URI parameters (`;a=b;lr`).
     pub fn params(&self) -> Params<'_> {
-        Params::new(&self.raw[self.params.0..self.params.1])
+        Params::new(&self.raw[self.l.params.0..self.l.params.1])
     }
 
     /// The raw parameter text, leading `;` included.
     pub fn params_str(&self) -> &str {
-        &self.raw[self.params.0..self.params.1]
+        &self.raw[self.l.params.0..self.l.params.1]
     }
 
     /// The `?headers` part without the `?`, if any.
     pub fn headers(&self) -> Option<&str> {
-        self.headers.map(|(a, b)| &self.raw[a..b])
+        self.l.headers.map(|(a, b)| &self.raw[a..b])
     }
 
     /// The `transport` parameter, lowercased view not applied (compare case-insensitively).
@@ -134,11 +129,12 @@ impl Uri {
 
     /// Whether this is a sip: or sips: URI.
     pub fn is_sip(&self) -> bool {
-        matches!(self.scheme, Scheme::Sip | Scheme::Sips)
+        matches!(self.l.scheme, Scheme::Sip | Scheme::Sips)
     }
 }
 
 /// Where a URI's parts lie in its text: what `Uri` keeps besides the text itself.
+#[derive(Clone, PartialEq, Eq)]
 struct Layout {
     scheme: Scheme,
     user: Option<Span>,
