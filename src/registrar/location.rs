@@ -228,6 +228,11 @@ impl LocationTable {
                 }
             }
             self.refile(&aor);
+            // Every binding filed at `at` <= now has just lapsed, so `refile` moved or dropped
+            // the entry; should that ever not hold, stop rather than spin on it.
+            if self.expiry.first().is_some_and(|(a, k)| *a == at && *k == aor) {
+                break;
+            }
         }
         changes
     }

@@ -205,7 +205,6 @@ impl Layout {
         let host = (host_off, host_off + host.len());
         Ok(Layout { scheme, user, host, port, params, headers })
     }
-
 }
 
 /// Splits `host[:port]` (IPv6 references in brackets) and checks both parts.

@@ -15,7 +15,6 @@ use super::destination;
 use super::error::TxError;
 use super::event::{Outputs, Transmit, TuEvent, TxId, TxState};
 use super::key::{ClientKey, ServerKey};
-use std::sync::Arc;
 use super::server_invite::ServerInvite;
 use super::server_non_invite::ServerNonInvite;
 use super::timer::TimerTable;
@@ -25,6 +24,7 @@ use bytes::Bytes;
 use super::sharded::ShardedMap;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 /// The smallest accepted base timer: a zero T1 would make retransmission timers fire at the
 /// instant they are armed, and `handle_timeout` would never return.
