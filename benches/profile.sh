@@ -3,7 +3,9 @@
 #
 #   benches/profile.sh [register|call|options] [RATE] [SECONDS] [perf|split|syscalls|strace|cpu]
 #   defaults: register 8000 10 perf;  SERVER=kamailio benches/profile.sh ... profiles Kamailio
-#   (benches/kamailio/kamailio.cfg, -n 2, as in sip-bench.sh) under the same load instead
+#   (benches/kamailio/kamailio.cfg, -n 2, as in sip-bench.sh) under the same load instead;
+#   CAP=PCT runs the server in a CPU cgroup limited to PCT% of one core (10 ms CFS period), as
+#   sip-bench.sh --cap does: for latency at a goal rate without the whole bench
 #
 # Starts the release urpd exactly as benches/sip-bench.sh does (same config, 1,000 load users,
 # pinned to CPU 1; SIPp on CPU 0), offers RATE SIPp calls/s for SECONDS and meanwhile
@@ -29,14 +31,32 @@ IP=127.0.203.1; SIPP_IP=127.0.203.2; PORT=5060
 URPD=${URPD:-$ROOT/target/release/urpd}
 REPORT="python3 $ROOT/benches/report.py"
 PIDS=()
+CGDIR=""
 cleanup() {
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    [ -n "${SID:-}" ] || return 0
-    kill -TERM -- "-$SID" 2>/dev/null
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- "-$SID" 2>/dev/null || return 0; sleep 0.5; done
-    kill -KILL -- "-$SID" 2>/dev/null
+    if [ -n "${SID:-}" ]; then
+        kill -TERM -- "-$SID" 2>/dev/null
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- "-$SID" 2>/dev/null || break; sleep 0.5; done
+        kill -KILL -- "-$SID" 2>/dev/null
+    fi
+    [ -n "$CGDIR" ] && { sleep 0.5; rmdir "$CGDIR" 2>/dev/null; }
+    return 0
 }
 trap cleanup EXIT
+IN_CG=""
+if [ -n "${CAP:-}" ]; then
+    quota=$((CAP * 100))   # microseconds per 10 ms period
+    if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ] && mkdir -p /sys/fs/cgroup/cpu/urpd-profile-$$ 2>/dev/null; then
+        CGDIR=/sys/fs/cgroup/cpu/urpd-profile-$$
+        echo 10000 > "$CGDIR/cpu.cfs_period_us" && echo $quota > "$CGDIR/cpu.cfs_quota_us" || exit 1
+    elif [ -f /sys/fs/cgroup/cgroup.controllers ] && mkdir -p /sys/fs/cgroup/urpd-profile-$$ 2>/dev/null; then
+        CGDIR=/sys/fs/cgroup/urpd-profile-$$
+        echo "$quota 10000" > "$CGDIR/cpu.max" || exit 1
+    else
+        echo "CAP needs a writable cgroup cpu controller" >&2; exit 1
+    fi
+    IN_CG="$ROOT/benches/in-cgroup.sh $CGDIR/cgroup.procs"
+fi
 [ -x "$URPD" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 taskset -pc 0 $$ >/dev/null
 
@@ -59,14 +79,14 @@ if [ "${SERVER:-urpd}" = kamailio ]; then
     mkdir -p "$OUT/kam/db" "$OUT/kam/run"; cp "$ROOT/benches/kamailio/kamailio.cfg" "$OUT/kam/"
     echo '$var(bench_users) = "db_text";' > "$OUT/kam/users.cfg"
     $REPORT provision-kam "$OUT/kam/db" alice:alicepw bob:bobpw u0-999 >/dev/null || exit 1
-    setsid taskset -c 1 kamailio -f "$OUT/kam/kamailio.cfg" -DD -E -n ${KAM_CHILDREN:-2} -m 512 -M 16 -Y "$OUT/kam/run" \
+    setsid $IN_CG taskset -c 1 kamailio -f "$OUT/kam/kamailio.cfg" -DD -E -n ${KAM_CHILDREN:-2} -m 512 -M 16 -Y "$OUT/kam/run" \
         -l udp:$IP:$PORT -A WITH_DBTEXT_USERS -A "USERS_DB=\"text://$OUT/kam/db\"" \
         -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' > "$OUT/kamailio.log" 2>&1 &
 elif [ "$TOOL" = instr ]; then
     setsid taskset -c 1 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/callgrind.out" \
         "$URPD" --config "$OUT/urpd.toml" run --state-dir "$OUT/state" --listen udp:$IP:$PORT > "$OUT/urpd.log" 2>&1 &
 else
-    setsid taskset -c 1 "$URPD" --config "$OUT/urpd.toml" run --state-dir "$OUT/state" \
+    setsid $IN_CG taskset -c 1 "$URPD" --config "$OUT/urpd.toml" run --state-dir "$OUT/state" \
         --listen udp:$IP:$PORT > "$OUT/urpd.log" 2>&1 &
 fi
 SID=$!

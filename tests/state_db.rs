@@ -215,7 +215,7 @@ async fn large_batches_keep_order_and_last_write() {
     db.save_bindings(&changes).await.unwrap_or_else(|e| panic!("{e}"));
     let got = db.load_bindings(NOW).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(got.len(), 1233);
-    assert_eq!(got.iter().find(|b| b.aor == "u7"), Some(&twice));
-    assert_eq!(got.iter().find(|b| b.aor == "u9"), Some(&back));
-    assert!(got.iter().all(|b| b.aor != "u8"));
+    assert_eq!(got.iter().find(|b| &*b.aor == "u7"), Some(&twice));
+    assert_eq!(got.iter().find(|b| &*b.aor == "u9"), Some(&back));
+    assert!(got.iter().all(|b| &*b.aor != "u8"));
 }

@@ -171,15 +171,15 @@ pub fn registrations(core: &Core, aor: Option<&str>, now_unix: u64) -> Vec<Regis
     let mut list: Vec<_> = core
         .location()
         .all()
-        .filter(|b| aor.map_or(true, |a| b.aor == a))
+        .filter(|b| aor.is_none_or(|a| &*b.aor == a))
         .filter(|b| b.expires_at > now_unix)
         .map(|b| RegistrationEntry {
-            aor: b.aor.clone(),
-            contact: b.contact.clone(),
+            aor: b.aor.to_string(),
+            contact: b.contact.to_string(),
             expires_in: b.expires_at.saturating_sub(now_unix),
             q: b.q,
             received: b.received.to_string(),
-            user_agent: b.user_agent.clone(),
+            user_agent: b.user_agent.as_deref().map(str::to_owned),
         })
         .collect();
     list.sort_by(|a, b| (&a.aor, &a.contact).cmp(&(&b.aor, &b.contact)));

@@ -358,8 +358,8 @@ async fn persist(db: Arc<StateDb>, mut rx: mpsc::UnboundedReceiver<Vec<Change>>)
 /// The binding a change is about.
 fn change_key(c: &Change) -> (&str, &str) {
     match c {
-        Change::Upsert(b) => (b.aor.as_str(), b.contact.as_str()),
-        Change::Remove { aor, contact } => (aor.as_str(), contact.as_str()),
+        Change::Upsert(b) => (&b.aor, &b.contact),
+        Change::Remove { aor, contact } => (aor, contact),
     }
 }
 

@@ -2,21 +2,27 @@
 
 use crate::transport::addr::Peer;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// A contact bound to an AOR by REGISTER (RFC 3261 §10.3).
+///
+/// The text fields are shared (`Arc<str>`): a REGISTER works on a copy of the AOR's bindings,
+/// hands the changed ones to write-behind and the current ones to the 200, so each binding is
+/// cloned three to four times per refresh — a reference count each, not an allocation and a
+/// copy per field (~13 allocator calls per REGISTER before, callgrind).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Binding {
     /// The AOR key (see [`super::aor_key`]).
-    pub aor: String,
+    pub aor: Arc<str>,
     /// The Contact URI exactly as the UA last registered it (no angle brackets, no header
     /// parameters): requests to this agent are sent to this URI.
-    pub contact: String,
+    pub contact: Arc<str>,
     /// Preference in thousandths (`q=0.5` is 500), 1000 when the UA gave none.
     pub q: u16,
     /// Unix seconds at which the binding lapses.
     pub expires_at: u64,
     /// Call-ID of the REGISTER that last refreshed it (§10.3 step 8 ordering).
-    pub call_id: String,
+    pub call_id: Arc<str>,
     /// CSeq number of that REGISTER.
     pub cseq: u32,
     /// The flow the REGISTER arrived on. Requests to this contact are sent over it: behind NAT
@@ -25,7 +31,7 @@ pub struct Binding {
     #[serde(serialize_with = "serialize_peer")]
     pub received: Peer,
     /// The `User-Agent` header of that REGISTER (truncated), for operators.
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Arc<str>>,
     /// Unix seconds of the last refresh; breaks q ties in [`super::LocationTable::lookup`].
     pub updated_at: u64,
 }
@@ -83,9 +89,9 @@ pub enum Change {
     /// Delete the binding keyed by (`aor`, `contact`).
     Remove {
         /// The AOR key.
-        aor: String,
+        aor: Arc<str>,
         /// The contact URI as stored.
-        contact: String,
+        contact: Arc<str>,
     },
 }
 

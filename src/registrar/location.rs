@@ -91,7 +91,7 @@ impl LocationTable {
         received: Peer,
         policy: &ExpiryPolicy,
     ) -> Result<RegisterOutcome, RegisterError> {
-        let call_id = req.call_id().ok_or(RegisterError::MissingHeader("Call-ID"))?.as_str().to_owned();
+        let call_id = req.call_id().ok_or(RegisterError::MissingHeader("Call-ID"))?.as_str();
         let (cseq, _) = req.cseq().ok_or(RegisterError::MissingHeader("CSeq"))?;
         let header_expires = match req.headers.get(&HeaderName::Expires) {
             None => None,
@@ -102,6 +102,8 @@ impl LocationTable {
         // Lapsed bindings are treated as absent: they must neither block a new registration
         // through the CSeq rule nor count against the cap.
         let stored = self.map.get(aor).map(Vec::as_slice).unwrap_or(&[]);
+        // The AOR text is shared by all its bindings (and kept from the stored ones).
+        let aor_shared: Arc<str> = stored.first().map_or_else(|| Arc::from(aor), |b| Arc::clone(&b.aor));
         let (mut working, lapsed): (Vec<Binding>, Vec<Binding>) = stored.iter().cloned().partition(|b| b.is_live(now));
         let mut changes: Vec<Change> =
             lapsed.into_iter().map(|b| Change::Remove { aor: b.aor, contact: b.contact }).collect();
@@ -114,8 +116,8 @@ impl LocationTable {
             }
             // Removing a binding refreshed by a later REGISTER of the same Call-ID would undo
             // it; the RFC says abort the whole request then.
-            if let Some(b) = working.iter().find(|b| b.call_id == call_id && cseq <= b.cseq) {
-                return Err(RegisterError::OutOfOrder { contact: b.contact.clone() });
+            if let Some(b) = working.iter().find(|b| &*b.call_id == call_id && cseq <= b.cseq) {
+                return Err(RegisterError::OutOfOrder { contact: b.contact.to_string() });
             }
             changes.extend(working.drain(..).map(|b| Change::Remove { aor: b.aor, contact: b.contact }));
             return Ok(self.commit(aor, working, changes, now));
@@ -129,26 +131,30 @@ impl LocationTable {
 
         // Step 8, applied to the copy. `touched[i]` marks bindings written by this request, so
         // that a contact listed twice is not refused as out of order against itself.
-        let user_agent = req.headers.get(&HeaderName::UserAgent).map(|v| truncate(v.as_str(), MAX_USER_AGENT));
+        let user_agent: Option<Arc<str>> = req.headers.get(&HeaderName::UserAgent).map(|v| Arc::from(truncate(v.as_str(), MAX_USER_AGENT)));
+        let call_id: Arc<str> = Arc::from(call_id);
         let mut touched = vec![false; working.len()];
-        let mut upserted: Vec<String> = Vec::new();
+        let mut upserted: Vec<Arc<str>> = Vec::new();
         for w in wanted {
             let found = working.iter().position(|b| stored_uri_equal(&b.contact, &w.uri));
             match (found, w.granted) {
                 (Some(i), granted) => {
                     let b = &working[i];
                     if !touched[i] && b.call_id == call_id && cseq <= b.cseq {
-                        return Err(RegisterError::OutOfOrder { contact: b.contact.clone() });
+                        return Err(RegisterError::OutOfOrder { contact: b.contact.to_string() });
                     }
                     match granted {
                         Granted::Keep(secs) => {
-                            if b.contact != w.raw {
-                                // Same binding, new spelling: the persisted key changes with it.
-                                changes.push(Change::Remove { aor: aor.to_owned(), contact: b.contact.clone() });
-                            }
-                            working[i] = new_binding(aor, &w, secs, now, &call_id, cseq, received, &user_agent);
+                            // Same binding, new spelling: the persisted key changes with it.
+                            let contact = if *b.contact == *w.raw {
+                                Arc::clone(&b.contact)
+                            } else {
+                                changes.push(Change::Remove { aor: Arc::clone(&aor_shared), contact: Arc::clone(&b.contact) });
+                                Arc::from(w.raw.as_str())
+                            };
+                            upserted.push(Arc::clone(&contact));
+                            working[i] = new_binding(&aor_shared, contact, &w, secs, now, &call_id, cseq, received, &user_agent);
                             touched[i] = true;
-                            upserted.push(w.raw);
                         }
                         _ => {
                             let b = working.remove(i);
@@ -159,9 +165,10 @@ impl LocationTable {
                     }
                 }
                 (None, Granted::Keep(secs)) => {
-                    working.push(new_binding(aor, &w, secs, now, &call_id, cseq, received, &user_agent));
+                    let contact: Arc<str> = Arc::from(w.raw.as_str());
+                    upserted.push(Arc::clone(&contact));
+                    working.push(new_binding(&aor_shared, contact, &w, secs, now, &call_id, cseq, received, &user_agent));
                     touched.push(true);
-                    upserted.push(w.raw);
                 }
                 // Removing a binding that does not exist is a no-op (§10.3 step 8).
                 (None, _) => {}
@@ -189,6 +196,9 @@ impl LocationTable {
     fn commit(&mut self, aor: &str, bindings: Vec<Binding>, changes: Vec<Change>, now: u64) -> RegisterOutcome {
         if bindings.is_empty() {
             self.map.remove(aor);
+        } else if let Some(list) = self.map.get_mut(aor) {
+            // A refresh: the key is there already, no copy of it.
+            *list = bindings;
         } else {
             self.map.insert(aor.to_owned(), bindings);
         }
@@ -295,7 +305,7 @@ impl LocationTable {
         let mut touched = std::collections::HashSet::new();
         for b in bindings.into_iter().filter(|b| b.is_live(now)) {
             touched.insert(b.aor.clone());
-            let list = self.map.entry(b.aor.clone()).or_default();
+            let list = self.map.entry(b.aor.to_string()).or_default();
             let same = match Uri::parse_str(&b.contact) {
                 Ok(uri) => list.iter().position(|o| stored_uri_equal(&o.contact, &uri)),
                 Err(_) => list.iter().position(|o| o.contact == b.contact),
@@ -336,6 +346,11 @@ fn check_contact(raw: &str, header_expires: Option<u32>, policy: &ExpiryPolicy) 
 /// Compares a stored contact with a request's; a stored contact that no longer parses (a
 /// hand-edited state file) only matches itself verbatim.
 fn stored_uri_equal(stored: &str, uri: &Uri) -> bool {
+    // A refresh repeats the contact byte for byte: equal without parsing the stored one
+    // (identical text is equal under §19.1.4 whatever it holds).
+    if stored == uri.as_str() {
+        return true;
+    }
     match Uri::parse_str(stored) {
         Ok(s) => uri_equal(&s, uri),
         Err(_) => stored == uri.as_str(),
@@ -344,21 +359,22 @@ fn stored_uri_equal(stored: &str, uri: &Uri) -> bool {
 
 #[allow(clippy::too_many_arguments)] // one call site per branch; a struct would only rename them
 fn new_binding(
-    aor: &str,
+    aor: &Arc<str>,
+    contact: Arc<str>,
     w: &Wanted,
     secs: u32,
     now: u64,
-    call_id: &str,
+    call_id: &Arc<str>,
     cseq: u32,
     received: Peer,
-    user_agent: &Option<String>,
+    user_agent: &Option<Arc<str>>,
 ) -> Binding {
     Binding {
-        aor: aor.to_owned(),
-        contact: w.raw.clone(),
+        aor: Arc::clone(aor),
+        contact,
         q: w.q,
         expires_at: now.saturating_add(u64::from(secs)),
-        call_id: call_id.to_owned(),
+        call_id: Arc::clone(call_id),
         cseq,
         received,
         user_agent: user_agent.clone(),

@@ -43,7 +43,7 @@ fn ok(t: &mut LocationTable, now: u64, r: &Request) -> RegisterOutcome {
 }
 
 fn contacts(t: &LocationTable, now: u64) -> Vec<String> {
-    t.lookup("1001", now).into_iter().map(|b| b.contact.clone()).collect()
+    t.lookup("1001", now).into_iter().map(|b| b.contact.to_string()).collect()
 }
 
 #[test]
@@ -54,12 +54,12 @@ fn new_binding_uses_contact_param_then_header_then_default() {
     assert_eq!(out.current[0].expires_at, NOW + 120);
     assert_eq!(out.current[0].received, peer());
     assert_eq!(out.current[0].user_agent.as_deref(), Some("TestPhone/1.0"));
-    assert!(matches!(&out.changes[..], [Change::Upsert(b)] if b.contact == "sip:1001@192.0.2.1:5060"));
+    assert!(matches!(&out.changes[..], [Change::Upsert(b)] if &*b.contact == "sip:1001@192.0.2.1:5060"));
 
     let out = ok(&mut t, NOW, &reg("b", 1, &["<sip:1001@192.0.2.2>"], &["Expires: 600"]));
-    assert_eq!(out.current.iter().find(|b| b.contact == "sip:1001@192.0.2.2").map(|b| b.expires_at), Some(NOW + 600));
+    assert_eq!(out.current.iter().find(|b| &*b.contact == "sip:1001@192.0.2.2").map(|b| b.expires_at), Some(NOW + 600));
     let out = ok(&mut t, NOW, &reg("c", 1, &["<sip:1001@192.0.2.3>"], &[]));
-    assert_eq!(out.current.iter().find(|b| b.contact == "sip:1001@192.0.2.3").map(|b| b.expires_at), Some(NOW + 1800));
+    assert_eq!(out.current.iter().find(|b| &*b.contact == "sip:1001@192.0.2.3").map(|b| b.expires_at), Some(NOW + 1800));
     assert_eq!(out.current.len(), 3);
 }
 
@@ -113,7 +113,7 @@ fn new_call_id_replaces_regardless_of_cseq() {
     ok(&mut t, NOW, &reg("a", 50, &["<sip:1001@192.0.2.1>"], &[]));
     // The phone rebooted: new Call-ID, CSeq restarts at 1. Must be accepted.
     let out = ok(&mut t, NOW, &reg("b", 1, &["<sip:1001@192.0.2.1>"], &[]));
-    assert_eq!((out.current[0].call_id.as_str(), out.current[0].cseq), ("b", 1));
+    assert_eq!((&*out.current[0].call_id, out.current[0].cseq), ("b", 1));
 }
 
 #[test]
@@ -333,7 +333,7 @@ fn expiry_index_touches_only_lapsed_bindings_and_follows_refreshes() {
     assert!(t.expire(now + 150).is_empty());
     let gone = t.expire(now + 201);
     assert_eq!(gone.len(), 1);
-    assert!(matches!(&gone[0], Change::Remove { aor, .. } if aor == "b"));
+    assert!(matches!(&gone[0], Change::Remove { aor, .. } if &**aor == "b"));
     assert_eq!(t.next_expiry(), Some(now + 300));
     assert_eq!(t.expire(now + 301).len(), 1);
     assert_eq!(t.next_expiry(), None);

@@ -31,8 +31,8 @@ impl StateDb {
                     upsert_run(&mut tx, &run).await?;
                     run.clear();
                     sqlx::query("DELETE FROM bindings WHERE aor = ? AND contact = ?")
-                        .bind(aor)
-                        .bind(contact)
+                        .bind(&**aor)
+                        .bind(&**contact)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -109,15 +109,15 @@ async fn upsert(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, rows: &[&Binding])
         "INSERT INTO bindings (aor, contact, q, expires_at, call_id, cseq, received_proto, received_addr, user_agent, updated_at) ",
     );
     qb.push_values(rows, |mut r, b| {
-        r.push_bind(b.aor.clone())
-            .push_bind(b.contact.clone())
+        r.push_bind(&*b.aor)
+            .push_bind(&*b.contact)
             .push_bind(i64::from(b.q))
             .push_bind(secs(b.expires_at))
-            .push_bind(b.call_id.clone())
+            .push_bind(&*b.call_id)
             .push_bind(i64::from(b.cseq))
             .push_bind(b.received.protocol.to_string())
             .push_bind(b.received.addr.to_string())
-            .push_bind(b.user_agent.clone())
+            .push_bind(b.user_agent.as_deref())
             .push_bind(secs(b.updated_at));
     });
     qb.push(
@@ -138,17 +138,17 @@ fn binding_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Binding, StateError> 
     let proto: String = r.try_get("received_proto")?;
     let addr: String = r.try_get("received_addr")?;
     Ok(Binding {
-        aor: r.try_get("aor")?,
-        contact: r.try_get("contact")?,
+        aor: r.try_get::<String, _>("aor")?.into(),
+        contact: r.try_get::<String, _>("contact")?.into(),
         q: u16::try_from(q).ok().filter(|q| *q <= 1000).ok_or_else(|| corrupt("q", &q))?,
         expires_at: u64::try_from(expires_at).map_err(|_| corrupt("expires_at", &expires_at))?,
-        call_id: r.try_get("call_id")?,
+        call_id: r.try_get::<String, _>("call_id")?.into(),
         cseq: u32::try_from(cseq).map_err(|_| corrupt("cseq", &cseq))?,
         received: Peer::new(
             Protocol::from_token(&proto).ok_or_else(|| corrupt("received_proto", &proto))?,
             addr.parse::<SocketAddr>().map_err(|_| corrupt("received_addr", &addr))?,
         ),
-        user_agent: r.try_get("user_agent")?,
+        user_agent: r.try_get::<Option<String>, _>("user_agent")?.map(Into::into),
         updated_at: u64::try_from(updated_at).map_err(|_| corrupt("updated_at", &updated_at))?,
     })
 }

@@ -77,17 +77,24 @@ impl ServerKey {
     /// [`ServerKey::ack_candidates`] for the full ACK lookup). `None` without a usable top Via
     /// (or, for RFC 2543 requests, without Call-ID or CSeq).
     pub fn for_request(req: &Request) -> Option<ServerKey> {
+        let via_value = req.headers.get(&crate::sip::HeaderName::Via)?;
+        Self::for_request_via(req, &Via::parse(via_value).ok()?)
+    }
+
+    /// [`ServerKey::for_request`] with the request's top Via already parsed (the transaction
+    /// layer needs it for the response destination too: one parse instead of two).
+    pub fn for_request_via(req: &Request, via: &Via<'_>) -> Option<ServerKey> {
         let method = match req.method {
             Method::Ack => Method::Invite,
             ref m => m.clone(),
         };
-        Self::with_method(req, method, req.to_tag())
+        Self::build(req, via, method, true)
     }
 
     /// The key of the INVITE transaction a CANCEL targets (§9.2): the CANCEL's own key with
     /// the method INVITE.
     pub fn invite_of(cancel: &Request) -> Option<ServerKey> {
-        Self::with_method(cancel, Method::Invite, cancel.to_tag())
+        Self::with_method(cancel, Method::Invite, true)
     }
 
     /// The keys under which an ACK's INVITE transaction may be filed. For RFC 3261 there is one.
@@ -95,12 +102,12 @@ impl ServerKey {
     /// under its own To tag: the same tag for a re-INVITE, none for an initial INVITE. The
     /// caller must then check the ACK's To tag against the final response's (§17.2.3).
     pub fn ack_candidates(ack: &Request) -> Vec<ServerKey> {
-        let Some(first) = Self::with_method(ack, Method::Invite, ack.to_tag()) else {
+        let Some(first) = Self::with_method(ack, Method::Invite, true) else {
             return Vec::new();
         };
         match &first {
             ServerKey::Rfc2543 { to_tag: Some(_), .. } => {
-                let untagged = Self::with_method(ack, Method::Invite, None);
+                let untagged = Self::with_method(ack, Method::Invite, false);
                 std::iter::once(first).chain(untagged).collect()
             }
             _ => vec![first],
@@ -112,21 +119,24 @@ impl ServerKey {
         matches!(self, ServerKey::Rfc2543 { .. })
     }
 
-    fn with_method(req: &Request, method: Method, to_tag: Option<&str>) -> Option<ServerKey> {
+    fn with_method(req: &Request, method: Method, with_to_tag: bool) -> Option<ServerKey> {
         let via_value = req.headers.get(&crate::sip::HeaderName::Via)?;
-        let via = Via::parse(via_value).ok()?;
+        Self::build(req, &Via::parse(via_value).ok()?, method, with_to_tag)
+    }
+
+    /// The key from `req`'s parsed top Via; `with_to_tag` says whether an RFC 2543 key takes
+    /// the request's To tag. The To header is only parsed for RFC 2543 keys: an RFC 3261 key
+    /// (nearly every request) does not need it.
+    fn build(req: &Request, via: &Via<'_>, method: Method, with_to_tag: bool) -> Option<ServerKey> {
         if via.is_rfc3261() {
-            return Some(ServerKey::Rfc3261 {
-                branch: via.branch()?.to_owned(),
-                host: via.host.to_ascii_lowercase(),
-                port: via.port,
-                method,
-            });
+            let host = if via.host.bytes().any(|c| c.is_ascii_uppercase()) { via.host.to_ascii_lowercase() } else { via.host.to_owned() };
+            return Some(ServerKey::Rfc3261 { branch: via.branch()?.to_owned(), host, port: via.port, method });
         }
+        let via_value = req.headers.get(&crate::sip::HeaderName::Via)?;
         let (cseq, _) = req.cseq()?;
         Some(ServerKey::Rfc2543 {
             uri: req.uri.as_str().to_owned(),
-            to_tag: to_tag.map(str::to_owned),
+            to_tag: if with_to_tag { req.to_tag().map(str::to_owned) } else { None },
             from_tag: req.from_tag().map(str::to_owned),
             call_id: req.call_id()?.as_str().to_owned(),
             cseq,

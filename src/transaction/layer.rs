@@ -165,7 +165,10 @@ impl TransactionLayer {
             self.handle_ack(now, req, from);
             return;
         }
-        let Some(key) = ServerKey::for_request(&req) else {
+        let Some((key, dest)) = req.top_via().and_then(|via| {
+            let key = ServerKey::for_request_via(&req, &via)?;
+            Some((key, destination::response_destination(&via, from)))
+        }) else {
             tracing::debug!(method = %req.method, %from, "request without usable Via/CSeq/Call-ID dropped");
             return;
         };
@@ -179,8 +182,6 @@ impl TransactionLayer {
             self.sync_server(id);
             return;
         }
-        let Some(via) = req.top_via() else { return };
-        let dest = destination::response_destination(&via, from);
         let id = self.alloc_id();
         let tx = match req.method {
             Method::Invite => ServerTx::Invite(ServerInvite::new(id, dest)),
