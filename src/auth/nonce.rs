@@ -14,12 +14,18 @@
 //! used before a restart with the same secret), so it is reported Stale rather than trusted —
 //! a replay can never be accepted because its record was dropped.
 //!
+//! The map is a hash map with a queue in recording order beside it (eviction and expiry pop
+//! the front), not an ordered map: at 8,000 REGISTER/s it holds its full 100k entries, and the
+//! B-tree's descent was ~1.8% of the CPU (perf). Recording order is nearly issue order; when
+//! it is not, an evicted nonce still lifts the floor past its own issue time, so it can only
+//! ever come back Stale, and a tracked nonce below the floor stays valid because it is tracked.
+//!
 //! Contract: no clock, no I/O; `now` is unix seconds supplied by the caller.
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
-use std::collections::BTreeMap;
+use std::collections::{HashMap, VecDeque};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -60,7 +66,9 @@ pub struct NonceKeeper {
     key_id: [u8; KEY_ID_LEN],
     ttl_secs: u64,
     max_tracked: usize,
-    tracked: BTreeMap<NonceId, u32>,
+    tracked: HashMap<NonceId, u32>,
+    /// The tracked nonces in the order they were first recorded.
+    order: VecDeque<NonceId>,
     /// Untracked nonces issued before this time may have been evicted; see module doc.
     floor: u64,
 }
@@ -110,7 +118,8 @@ impl NonceKeeper {
             key_id,
             ttl_secs,
             max_tracked: DEFAULT_MAX_TRACKED_NONCES,
-            tracked: BTreeMap::new(),
+            tracked: HashMap::new(),
+            order: VecDeque::new(),
             floor,
         }
     }
@@ -208,22 +217,27 @@ impl NonceKeeper {
             return false;
         }
         while self.tracked.len() >= self.max_tracked {
-            match self.tracked.pop_first() {
-                Some((old, _)) => self.floor = self.floor.max(old.issued_at.saturating_add(1)),
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.tracked.remove(&old);
+                    self.floor = self.floor.max(old.issued_at.saturating_add(1));
+                }
                 None => break,
             }
         }
         self.tracked.insert(id, nc);
+        self.order.push_back(id);
         true
     }
 
     /// Drops entries of nonces past their TTL: those nonces are Stale anyway.
     fn purge_expired(&mut self, now: u64) {
-        while let Some((oldest, _)) = self.tracked.first_key_value() {
+        while let Some(oldest) = self.order.front() {
             if !self.expired(oldest.issued_at, now) {
                 break;
             }
-            self.tracked.pop_first();
+            self.tracked.remove(oldest);
+            self.order.pop_front();
         }
     }
 }
