@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
-use super::identity::{hostport, Identity};
+use super::identity::{push_hostport, Identity};
 use crate::sip::{ByteStr, HeaderName, NameAddr, Request, Response, SipHeaders, Uri, Via, MAGIC_COOKIE};
 use crate::transport::{Peer, Protocol};
 
@@ -63,12 +63,22 @@ pub fn loop_hash(req: &Request) -> String {
     for r in req.headers.get_all(&HeaderName::ProxyRequire) {
         r.as_str().hash(&mut h);
     }
-    format!("{:016x}", h.finish())
+    crate::auth::hex_string(&h.finish().to_be_bytes())
 }
 
 /// A branch for a forwarded request: cookie, our tag, the loop hash, and a per-branch suffix.
 pub fn make_branch(hash: &str, suffix: u64) -> String {
-    format!("{MAGIC_COOKIE}{BRANCH_TAG}{hash}.{suffix:x}")
+    let mut b = String::with_capacity(MAGIC_COOKIE.len() + BRANCH_TAG.len() + hash.len() + 17);
+    b.push_str(MAGIC_COOKIE);
+    b.push_str(BRANCH_TAG);
+    b.push_str(hash);
+    b.push('.');
+    let digits = suffix.to_be_bytes();
+    // `{:x}`: no leading zeros, "0" for zero.
+    let hex = crate::auth::hex_string(&digits);
+    let trimmed = hex.trim_start_matches('0');
+    b.push_str(if trimmed.is_empty() { "0" } else { trimmed });
+    b
 }
 
 /// RFC 3261 §16.3 step 4: whether a Via we added earlier carries the same loop hash.
@@ -81,7 +91,13 @@ pub fn is_loop(req: &Request, me: &Identity, hash: &str) -> bool {
 
 /// Puts this node's Via on top.
 pub fn push_via(req: &mut Request, protocol: Protocol, local: SocketAddr, branch: &str) {
-    let v = format!("SIP/2.0/{} {};branch={}", protocol.via_token(), hostport(local), branch);
+    let mut v = String::with_capacity(64 + branch.len());
+    v.push_str("SIP/2.0/");
+    v.push_str(protocol.via_token());
+    v.push(' ');
+    push_hostport(&mut v, local);
+    v.push_str(";branch=");
+    v.push_str(branch);
     req.headers.push_front(HeaderName::Via, v);
 }
 
@@ -89,7 +105,14 @@ pub fn push_via(req: &mut Request, protocol: Protocol, local: SocketAddr, branch
 pub fn rr_uri(protocol: Protocol, local: SocketAddr, double: bool) -> String {
     let transport = if protocol == Protocol::Udp { "" } else { ";transport=tcp" };
     let r2 = if double { ";r2=on" } else { "" };
-    format!("<sip:{}{transport};lr{r2}>", hostport(local))
+    let mut v = String::with_capacity(64);
+    v.push_str("<sip:");
+    push_hostport(&mut v, local);
+    v.push_str(transport);
+    v.push_str(";lr");
+    v.push_str(r2);
+    v.push('>');
+    v
 }
 
 /// Adds Record-Route: one entry, or two when the request leaves on another listener than it
@@ -174,6 +197,16 @@ pub fn via_destination(resp: &Response) -> Option<Peer> {
 mod tests {
     use super::*;
     use crate::sip::{parse_datagram, Message};
+
+    #[test]
+    fn branch_and_hash_text_as_the_formatter_wrote_them() {
+        for (hash, suffix) in [("00ab", 0u64), ("ff", 1), ("0123456789abcdef", 0xdead_beef), ("x", u64::MAX)] {
+            assert_eq!(make_branch(hash, suffix), format!("{MAGIC_COOKIE}{BRANCH_TAG}{hash}.{suffix:x}"));
+        }
+        let h = loop_hash(&req(INV));
+        assert_eq!(h.len(), 16);
+        assert!(h.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    }
 
     fn req(text: &str) -> Request {
         match parse_datagram(bytes::Bytes::from(text.replace('\n', "\r\n"))) {

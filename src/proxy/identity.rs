@@ -73,10 +73,33 @@ fn is_local_ip(ip: IpAddr) -> bool {
 
 /// Formats `addr` as a SIP host:port (IPv6 in brackets).
 pub fn hostport(addr: SocketAddr) -> String {
+    let mut s = String::with_capacity(24);
+    push_hostport(&mut s, addr);
+    s
+}
+
+/// Appends `addr` as [`hostport`] writes it. IPv4 digit by digit: every forwarded request
+/// writes one or two (Via, Record-Route), and `format!` of an address cost ~1,500
+/// instructions each (callgrind).
+pub fn push_hostport(out: &mut String, addr: SocketAddr) {
+    use crate::sip::text::push_decimal;
     match addr {
-        SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
-        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+        SocketAddr::V4(a) => {
+            let [o1, o2, o3, o4] = a.ip().octets();
+            for (i, o) in [o1, o2, o3, o4].into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(out, u64::from(o));
+            }
+        }
+        SocketAddr::V6(a) => {
+            use std::fmt::Write;
+            let _ = write!(out, "[{}]", a.ip());
+        }
     }
+    out.push(':');
+    push_decimal(out, u64::from(addr.port()));
 }
 
 #[cfg(test)]
@@ -99,5 +122,9 @@ mod tests {
         assert_eq!(id.local_for(Peer::new(Protocol::Udp, sa("127.0.0.1:6000"))), Some(sa("127.0.0.1:5070")));
         assert_eq!(id.local_for(Peer::new(Protocol::Tcp, sa("[::1]:6000"))), Some(sa("[::1]:5070")));
         assert_eq!(hostport(sa("[::1]:5070")), "[::1]:5070");
+        // The digit writer against the formatter it replaced.
+        for a in ["0.0.0.0:1", "127.0.0.1:5060", "10.200.3.255:65535", "192.168.100.9:80"] {
+            assert_eq!(hostport(sa(a)), format!("{}", sa(a)));
+        }
     }
 }

@@ -72,9 +72,8 @@ impl Core {
         let caller = caller_of(&req);
         // Which administration the call is for decides which case it joins: ask the plans
         // (without history yet), defaulting to this node.
-        let pre = self.plans.route(&CallInfo { called: &called, caller: caller.as_deref(), topic: None, caller_known: false, has_open_case: false }, at_of(now));
+        let pre = self.plans.decide(&CallInfo { called: &called, caller: caller.as_deref(), topic: None, caller_known: false, has_open_case: false }, at_of(now));
         let administration = pre
-            .decision
             .map(|d| d.administration)
             .or_else(|| self.cfg.cases.as_ref().map(|c| c.node_id.clone()))
             .unwrap_or_default();
@@ -100,20 +99,20 @@ impl Core {
         let caller = caller_of(&req);
         let (known, open) = case.as_ref().map_or((false, false), |c| (c.caller_known, c.open_cases > 0));
         let info = CallInfo { called: &called, caller: caller.as_deref(), topic: None, caller_known: known, has_open_case: open };
-        let routing = self.plans.route(&info, at_of(now));
+        let decision = self.plans.decide(&info, at_of(now));
         if let Some(c) = &case {
             // The token is no personal data: it may go to info logs (the number may not).
             info!(case = %c.token, known_caller = c.caller_known, open_cases = c.open_cases, "citizen call");
             let console = self.cfg.cases.as_ref().map(|c| c.console_url.clone()).unwrap_or_default();
             add_case_headers(&mut req, &c.token, &console);
-            let detail = match &routing.decision {
+            let detail = match &decision {
                 Some(d) => serde_json::json!({ "administration": d.administration, "rule": d.rule.name, "file": d.rule.file.display().to_string(), "line": d.rule.line, "called": d.called }),
                 None => serde_json::json!({ "rule": null, "called": called }),
             };
             self.case_event(&c.token, CaseEvent::Routed, None, detail);
             self.dispatching_case = Some(c.token.clone());
         }
-        match routing.decision {
+        match decision {
             Some(d) => self.start_plan(now, tx, req, from, hash, d),
             None => self.route_to_user(now, tx, req, from, hash),
         }

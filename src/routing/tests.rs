@@ -57,7 +57,10 @@ fn call(called: &str) -> CallInfo<'_> {
 }
 
 fn rule_name(set: &DialPlanSet, c: &CallInfo<'_>, at: &str) -> Option<String> {
-    set.route(c, ts(at)).decision.map(|d| d.rule.name)
+    let routed = set.route(c, ts(at)).decision;
+    // The proxy's trace-less path must decide exactly as the explained one.
+    assert_eq!(set.decide(c, ts(at)), routed);
+    routed.map(|d| d.rule.name)
 }
 
 const WEEKDAY_WINTER: &str = "2026-01-14T09:00:00Z"; // Wed 10:00 CET
