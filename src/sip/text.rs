@@ -92,8 +92,42 @@ pub fn push_decimal(out: &mut String, n: u64) {
 
 /// Whether `c` is a `token` character (RFC 3261 §25.1).
 pub fn is_token_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)
+    CLASS[c as usize] & TOKEN != 0
 }
+
+/// Whether `c` may appear in an unquoted parameter value: a token character, or the `:`,
+/// `[` and `]` of an IPv6 reference (`received=[2001:db8::1]`, `maddr=`).
+pub fn is_param_value_char(c: u8) -> bool {
+    CLASS[c as usize] & (TOKEN | VALUE) != 0
+}
+
+const TOKEN: u8 = 1;
+const VALUE: u8 = 2;
+
+/// Character classes by byte: one load per byte instead of a comparison chain. Every
+/// parameter of every URI and Via is checked against it (callgrind: `Params::validate` was
+/// ~6% of a proxied call's instructions).
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() {
+            t[c] = TOKEN;
+        }
+        c += 1;
+    }
+    let extra = b"-.!%*_+`'~";
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = TOKEN;
+        i += 1;
+    }
+    t[b':' as usize] = VALUE;
+    t[b'[' as usize] = VALUE;
+    t[b']' as usize] = VALUE;
+    t
+};
 
 /// Whether `s` is a non-empty token.
 pub fn is_token(s: &str) -> bool {
@@ -187,7 +221,7 @@ impl<'a> Params<'a> {
                     if quoted_len(v.as_bytes()) != Some(v.len()) {
                         return false;
                     }
-                } else if v.is_empty() || !v.bytes().all(|c| is_token_char(c) || c == b':' || c == b'[' || c == b']') {
+                } else if v.is_empty() || !v.bytes().all(is_param_value_char) {
                     return false;
                 }
             }
@@ -250,6 +284,15 @@ impl<'a> Iterator for Params<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn character_classes_match_the_grammar() {
+        for c in 0..=255u8 {
+            let token = c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c);
+            assert_eq!(is_token_char(c), token, "{c}");
+            assert_eq!(is_param_value_char(c), token || b":[]".contains(&c), "{c}");
+        }
+    }
 
     #[test]
     fn push_decimal_matches_display() {
