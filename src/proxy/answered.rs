@@ -19,7 +19,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::sip::{HeaderName, Request, SipHeaders};
-use crate::transaction::{DigestHasher, ShardedMap};
+use crate::transaction::{DigestHasher, ServerKey, ShardedMap};
 
 /// Digests of recently answered REGISTERs.
 #[derive(Debug)]
@@ -38,15 +38,16 @@ impl Answered {
         Answered { keys: Default::default(), seen: ShardedMap::default(), order: VecDeque::new(), ttl }
     }
 
-    /// The digest that identifies `req` and its credentials; `None` when it lacks a branch
-    /// (RFC 2543 peers: such requests keep a full transaction).
-    pub fn digest(&self, req: &Request) -> Option<u64> {
-        let via = req.top_via()?;
-        let branch = via.branch()?;
+    /// The digest that identifies `req`, filed under the server transaction `key`, and its
+    /// credentials; `None` for an RFC 2543 key (no unique branch: such requests keep a full
+    /// transaction). The key's branch and sent-by stand for the top Via: the transaction layer
+    /// parsed it already.
+    pub fn digest(&self, key: &ServerKey, req: &Request) -> Option<u64> {
+        let ServerKey::Rfc3261 { branch, host, port, .. } = key else { return None };
         let mut h = self.keys.build_hasher();
         branch.hash(&mut h);
-        via.host.hash(&mut h);
-        via.port.hash(&mut h);
+        host.hash(&mut h);
+        port.hash(&mut h);
         req.call_id().hash(&mut h);
         req.cseq().hash(&mut h);
         req.headers.get(&HeaderName::To).map(|v| v.as_str()).hash(&mut h);
@@ -114,20 +115,24 @@ mod tests {
         }
     }
 
+    fn digest(a: &Answered, req: &Request) -> Option<u64> {
+        a.digest(&ServerKey::for_request(req)?, req)
+    }
+
     #[test]
     fn a_retransmission_is_known_for_timer_j_and_only_then() {
         let t0 = Instant::now();
         let mut a = Answered::new(Duration::from_secs(32));
-        let d = a.digest(&register("z9hG4bK1", 2, "nc=00000001")).unwrap();
+        let d = digest(&a, &register("z9hG4bK1", 2, "nc=00000001")).unwrap();
         assert!(!a.contains(t0, d));
         a.insert(t0, d);
         // the same request again (a retransmission): same digest, known
-        assert_eq!(a.digest(&register("z9hG4bK1", 2, "nc=00000001")), Some(d));
+        assert_eq!(digest(&a, &register("z9hG4bK1", 2, "nc=00000001")), Some(d));
         assert!(a.contains(t0 + Duration::from_secs(31), d));
         // a new transaction, a new CSeq or other credentials are not retransmissions
-        assert_ne!(a.digest(&register("z9hG4bK2", 2, "nc=00000001")), Some(d));
-        assert_ne!(a.digest(&register("z9hG4bK1", 3, "nc=00000001")), Some(d));
-        assert_ne!(a.digest(&register("z9hG4bK1", 2, "nc=00000002")), Some(d));
+        assert_ne!(digest(&a, &register("z9hG4bK2", 2, "nc=00000001")), Some(d));
+        assert_ne!(digest(&a, &register("z9hG4bK1", 3, "nc=00000001")), Some(d));
+        assert_ne!(digest(&a, &register("z9hG4bK1", 2, "nc=00000002")), Some(d));
         // after Timer J it is forgotten, and the memory goes with it
         assert!(!a.contains(t0 + Duration::from_secs(32), d));
         assert!(a.is_empty());

@@ -565,13 +565,9 @@ impl Core {
             (HeaderName::ProxyAuthorization, 407, HeaderName::ProxyAuthenticate)
         };
         // Pick our realm's credentials when several are present.
-        let realm = self.auth.config().realm.clone();
+        let realm = self.auth.config().realm.as_str();
         let mut stale = false;
-        let creds_hdr = req
-            .headers
-            .get_all(&hdr)
-            .filter_map(|v| DigestCredentials::parse(v).ok())
-            .find(|c| c.realm == realm.as_str());
+        let creds_hdr = req.headers.get_all(&hdr).filter_map(|v| DigestCredentials::parse(v).ok()).find(|c| c.realm == realm);
         if let Some(c) = creds_hdr {
             let stored = self.creds.lookup(&c.username);
             match self.auth.verify(now.unix, req.method.as_str(), req.uri.as_str(), &c, stored.as_ref()) {
@@ -579,8 +575,8 @@ impl Core {
                     // The identity asserted must be the one authenticated (Kamailio's
                     // check_from / check_to) — except a gateway's calls, whose From is the citizen.
                     let gateway = !register && self.creds.is_gateway(&username);
-                    let claimed = if register { req.to_hdr() } else { req.from_hdr() };
-                    let claimed_user = claimed.and_then(|na| Uri::parse_str(na.uri).ok()).and_then(|u| u.user().map(|s| crate::sip::uri::unescape(s).into_owned()));
+                    let claimed = header_uri(req, if register { &HeaderName::To } else { &HeaderName::From });
+                    let claimed_user = claimed.as_ref().and_then(|u| u.user()).map(crate::sip::uri::unescape);
                     if !gateway && claimed_user.as_deref() != Some(username.as_str()) {
                         self.stats.auth_failures += 1;
                         self.reply(now, tx, req, 403, vec![]);
@@ -634,10 +630,10 @@ impl Core {
         // A retransmission of a REGISTER answered 200 statelessly: the same 200 again, from the
         // current bindings, without re-running authentication (its nonce-count is spent) or the
         // registrar (its CSeq is no longer new).
-        let digest = if from.protocol.is_reliable() { None } else { self.answered.digest(&req) };
+        let digest = if from.protocol.is_reliable() { None } else { self.txl.server_key(tx).and_then(|k| self.answered.digest(k, &req)) };
         if digest.is_some_and(|d| self.answered.contains(now.mono, d)) {
             self.stats.register_retransmissions += 1;
-            let aor = req.to_hdr().and_then(|na| Uri::parse_str(na.uri).ok()).and_then(|u| aor_key(&u));
+            let aor = header_uri(&req, &HeaderName::To).and_then(|u| aor_key(&u));
             let current = aor.map(|aor| self.location.lookup(&aor, now.unix)).unwrap_or_default();
             let extra = register_ok_headers(current, now);
             self.reply(now, tx, &req, 200, extra);
@@ -647,7 +643,7 @@ impl Core {
         if !self.authorized(now, tx, &req, from, true) {
             return;
         }
-        let aor = req.to_hdr().and_then(|na| Uri::parse_str(na.uri).ok()).and_then(|u| aor_key(&u));
+        let aor = header_uri(&req, &HeaderName::To).and_then(|u| aor_key(&u));
         let Some(aor) = aor else {
             self.reply(now, tx, &req, 404, vec![]);
             return;
@@ -1087,6 +1083,14 @@ pub fn httpdate(unix: u64) -> String {
     two(&mut out, secs % 60);
     out.push_str(" GMT");
     out
+}
+
+
+/// The URI of a From/To-style header, sharing the message's bytes (no copy of the text).
+fn header_uri(req: &Request, name: &HeaderName) -> Option<Uri> {
+    let v = req.headers.get(name)?;
+    let na = NameAddr::parse(v).ok()?;
+    Uri::parse(v.slice_ref(na.uri)).ok()
 }
 
 #[cfg(test)]

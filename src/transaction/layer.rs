@@ -365,6 +365,11 @@ impl TransactionLayer {
         }
     }
 
+    /// The key a server transaction was filed under, if it is still there.
+    pub fn server_key(&self, tx: TxId) -> Option<&ServerKey> {
+        self.servers.get(&tx).map(|e| &*e.key)
+    }
+
     /// Ends transaction `tx` now, whatever its state, without sending anything: for a TU that
     /// gives up on it (e.g. a proxy whose Timer C fired on an INVITE it cannot CANCEL, or a
     /// server transaction it will never answer). A server transaction still reports
