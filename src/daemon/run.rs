@@ -93,7 +93,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     auth_cfg.algorithms = algorithms;
     auth_cfg.nonce_ttl_secs = cfg.auth.nonce_ttl_secs;
     let core_cfg = CoreConfig {
-        server_header: cfg.sip.server_header.clone(),
+        server_header: cfg.sip.server_header.clone().into(),
         expiry: ExpiryPolicy { min: cfg.registrar.min_expires, max: cfg.registrar.max_expires, default: cfg.registrar.default_expires },
         timer_c: Duration::from_secs(cfg.proxy.timer_c_secs),
         record_route: cfg.proxy.record_route,

@@ -87,8 +87,9 @@ impl Principal {
 /// Settings of the core.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
-    /// Value of Server / User-Agent headers the node writes.
-    pub server_header: String,
+    /// Value of Server / User-Agent headers the node writes (shared bytes: every response
+    /// carries it, and a `String` was copied into each).
+    pub server_header: crate::sip::ByteStr,
     /// Registration expiry policy.
     pub expiry: ExpiryPolicy,
     /// Timer C.

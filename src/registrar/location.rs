@@ -34,9 +34,10 @@ pub struct RegisterOutcome {
 }
 
 /// One Contact of the request, checked and with its lifetime decided.
-struct Wanted {
+struct Wanted<'a> {
     uri: Uri,
-    raw: String,
+    /// The URI's text in the request (no copy: it becomes the binding's shared text once).
+    raw: &'a str,
     q: u16,
     granted: Granted,
 }
@@ -97,7 +98,8 @@ impl LocationTable {
             None => None,
             Some(_) => Some(req.expires().ok_or(RegisterError::BadExpires)?),
         };
-        let contacts: Vec<&str> = req.headers.get_all(&HeaderName::Contact).map(|v| v.as_str().trim()).collect();
+        let contact_hdrs: Vec<&crate::sip::ByteStr> = req.headers.get_all(&HeaderName::Contact).collect();
+        let contacts: Vec<&str> = contact_hdrs.iter().map(|v| v.as_str().trim()).collect();
 
         // Lapsed bindings are treated as absent: they must neither block a new registration
         // through the CSeq rule nor count against the cap.
@@ -125,8 +127,8 @@ impl LocationTable {
 
         // Step 7: check every contact before touching anything.
         let mut wanted = Vec::with_capacity(contacts.len());
-        for raw in &contacts {
-            wanted.push(check_contact(raw, header_expires, policy)?);
+        for (hdr, raw) in contact_hdrs.iter().zip(&contacts) {
+            wanted.push(check_contact(hdr, raw, header_expires, policy)?);
         }
 
         // Step 8, applied to the copy. `touched[i]` marks bindings written by this request, so
@@ -150,7 +152,7 @@ impl LocationTable {
                                 Arc::clone(&b.contact)
                             } else {
                                 changes.push(Change::Remove { aor: Arc::clone(&aor_shared), contact: Arc::clone(&b.contact) });
-                                Arc::from(w.raw.as_str())
+                                Arc::from(w.raw)
                             };
                             upserted.push(Arc::clone(&contact));
                             working[i] = new_binding(&aor_shared, contact, &w, secs, now, &call_id, cseq, received, &user_agent);
@@ -165,7 +167,7 @@ impl LocationTable {
                     }
                 }
                 (None, Granted::Keep(secs)) => {
-                    let contact: Arc<str> = Arc::from(w.raw.as_str());
+                    let contact: Arc<str> = Arc::from(w.raw);
                     upserted.push(Arc::clone(&contact));
                     working.push(new_binding(&aor_shared, contact, &w, secs, now, &call_id, cseq, received, &user_agent));
                     touched.push(true);
@@ -323,10 +325,11 @@ impl LocationTable {
 }
 
 /// Parses and checks one Contact value and applies the expiry policy to it.
-fn check_contact(raw: &str, header_expires: Option<u32>, policy: &ExpiryPolicy) -> Result<Wanted, RegisterError> {
+/// `raw` is the trimmed text of the header value `hdr`; the URI shares `hdr`'s bytes.
+fn check_contact<'a>(hdr: &crate::sip::ByteStr, raw: &'a str, header_expires: Option<u32>, policy: &ExpiryPolicy) -> Result<Wanted<'a>, RegisterError> {
     let bad = |why: &str| RegisterError::BadContact(format!("{why}: {raw}"));
     let na = NameAddr::parse(raw).map_err(|e| bad(&e.to_string()))?;
-    let uri = Uri::parse_str(na.uri).map_err(|e| bad(&e.to_string()))?;
+    let uri = Uri::parse(hdr.slice_ref(na.uri)).map_err(|e| bad(&e.to_string()))?;
     // We can only ever send to SIP/SIPS contacts; accepting `mailto:` or `tel:` would create
     // bindings every INVITE then fails on.
     if !uri.is_sip() {
@@ -340,7 +343,7 @@ fn check_contact(raw: &str, header_expires: Option<u32>, policy: &ExpiryPolicy) 
     if granted == Granted::TooBrief {
         return Err(RegisterError::IntervalTooBrief { min: policy.min });
     }
-    Ok(Wanted { raw: na.uri.to_owned(), uri, q, granted })
+    Ok(Wanted { raw: na.uri, uri, q, granted })
 }
 
 /// Compares a stored contact with a request's; a stored contact that no longer parses (a
