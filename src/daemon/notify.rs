@@ -48,7 +48,7 @@ impl Notifier {
                 None
             }
         });
-        let for_us = watchdog_pid.map_or(true, |p| p.trim().parse::<u32>().ok() == Some(my_pid));
+        let for_us = watchdog_pid.is_none_or(|p| p.trim().parse::<u32>().ok() == Some(my_pid));
         let watchdog = watchdog_usec
             .and_then(|u| u.trim().parse::<u64>().ok())
             .filter(|&u| u > 0 && for_us && target.is_some())
