@@ -1086,7 +1086,6 @@ pub fn httpdate(unix: u64) -> String {
     out
 }
 
-
 /// The URI of a From/To-style header, sharing the message's bytes (no copy of the text).
 fn header_uri(req: &Request, name: &HeaderName) -> Option<Uri> {
     let v = req.headers.get(name)?;

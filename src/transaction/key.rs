@@ -129,8 +129,12 @@ impl ServerKey {
     /// (nearly every request) does not need it.
     fn build(req: &Request, via: &Via<'_>, method: Method, with_to_tag: bool) -> Option<ServerKey> {
         if via.is_rfc3261() {
-            let host = if via.host.bytes().any(|c| c.is_ascii_uppercase()) { via.host.to_ascii_lowercase() } else { via.host.to_owned() };
-            return Some(ServerKey::Rfc3261 { branch: via.branch()?.to_owned(), host, port: via.port, method });
+            return Some(ServerKey::Rfc3261 {
+                branch: via.branch()?.to_owned(),
+                host: via.host.to_ascii_lowercase(),
+                port: via.port,
+                method,
+            });
         }
         let via_value = req.headers.get(&crate::sip::HeaderName::Via)?;
         let (cseq, _) = req.cseq()?;
