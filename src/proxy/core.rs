@@ -576,7 +576,7 @@ impl Core {
                     // The identity asserted must be the one authenticated (Kamailio's
                     // check_from / check_to) — except a gateway's calls, whose From is the citizen.
                     let gateway = !register && self.creds.is_gateway(&username);
-                    let claimed = header_uri(req, if register { &HeaderName::To } else { &HeaderName::From });
+                    let claimed = req.addr_uri(if register { &HeaderName::To } else { &HeaderName::From });
                     let claimed_user = claimed.as_ref().and_then(|u| u.user()).map(crate::sip::uri::unescape);
                     if !gateway && claimed_user.as_deref() != Some(username.as_str()) {
                         self.stats.auth_failures += 1;
@@ -634,7 +634,7 @@ impl Core {
         let digest = if from.protocol.is_reliable() { None } else { self.txl.server_key(tx).and_then(|k| self.answered.digest(k, &req)) };
         if digest.is_some_and(|d| self.answered.contains(now.mono, d)) {
             self.stats.register_retransmissions += 1;
-            let aor = header_uri(&req, &HeaderName::To).and_then(|u| aor_key(&u));
+            let aor = req.addr_uri(&HeaderName::To).and_then(|u| aor_key(&u));
             let current = aor.map(|aor| self.location.lookup(&aor, now.unix)).unwrap_or_default();
             let extra = register_ok_headers(current, now);
             self.reply(now, tx, &req, 200, extra);
@@ -644,7 +644,7 @@ impl Core {
         if !self.authorized(now, tx, &req, from, true) {
             return;
         }
-        let aor = header_uri(&req, &HeaderName::To).and_then(|u| aor_key(&u));
+        let aor = req.addr_uri(&HeaderName::To).and_then(|u| aor_key(&u));
         let Some(aor) = aor else {
             self.reply(now, tx, &req, 404, vec![]);
             return;
@@ -1084,13 +1084,6 @@ pub fn httpdate(unix: u64) -> String {
     two(&mut out, secs % 60);
     out.push_str(" GMT");
     out
-}
-
-/// The URI of a From/To-style header, sharing the message's bytes (no copy of the text).
-fn header_uri(req: &Request, name: &HeaderName) -> Option<Uri> {
-    let v = req.headers.get(name)?;
-    let na = NameAddr::parse(v).ok()?;
-    Uri::parse(v.slice_ref(na.uri)).ok()
 }
 
 #[cfg(test)]

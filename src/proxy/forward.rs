@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 use super::identity::{push_hostport, Identity};
-use crate::sip::{ByteStr, HeaderName, NameAddr, Request, Response, SipHeaders, Uri, Via, MAGIC_COOKIE};
+use crate::sip::{ByteStr, HeaderName, Request, Response, SipHeaders, Uri, Via, MAGIC_COOKIE};
 use crate::transport::{Peer, Protocol};
 
 /// The marker after the magic cookie that identifies branches this node made.
@@ -135,8 +135,8 @@ pub fn decrement_max_forwards(req: &mut Request) {
 /// RFC 3261 §16.4: removes leading Route entries that name this node. Returns how many.
 pub fn pop_own_routes(req: &mut Request, me: &Identity) -> usize {
     let mut n = 0;
-    while let Some(first) = req.headers.get(&HeaderName::Route) {
-        let own = NameAddr::parse(first).ok().and_then(|na| Uri::parse_str(na.uri).ok()).is_some_and(|u| me.is_local_uri(&u));
+    while req.headers.get(&HeaderName::Route).is_some() {
+        let own = req.addr_uri(&HeaderName::Route).is_some_and(|u| me.is_local_uri(&u));
         if !own {
             break;
         }
@@ -148,9 +148,7 @@ pub fn pop_own_routes(req: &mut Request, me: &Identity) -> usize {
 
 /// The first Route's URI, if any.
 pub fn first_route(req: &Request) -> Option<Uri> {
-    let first = req.headers.get(&HeaderName::Route)?;
-    let na = NameAddr::parse(first).ok()?;
-    Uri::parse(first.slice_ref(na.uri)).ok()
+    req.addr_uri(&HeaderName::Route)
 }
 
 /// The transport destination a URI names, when its host is an IP literal (no DNS here).

@@ -24,12 +24,7 @@ use crate::transport::Peer;
 /// for anonymous calls (RFC 3323: `anonymous@anonymous.invalid`, or `Privacy: id`).
 pub fn caller_of(req: &Request) -> Option<String> {
     let private = req.headers.get(&HeaderName::Other("Privacy".into())).is_some_and(|p| p.to_ascii_lowercase().contains("id"));
-    let pai = req
-        .headers
-        .get(&HeaderName::PAssertedIdentity)
-        .and_then(|v| crate::sip::NameAddr::parse(v).ok().and_then(|na| Uri::parse_str(na.uri).ok()));
-    let from = req.from_hdr().and_then(|na| Uri::parse_str(na.uri).ok());
-    let uri = pai.or(from)?;
+    let uri = req.addr_uri(&HeaderName::PAssertedIdentity).or_else(|| req.addr_uri(&HeaderName::From))?;
     let user = uri.user().map(|u| unescape(u).into_owned());
     if private || uri.host().eq_ignore_ascii_case("anonymous.invalid") || user.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("anonymous")) {
         return None;

@@ -104,6 +104,14 @@ pub trait SipHeaders {
         self.hdrs().get(&HeaderName::To).and_then(|v| NameAddr::parse(v).ok())
     }
 
+    /// The URI of the first `name` header in name-addr form (From, To, Route,
+    /// P-Asserted-Identity), sharing the message's bytes: no copy of the text.
+    fn addr_uri(&self, name: &HeaderName) -> Option<Uri> {
+        let v = self.hdrs().get(name)?;
+        let na = NameAddr::parse(v).ok()?;
+        Uri::parse(v.slice_ref(na.uri)).ok()
+    }
+
     /// The From tag.
     #[allow(clippy::wrong_self_convention)]
     fn from_tag(&self) -> Option<&str> {
