@@ -73,11 +73,8 @@ pub fn make_branch(hash: &str, suffix: u64) -> String {
     b.push_str(BRANCH_TAG);
     b.push_str(hash);
     b.push('.');
-    let digits = suffix.to_be_bytes();
-    // `{:x}`: no leading zeros, "0" for zero.
-    let hex = crate::auth::hex_string(&digits);
-    let trimmed = hex.trim_start_matches('0');
-    b.push_str(if trimmed.is_empty() { "0" } else { trimmed });
+    // Writing into the String cannot fail; one integer's hex, not a whole `format!`.
+    let _ = write!(b, "{suffix:x}");
     b
 }
 

@@ -85,8 +85,7 @@ pub fn push_hostport(out: &mut String, addr: SocketAddr) {
     use crate::sip::text::push_decimal;
     match addr {
         SocketAddr::V4(a) => {
-            let [o1, o2, o3, o4] = a.ip().octets();
-            for (i, o) in [o1, o2, o3, o4].into_iter().enumerate() {
+            for (i, o) in a.ip().octets().into_iter().enumerate() {
                 if i > 0 {
                     out.push('.');
                 }
