@@ -10,6 +10,7 @@
 #                        10 ms period), so that the server, not SIPp on the other core, is what
 #                        saturates: the max-rate search then measures the server's capacity
 #                        per PCT% of a core (needs a writable cgroup cpu controller, v1 or v2)
+#   env BISECT=N        bisections after the doubling steps (default 3, --quick 1)
 #   env KAM_CHILDREN=N  Kamailio's UDP workers (-n, default 2); with 1 it cannot reorder a 180
 #                        behind the 200, which makes SIPp abort calls (see docs/benchmarks.md)
 #
@@ -25,7 +26,8 @@
 #             after registering from the same ip:port with sipp-scenarios/register_auth.xml
 #   options:  benches/sipp/options.xml (OPTIONS to the server -> 200)
 # first at a fixed offered rate, then doubling the rate (bounded steps) until failures
-# exceed 0.1% or less than 95% of the offered rate is achieved; then registers 100k more
+# exceed 0.1% or less than 95% of the offered rate is achieved, then bisecting between the
+# last pass and the first fail (BISECT times, or until within 1/16); then registers 100k more
 # distinct users and reads the memory. Per run: SIPp stat + rtt dump, the server's CPU
 # (utime+stime of all its processes, /proc) and memory (PSS/RSS/VmHWM sampled each second).
 # Results: benches/results/<UTC timestamp>/ (raw/, runs.jsonl, runs.csv, summary.csv,
@@ -51,8 +53,10 @@ done
 
 if [ $MODE = quick ]; then
     FIXED_DUR=6; STEP_DUR=5; MAX_STEPS=3; BIND_N=10000; BIND_SETTLE=5; SETTLE=0; OVERALL=420
+    BISECT=${BISECT:-1}
 else
-    FIXED_DUR=20; STEP_DUR=10; MAX_STEPS=6; BIND_N=100000; BIND_SETTLE=35; SETTLE=35; OVERALL=1260
+    FIXED_DUR=20; STEP_DUR=10; MAX_STEPS=6; BIND_N=100000; BIND_SETTLE=35; SETTLE=35; OVERALL=1560
+    BISECT=${BISECT:-3}
 fi
 REG_RATE=500; CALL_RATE=100; OPT_RATE=1000; CALL_PAUSE_MS=500
 LOAD_USERS=1000
@@ -132,7 +136,7 @@ cat > "$OUT/meta.json" <<EOF
  "kamailio": "$(kamailio -v | head -1 | sed 's/^version: //')",
  "sipp": "$(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1)",
  "pinning": "$PINNING; Kamailio -n ${KAM_CHILDREN:-2}",
- "load": "fixed: REGISTER $REG_RATE/s, calls $CALL_RATE/s (pause ${CALL_PAUSE_MS} ms), OPTIONS $OPT_RATE/s for ${FIXED_DUR}s; steps x2 for ${STEP_DUR}s (max $MAX_STEPS + 1 bisection); $BIND_N extra bindings; UDP"}
+ "load": "fixed: REGISTER $REG_RATE/s, calls $CALL_RATE/s (pause ${CALL_PAUSE_MS} ms), OPTIONS $OPT_RATE/s for ${FIXED_DUR}s; steps x2 for ${STEP_DUR}s (max $MAX_STEPS, then up to $BISECT bisections); $BIND_N extra bindings; UDP"}
 EOF
 
 # ---------------------------------------------------------------------------------------
@@ -229,16 +233,24 @@ print("  %-8s %-8s %-8s offered %6d/s achieved %8.1f/s ok %7d failed %5d retrans
 
 last_pass() { tail -1 "$OUT/runs.jsonl" | python3 -c 'import json,sys; print(1 if json.loads(sys.stdin.read())["pass"] else 0)'; }
 
-# step SERVER TARGET SCENARIO START_RATE: doubling, then one bisection between last pass and first fail
+# step SERVER TARGET SCENARIO START_RATE GOOD: doubling until a step fails, then BISECT
+# bisections between the last pass and the first fail. One bisection (rounds 1-5) left a
+# maximum of either 2^k or 1.5 x 2^k: Kamailio's capped REGISTER maximum came out as 7,981 or
+# 11,976/s in two runs of the same build, the gap being the search's, not the server's.
 step_up() {
-    local server=$1 target=$2 scen=$3 rate=$4 good=$5 i
+    local server=$1 target=$2 scen=$3 rate=$4 good=$5 bad=0 i
     for i in $(seq 1 $MAX_STEPS); do
         run_sipp "$server" "$target" "$scen" step "$rate" $STEP_DUR
-        if [ "$(last_pass)" = 1 ]; then good=$rate; rate=$((rate * 2)); else break; fi
+        if [ "$(last_pass)" = 1 ]; then good=$rate; rate=$((rate * 2)); else bad=$rate; break; fi
     done
-    if [ "$(last_pass)" = 0 ] && [ "$good" -gt 0 ]; then
-        run_sipp "$server" "$target" "$scen" step $(((good + rate) / 2)) $STEP_DUR
-    fi
+    [ "$bad" -gt 0 ] && [ "$good" -gt 0 ] || return 0
+    for i in $(seq 1 $BISECT); do
+        # stop once the bracket is within 1/16 of the maximum
+        [ $((bad - good)) -gt $((good / 16)) ] || break
+        rate=$(((good + bad) / 2))
+        run_sipp "$server" "$target" "$scen" step "$rate" $STEP_DUR
+        if [ "$(last_pass)" = 1 ]; then good=$rate; else bad=$rate; fi
+    done
 }
 
 # goal_run SERVER TARGET SCENARIO: issue 6's goal is >=1.5x Kamailio's highest sustained rate

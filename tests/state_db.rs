@@ -219,3 +219,55 @@ async fn large_batches_keep_order_and_last_write() {
     assert_eq!(got.iter().find(|b| &*b.aor == "u9"), Some(&back));
     assert!(got.iter().all(|b| &*b.aor != "u8"));
 }
+
+/// A state file written by a daemon before migration 0003 (bindings as a rowid table with an
+/// expiry index) keeps its bindings when a newer daemon opens it and rebuilds the table
+/// WITHOUT ROWID.
+#[tokio::test]
+async fn bindings_survive_the_without_rowid_migration() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+    let t = tmp();
+    let file = t.path().join(DB_FILE);
+    let old = SqlitePool::connect_with(SqliteConnectOptions::new().filename(&file).create_if_missing(true))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/state"));
+    let mut before = sqlx::migrate::Migrator::new(dir).await.unwrap_or_else(|e| panic!("{e}"));
+    before.migrations.to_mut().retain(|m| m.version < 3);
+    before.run(&old).await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query(
+        "INSERT INTO bindings (aor, contact, q, expires_at, call_id, cseq, received_proto, received_addr, user_agent, updated_at) \
+         VALUES ('alice@pa.example.it', '<sip:alice@192.0.2.7:5060>', 1000, ?, 'c1@host', 7, 'udp', '192.0.2.7:5060', NULL, ?)",
+    )
+    .bind((NOW + 600) as i64)
+    .bind(NOW as i64)
+    .execute(&old)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    old.close().await;
+
+    let db = open(t.path()).await;
+    let loaded = db.load_bindings(NOW).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(&*loaded[0].contact, "<sip:alice@192.0.2.7:5060>");
+    assert_eq!((loaded[0].cseq, loaded[0].expires_at), (7, NOW + 600));
+    // Upserts and purges still work on the rebuilt table.
+    db.save_bindings(&[Change::Upsert(binding("bob@pa.example.it", "<sip:bob@[2001:db8::7]>", NOW + 5))])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(db.purge_expired(NOW + 10).await.unwrap_or_else(|e| panic!("{e}")), 1);
+    db.close().await.unwrap_or_else(|e| panic!("{e}"));
+
+    let check = SqlitePool::connect_with(SqliteConnectOptions::new().filename(&file)).await.unwrap_or_else(|e| panic!("{e}"));
+    let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'bindings'")
+        .fetch_one(&check)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(sql.contains("WITHOUT ROWID"), "{sql}");
+    let indexes: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'bindings' AND sql IS NOT NULL")
+        .fetch_one(&check)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(indexes, 0);
+    check.close().await;
+}

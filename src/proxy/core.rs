@@ -27,7 +27,7 @@ use crate::registrar::{aor_key, Binding, Change, ExpiryPolicy, LocationTable, Re
 use crate::sip::{
     parse_datagram, parse_framed, reason_phrase, HeaderName, Message, Method, NameAddr, Request, Response, SipHeaders, Uri,
 };
-use crate::transaction::{ShardedMap, Transmit, TransactionLayer, TuEvent, TxId};
+use crate::transaction::{IdHasher, ShardedMap, Transmit, TransactionLayer, TuEvent, TxId};
 use crate::transport::{FlowCheck, NetList, Peer, RateLimiter};
 
 /// The two clocks the core needs: monotonic for timers, wall-clock seconds for registrations
@@ -126,8 +126,8 @@ pub struct Core {
     pub(super) auth: Authenticator,
     pub(super) creds: std::sync::Arc<dyn Credentials>,
     pub(super) flows: std::sync::Arc<dyn FlowCheck>,
-    pub(super) calls: ShardedMap<TxId, ProxyCall>,
-    pub(super) branch_of: ShardedMap<TxId, TxId>,
+    pub(super) calls: ShardedMap<TxId, ProxyCall, IdHasher>,
+    pub(super) branch_of: ShardedMap<TxId, TxId, IdHasher>,
     pub(super) timer_c: BTreeSet<(Instant, TxId)>,
     pub(super) out: VecDeque<Transmit>,
     pub(super) changes: Vec<Change>,
@@ -173,8 +173,8 @@ impl Core {
             auth,
             creds,
             flows,
-            calls: ShardedMap::new(),
-            branch_of: ShardedMap::new(),
+            calls: ShardedMap::default(),
+            branch_of: ShardedMap::default(),
             timer_c: BTreeSet::new(),
             out: VecDeque::new(),
             changes: Vec::new(),

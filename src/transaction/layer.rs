@@ -21,7 +21,7 @@ use super::timer::TimerTable;
 use crate::sip::{Method, Request, Response, SipHeaders, Via};
 use crate::transport::Peer;
 use bytes::Bytes;
-use super::sharded::ShardedMap;
+use super::sharded::{IdHasher, ShardedMap};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use std::sync::Arc;
@@ -117,8 +117,8 @@ pub struct TransactionLayer {
     // stalled the core for tens of ms at 3,200 calls/s (see sharded.rs).
     // The entry and the index share one key: cloning it cost two String copies per
     // transaction (branch, host). Lookups still take a plain `&ServerKey` (`Arc: Borrow`).
-    clients: ShardedMap<TxId, Entry<Arc<ClientKey>, ClientTx>>,
-    servers: ShardedMap<TxId, Entry<Arc<ServerKey>, ServerTx>>,
+    clients: ShardedMap<TxId, Entry<Arc<ClientKey>, ClientTx>, IdHasher>,
+    servers: ShardedMap<TxId, Entry<Arc<ServerKey>, ServerTx>, IdHasher>,
     client_index: ShardedMap<Arc<ClientKey>, TxId>,
     server_index: ShardedMap<Arc<ServerKey>, TxId>,
     deadlines: BTreeSet<(Instant, TxId)>,
@@ -136,8 +136,8 @@ impl TransactionLayer {
         TransactionLayer {
             cfg,
             next_id: 1,
-            clients: ShardedMap::new(),
-            servers: ShardedMap::new(),
+            clients: ShardedMap::default(),
+            servers: ShardedMap::default(),
             client_index: ShardedMap::new(),
             server_index: ShardedMap::new(),
             deadlines: BTreeSet::new(),
@@ -172,7 +172,15 @@ impl TransactionLayer {
             tracing::debug!(method = %req.method, %from, "request without usable Via/CSeq/Call-ID dropped");
             return;
         };
-        if let Some(&id) = self.server_index.get(&key) {
+        // One hash of the key for the lookup and, when it misses (a new transaction), the insert.
+        let key = Arc::new(key);
+        let next_id = &mut self.next_id;
+        let (&mut id, fresh) = self.server_index.get_or_insert_with(key.clone(), || {
+            let id = TxId(*next_id);
+            *next_id = next_id.wrapping_add(1);
+            id
+        });
+        if !fresh {
             if let Some(e) = self.servers.get_mut(&id) {
                 match &mut e.tx {
                     ServerTx::Invite(m) => m.on_retransmission(&mut self.out),
@@ -182,14 +190,11 @@ impl TransactionLayer {
             self.sync_server(id);
             return;
         }
-        let id = self.alloc_id();
         let tx = match req.method {
             Method::Invite => ServerTx::Invite(ServerInvite::new(id, dest)),
             _ => ServerTx::NonInvite(ServerNonInvite::new(id, dest)),
         };
-        let key = Arc::new(key);
-        self.servers.insert(id, Entry { key: key.clone(), deadline: None, tx });
-        self.server_index.insert(key, id);
+        self.servers.insert(id, Entry { key, deadline: None, tx });
         if req.method == Method::Cancel {
             let invite = ServerKey::invite_of(&req)
                 .and_then(|k| self.server_index.get(&k).copied())
@@ -487,9 +492,7 @@ impl TransactionLayer {
         if let Some(d) = e.deadline {
             self.deadlines.remove(&(d, id));
         }
-        if self.client_index.get(&*e.key) == Some(&id) {
-            self.client_index.remove(&*e.key);
-        }
+        self.client_index.remove_if(&*e.key, |&filed| filed == id);
         true
     }
 
@@ -499,9 +502,7 @@ impl TransactionLayer {
         if let Some(d) = e.deadline {
             self.deadlines.remove(&(d, id));
         }
-        if self.server_index.get(&*e.key) == Some(&id) {
-            self.server_index.remove(&*e.key);
-        }
+        self.server_index.remove_if(&*e.key, |&filed| filed == id);
         self.out.event(TuEvent::ServerDone { tx: id });
         true
     }
