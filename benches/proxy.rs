@@ -22,9 +22,9 @@ use urpd::transport::{FlowCheck, NetList, Peer, Protocol};
 const NODE: &str = "127.0.0.1:5060";
 
 /// HA1s computed once, as the daemon's cache holds them.
-struct Users(StoredCredentials, StoredCredentials);
+struct Users(std::sync::Arc<StoredCredentials>, std::sync::Arc<StoredCredentials>);
 impl Credentials for Users {
-    fn lookup(&self, user: &str) -> Option<StoredCredentials> {
+    fn lookup(&self, user: &str) -> Option<std::sync::Arc<StoredCredentials>> {
         match user {
             "alice" => Some(self.0.clone()),
             "bob" => Some(self.1.clone()),
@@ -64,7 +64,7 @@ fn core(trusted: bool) -> Core {
         TransactionLayer::new(TimerConfig::default()),
         LocationTable::with_max_contacts(10),
         Authenticator::new(auth),
-        Arc::new(Users(StoredCredentials::from_password("alice", "urpd", "pw"), StoredCredentials::from_password("bob", "urpd", "pw"))),
+        Arc::new(Users(Arc::new(StoredCredentials::from_password("alice", "urpd", "pw")), Arc::new(StoredCredentials::from_password("bob", "urpd", "pw")))),
         Arc::new(NoFlows),
         now,
     )

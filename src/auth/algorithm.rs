@@ -64,7 +64,7 @@ impl Algorithm {
 
     /// `H(p0 ":" p1 ":" ...)` as lowercase hex: the digest of the parts joined by colons,
     /// which is the only shape RFC 7616 ever hashes (HA1, HA2 and KD alike).
-    pub fn digest_hex(self, parts: &[&str]) -> String {
+    pub fn digest_hex(self, parts: &[&str]) -> HexDigest {
         match self {
             Algorithm::Md5 => hash_joined::<Md5>(parts),
             Algorithm::Sha256 => hash_joined::<Sha256>(parts),
@@ -73,7 +73,7 @@ impl Algorithm {
 }
 
 /// Feeds the parts into the hasher with ':' separators, avoiding an intermediate String.
-fn hash_joined<D: Digest>(parts: &[&str]) -> String {
+fn hash_joined<D: Digest>(parts: &[&str]) -> HexDigest {
     let mut h = D::new();
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
@@ -81,7 +81,60 @@ fn hash_joined<D: Digest>(parts: &[&str]) -> String {
         }
         h.update(p.as_bytes());
     }
-    hex_string(&h.finalize())
+    HexDigest::of(&h.finalize())
+}
+
+/// A digest as lowercase hex, on the stack: verifying a response computes two (HA2 and the
+/// expected response), each a `String` allocation before.
+#[derive(Clone, Copy)]
+pub struct HexDigest {
+    buf: [u8; 64],
+    len: u8,
+}
+
+impl HexDigest {
+    /// Hex of `bytes`; digests longer than 32 bytes (none we support) are cut to 32.
+    fn of(bytes: &[u8]) -> HexDigest {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [0u8; 64];
+        let bytes = &bytes[..bytes.len().min(32)];
+        for (i, b) in bytes.iter().enumerate() {
+            buf[2 * i] = DIGITS[usize::from(b >> 4)];
+            buf[2 * i + 1] = DIGITS[usize::from(b & 15)];
+        }
+        HexDigest { buf, len: (bytes.len() * 2) as u8 }
+    }
+
+    /// The hex text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits were written: this never falls back.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for HexDigest {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<&str> for HexDigest {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for HexDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for HexDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Lowercase hex of `bytes`. `hex::encode` collects `char`s one at a time into its `String`
@@ -156,8 +209,8 @@ mod tests {
             "900150983cd24fb0d6963f7d28e17f72"
         );
         assert_eq!(
-            Algorithm::Sha256.digest_hex(&["a", "bc"]),
-            Algorithm::Sha256.digest_hex(&["a:bc"])
+            Algorithm::Sha256.digest_hex(&["a", "bc"]).as_str(),
+            Algorithm::Sha256.digest_hex(&["a:bc"]).as_str()
         );
         assert_eq!(
             Algorithm::Sha256.digest_hex(&[""]).len(),

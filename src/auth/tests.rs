@@ -364,6 +364,23 @@ fn uppercase_response_accepted() {
 }
 
 #[test]
+fn uppercase_stored_ha1_and_overlong_response() {
+    let mut a = auth();
+    let ch = challenge_for(&a, T0, Algorithm::Md5);
+    let h = answer(&ch, Algorithm::Md5, "alice", "s3cret", "REGISTER", RURI, 1);
+    // An HA1 written in capitals into the state file by hand still verifies.
+    let mut st = alice();
+    st.ha1_md5 = st.ha1_md5.to_ascii_uppercase();
+    assert!(matches!(run(&mut a, T0, &h, Some(&st)), Verdict::Authenticated { .. }));
+    // A response longer than any digest is wrong, not a panic.
+    let ch = challenge_for(&a, T0, Algorithm::Md5);
+    let h = answer(&ch, Algorithm::Md5, "alice", "s3cret", "REGISTER", RURI, 1);
+    let resp = param(&h, "response").to_owned();
+    let h = h.replace(&resp, &resp.repeat(5));
+    assert_eq!(run(&mut a, T0, &h, Some(&alice())), Verdict::Rejected(Reason::WrongResponse));
+}
+
+#[test]
 fn stored_credentials_debug_hides_ha1() {
     let s = alice();
     assert!(!format!("{s:?}").contains(&s.ha1_md5));

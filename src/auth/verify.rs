@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 /// `HA1 = H(username ":" realm ":" password)` as lowercase hex (RFC 7616 §3.4.2).
 pub fn ha1(alg: Algorithm, user: &str, realm: &str, password: &str) -> String {
-    alg.digest_hex(&[user, realm, password])
+    alg.digest_hex(&[user, realm, password]).as_str().to_owned()
 }
 
 /// What we store per user: HA1 for each algorithm, never the password.
@@ -238,18 +238,30 @@ impl Authenticator {
         }
 
         // Same work whether or not the user exists: pick a real or dummy HA1, hash, compare.
-        let ha1 = match stored {
-            Some(s) => s.ha1(alg).to_ascii_lowercase(),
+        let lowered;
+        let ha1: &str = match stored {
+            // HA1s are stored lowercase; one edited by hand may not be.
+            Some(s) if s.ha1(alg).bytes().any(|c| c.is_ascii_uppercase()) => {
+                lowered = s.ha1(alg).to_ascii_lowercase();
+                &lowered
+            }
+            Some(s) => s.ha1(alg),
             None => match alg {
-                Algorithm::Md5 => self.dummy_md5.clone(),
-                Algorithm::Sha256 => self.dummy_sha256.clone(),
+                Algorithm::Md5 => &self.dummy_md5,
+                Algorithm::Sha256 => &self.dummy_sha256,
             },
         };
         let ha2 = alg.digest_hex(&[method, &creds.uri]);
         // Hash qop, nc and cnonce exactly as the client sent them: that is what it hashed.
-        let expected = alg.digest_hex(&[&ha1, &creds.nonce, &nc.raw, cnonce, qop, &ha2]);
-        let given = creds.response.to_ascii_lowercase();
-        let matches: bool = expected.as_bytes().ct_eq(given.as_bytes()).into();
+        let expected = alg.digest_hex(&[ha1, &creds.nonce, &nc.raw, cnonce, qop, &ha2]);
+        // The client's hex may be in capitals: fold it on the stack (no longer response can
+        // match) and compare in constant time; only the length, which is public, short-cuts.
+        let given = creds.response.as_bytes();
+        let mut folded = [0u8; 64];
+        for (d, c) in folded.iter_mut().zip(given) {
+            *d = c.to_ascii_lowercase();
+        }
+        let matches = given.len() == expected.len() && bool::from(expected.as_bytes().ct_eq(&folded[..expected.len()]));
 
         if stored.is_none() {
             return Verdict::Rejected(Reason::UnknownUser);

@@ -12,7 +12,8 @@ use crate::state::Role;
 /// Users' HA1s by name.
 #[derive(Default)]
 pub struct UserCache {
-    map: RwLock<HashMap<String, (StoredCredentials, Role)>>,
+    // Shared, not cloned per lookup: a clone was two String allocations per REGISTER.
+    map: RwLock<HashMap<String, (Arc<StoredCredentials>, Role)>>,
 }
 
 impl UserCache {
@@ -24,6 +25,7 @@ impl UserCache {
     /// Replaces the whole content. The old map is dropped after the lock is released: freeing
     /// 100k entries takes tens of milliseconds, during which the core's lookups would wait.
     pub fn replace(&self, users: HashMap<String, (StoredCredentials, Role)>) {
+        let users = users.into_iter().map(|(name, (creds, role))| (name, (Arc::new(creds), role))).collect();
         let old = match self.map.write() {
             Ok(mut m) => std::mem::replace(&mut *m, users),
             Err(_) => return,
@@ -43,7 +45,7 @@ impl UserCache {
 }
 
 impl Credentials for UserCache {
-    fn lookup(&self, user: &str) -> Option<StoredCredentials> {
+    fn lookup(&self, user: &str) -> Option<Arc<StoredCredentials>> {
         self.map.read().ok()?.get(user).map(|(c, _)| c.clone())
     }
 

@@ -43,10 +43,10 @@ impl Answered {
     /// transaction). The key's branch and sent-by stand for the top Via: the transaction layer
     /// parsed it already.
     pub fn digest(&self, key: &ServerKey, req: &Request) -> Option<u64> {
-        let ServerKey::Rfc3261 { branch, host, port, .. } = key else { return None };
+        let ServerKey::Rfc3261 { branch_host, split, port, .. } = key else { return None };
         let mut h = self.keys.build_hasher();
-        branch.hash(&mut h);
-        host.hash(&mut h);
+        branch_host.hash(&mut h);
+        split.hash(&mut h);
         port.hash(&mut h);
         req.call_id().hash(&mut h);
         req.cseq().hash(&mut h);

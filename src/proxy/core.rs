@@ -52,7 +52,7 @@ impl Now {
 /// in-memory cache of the state database.
 pub trait Credentials: Send + Sync {
     /// The stored credentials of `user`, if the user exists.
-    fn lookup(&self, user: &str) -> Option<StoredCredentials>;
+    fn lookup(&self, user: &str) -> Option<std::sync::Arc<StoredCredentials>>;
 
     /// Whether `user` is a gateway account (a PSTN gateway or SBC bringing citizens' calls:
     /// its From is the citizen, not itself).
@@ -306,7 +306,7 @@ impl Core {
                         let status = e.status();
                         let reason = format!("{} ({e})", reason_phrase(status));
                         add_received(&mut req, peer);
-                        let resp = req.response(status, &reason, Some(&self.new_tag()));
+                        let resp = req.response(status, &reason, Some(self.new_tag().as_str()));
                         self.send_stateless_response(&req, peer, resp);
                     }
                     return;
@@ -360,7 +360,7 @@ impl Core {
         add_received(&mut req, peer);
         let status = e.status();
         let reason = format!("{} ({e})", reason_phrase(status));
-        let resp = req.response(status, &reason, Some(&self.new_tag()));
+        let resp = req.response(status, &reason, Some(self.new_tag().as_str()));
         self.send_stateless_response(&req, peer, resp);
     }
 
@@ -395,8 +395,8 @@ impl Core {
         }
     }
 
-    fn new_tag(&mut self) -> String {
-        crate::auth::hex_string(&rand::random::<u32>().to_be_bytes())
+    fn new_tag(&mut self) -> ToTag {
+        ToTag::random()
     }
 
     /// Answers `req` through its server transaction.
@@ -407,7 +407,7 @@ impl Core {
     /// Answers `req` with a chosen reason phrase.
     pub(super) fn reply_reason(&mut self, now: Now, tx: TxId, req: &Request, status: u16, reason: &str, extra: Vec<(HeaderName, String)>) {
         let tag = self.new_tag();
-        let mut resp = req.response(status, reason, Some(&tag));
+        let mut resp = req.response(status, reason, Some(tag.as_str()));
         resp.headers.push(HeaderName::Server, self.cfg.server_header.clone());
         for (n, v) in extra {
             resp.headers.push(n, v);
@@ -571,7 +571,7 @@ impl Core {
         let creds_hdr = req.headers.get_all(&hdr).filter_map(|v| DigestCredentials::parse(v).ok()).find(|c| c.realm == realm);
         if let Some(c) = creds_hdr {
             let stored = self.creds.lookup(&c.username);
-            match self.auth.verify(now.unix, req.method.as_str(), req.uri.as_str(), &c, stored.as_ref()) {
+            match self.auth.verify(now.unix, req.method.as_str(), req.uri.as_str(), &c, stored.as_deref()) {
                 Verdict::Authenticated { username } => {
                     // The identity asserted must be the one authenticated (Kamailio's
                     // check_from / check_to) — except a gateway's calls, whose From is the citizen.
@@ -1033,6 +1033,26 @@ impl Core {
 }
 
 /// The headers of a 200 to REGISTER (§10.3 step 8): every current binding, and Date.
+/// A To tag for a response we generate: 8 hex digits of a random `u32`, on the stack (a
+/// `String` was an allocation per response).
+struct ToTag([u8; 8]);
+
+impl ToTag {
+    fn random() -> ToTag {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let v = rand::random::<u32>();
+        let mut out = [0u8; 8];
+        for (i, d) in out.iter_mut().enumerate() {
+            *d = HEX[(v >> (28 - 4 * i) & 0xf) as usize];
+        }
+        ToTag(out)
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 fn register_ok_headers<'a>(current: impl IntoIterator<Item = &'a Binding>, now: Now) -> Vec<(HeaderName, String)> {
     let mut extra: Vec<(HeaderName, String)> =
         current.into_iter().map(|b| (HeaderName::Contact, b.contact_header_value(now.unix))).collect();
@@ -1088,6 +1108,17 @@ pub fn httpdate(unix: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::ToTag;
+
+    #[test]
+    fn to_tags_are_eight_hex_digits() {
+        let a = ToTag::random();
+        assert_eq!(a.as_str().len(), 8);
+        assert!(a.as_str().bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        // 2^-32 odds of a false failure per run.
+        assert_ne!(a.as_str(), ToTag::random().as_str());
+    }
+
     #[test]
     fn date_format() {
         assert_eq!(super::httpdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");

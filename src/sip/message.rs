@@ -179,7 +179,10 @@ impl Request {
                 _ => {}
             }
         }
-        Response { status, reason: ByteStr::from(reason), headers, body: Bytes::new() }
+        // The standard phrase (nearly every response) needs no copy.
+        let standard = reason_phrase(status);
+        let reason = if reason == standard { ByteStr::from_static(standard) } else { ByteStr::from(reason) };
+        Response { status, reason, headers, body: Bytes::new() }
     }
 }
 
