@@ -1032,7 +1032,6 @@ impl Core {
     }
 }
 
-/// The headers of a 200 to REGISTER (§10.3 step 8): every current binding, and Date.
 /// A To tag for a response we generate: 8 hex digits of a random `u32`, on the stack (a
 /// `String` was an allocation per response).
 struct ToTag([u8; 8]);
@@ -1053,6 +1052,7 @@ impl ToTag {
     }
 }
 
+/// The headers of a 200 to REGISTER (§10.3 step 8): every current binding, and Date.
 fn register_ok_headers<'a>(current: impl IntoIterator<Item = &'a Binding>, now: Now) -> Vec<(HeaderName, String)> {
     let mut extra: Vec<(HeaderName, String)> =
         current.into_iter().map(|b| (HeaderName::Contact, b.contact_header_value(now.unix))).collect();
