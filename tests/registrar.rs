@@ -163,11 +163,38 @@ fn bindings_survive_a_restart() {
     let mut c = 1;
     let r = register_raw(&peer, &node, "dave", "davepw", "cid-r", &mut c, &[format!("Contact: <sip:dave@{}>", peer.local())]);
     assert_eq!(status(&r), 200, "{r}");
+    // While the node is down, a binding of another user lapses in the state file: the next
+    // start must not load it, and removes its row (the registrar never held it to remove).
+    node.stop_graceful();
+    let file = node.state_dir().join("urpd.db");
+    let rows = |sql: &str| -> i64 { state_query(&file, sql) };
+    rows("INSERT INTO bindings (aor, contact, q, expires_at, call_id, cseq, received_proto, received_addr, user_agent, updated_at) \
+          VALUES ('gone@urpd', '<sip:gone@127.1.5.9:5060>', 1000, 1000, 'old', 1, 'udp', '127.1.5.9:5060', NULL, 900)");
     node.restart();
+    assert_eq!(rows("SELECT count(*) FROM bindings WHERE aor = 'gone@urpd'"), 0, "lapsed row kept:\n{}", node.log_report());
     c += 1;
     let r = register_raw(&peer, &node, "dave", "davepw", "cid-r", &mut c, &[]);
     assert_eq!(status(&r), 200, "{r}");
     assert_eq!(headers(&r, "Contact").len(), 1, "binding lost across restart:\n{r}");
+}
+
+/// Runs one statement on a node's state file (SQLite, WAL: safe beside the daemon) and returns
+/// the first column of its first row, or the rows affected.
+fn state_query(file: &std::path::Path, sql: &str) -> i64 {
+    use sqlx::{Connection, Row};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    rt.block_on(async {
+        let url = format!("sqlite://{}", file.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        let n = if sql.starts_with("SELECT") {
+            sqlx::query(sql).fetch_one(&mut conn).await.and_then(|r| r.try_get::<i64, _>(0))
+        } else {
+            sqlx::query(sql).execute(&mut conn).await.map(|d| d.rows_affected() as i64)
+        };
+        let n = n.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let _ = conn.close().await;
+        n
+    })
 }
 
 #[test]

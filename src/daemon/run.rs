@@ -63,6 +63,13 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     reload_users(db.clone(), users.clone()).await?;
     let mut location = LocationTable::with_max_contacts(cfg.registrar.max_contacts);
     location.load(db.load_bindings(now.unix).await?, now.unix);
+    // Bindings that lapsed while the node was down are never removed by the registrar (it never
+    // held them): drop their rows once at start. Failing to is not a reason not to start.
+    match db.purge_expired(now.unix).await {
+        Ok(0) => {}
+        Ok(n) => info!(rows = n, "lapsed registrations removed from the state file"),
+        Err(e) => warn!(error = %e, "removing lapsed registrations failed"),
+    }
 
     let (ev_tx, mut ev_rx) = mpsc::channel::<TransportEvent>(16_384);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
