@@ -1038,12 +1038,8 @@ struct ToTag([u8; 8]);
 
 impl ToTag {
     fn random() -> ToTag {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let v = rand::random::<u32>();
         let mut out = [0u8; 8];
-        for (i, d) in out.iter_mut().enumerate() {
-            *d = HEX[(v >> (28 - 4 * i) & 0xf) as usize];
-        }
+        crate::auth::hex_into(&rand::random::<u32>().to_be_bytes(), &mut out);
         ToTag(out)
     }
 

@@ -191,14 +191,18 @@ impl BuildHasher for DigestHasher {
     }
 }
 
+/// FNV-1a over `bytes` from `state`: the fallback of the two `u64` hashers below for input
+/// that is not the one `u64` they are meant for.
+fn fnv1a(state: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(state, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 impl Hasher for PassThrough {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
+        self.0 = fnv1a(self.0, bytes);
     }
     fn write_u64(&mut self, v: u64) {
         self.0 = v;
@@ -228,9 +232,7 @@ impl Hasher for IdMix {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
+        self.0 = fnv1a(self.0, bytes);
     }
     fn write_u64(&mut self, v: u64) {
         // 2^64 / golden ratio: consecutive ids land far apart in every bit range.
