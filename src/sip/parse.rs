@@ -217,15 +217,8 @@ fn parse_inner(buf: Bytes, framed: bool) -> Result<Message, ParseError> {
     // `str` slice of it, shared with `buf` without another check.
     let head = std::str::from_utf8(&buf[..body_start]).map_err(|_| ParseError::BadUtf8)?;
 
-    // Physical lines without their line ends ('\n' is ASCII: every cut is a char boundary).
-    let mut lines = head
-        .as_bytes()
-        .split(|&c| c == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .map(|l| {
-            let off = l.as_ptr() as usize - head.as_ptr() as usize;
-            head.get(off..off + l.len()).unwrap_or_default()
-        });
+    // Physical lines without their line ends.
+    let mut lines = Lines::new(head);
     let start_line = ByteStr::slice_of(&buf, lines.next().ok_or(ParseError::BadStartLine)?);
 
     // One entry per header line is the usual case: size the list once (lines that hold several
@@ -279,6 +272,44 @@ fn parse_inner(buf: Bytes, framed: bool) -> Result<Message, ParseError> {
     } else {
         let (method, uri) = parse_request_line(&start_str)?;
         Ok(Message::Request(Request { method, uri, headers, body }))
+    }
+}
+
+/// The physical lines of a header block, without their `\n` or `\r\n` ends, found with
+/// memchr: a byte-at-a-time `split` was ~6 instructions per byte of every message (callgrind).
+/// Like `split`, a text ending in `\n` yields a last empty line.
+struct Lines<'a> {
+    head: &'a str,
+    /// Where the next line starts; past the end once the last line was returned.
+    pos: usize,
+    ends: memchr::Memchr<'a>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(head: &'a str) -> Self {
+        Lines { head, pos: 0, ends: memchr::memchr_iter(b'\n', head.as_bytes()) }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        let end = match self.ends.next() {
+            Some(nl) => {
+                self.pos = nl + 1;
+                nl
+            }
+            None if start <= self.head.len() => {
+                self.pos = self.head.len() + 1;
+                self.head.len()
+            }
+            None => return None,
+        };
+        // '\n' and '\r' are ASCII: both cuts are char boundaries.
+        let line = self.head.get(start..end)?;
+        Some(line.strip_suffix('\r').unwrap_or(line))
     }
 }
 
@@ -405,6 +436,14 @@ mod tests {
         Call-ID: c1\r\n\
         CSeq: 1 OPTIONS\r\n\
         Max-Forwards: 70\r\n";
+
+    #[test]
+    fn lines_match_a_split_at_line_feeds() {
+        for text in ["", "a", "a\n", "a\r\nb", "a\r\n\r\n", "\n\n", "a\rb\nc\r", "\r\n"] {
+            let by_split: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+            assert_eq!(Lines::new(text).collect::<Vec<_>>(), by_split, "{text:?}");
+        }
+    }
 
     fn msg(s: &[u8]) -> Message {
         parse_datagram(Bytes::copy_from_slice(s)).unwrap_or_else(|e| panic!("{e:?}: {}", String::from_utf8_lossy(s)))
