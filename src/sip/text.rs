@@ -103,6 +103,8 @@ pub fn is_param_value_char(c: u8) -> bool {
 
 const TOKEN: u8 = 1;
 const VALUE: u8 = 2;
+const URI_ILLEGAL: u8 = 4;
+const HOST: u8 = 8;
 
 /// Character classes by byte: one load per byte instead of a comparison chain. Every
 /// parameter of every URI and Via is checked against it (callgrind: `Params::validate` was
@@ -113,7 +115,10 @@ static CLASS: [u8; 256] = {
     while c < 256 {
         let b = c as u8;
         if b.is_ascii_alphanumeric() {
-            t[c] = TOKEN;
+            t[c] = TOKEN | HOST;
+        }
+        if b < 0x20 || b == 0x7f || b == b' ' || b == b'<' || b == b'>' {
+            t[c] = URI_ILLEGAL;
         }
         c += 1;
     }
@@ -123,6 +128,8 @@ static CLASS: [u8; 256] = {
         t[extra[i] as usize] = TOKEN;
         i += 1;
     }
+    t[b'-' as usize] |= HOST;
+    t[b'.' as usize] |= HOST;
     t[b':' as usize] = VALUE;
     t[b'[' as usize] = VALUE;
     t[b']' as usize] = VALUE;
@@ -206,29 +213,73 @@ impl<'a> Params<'a> {
     }
 
     /// Checks every parameter is well-formed: a token name, and a token, host or quoted
-    /// string value. Used by validation, not on every lookup.
+    /// string value. Used by validation, not on every lookup. One pass over the bytes: the
+    /// split-then-check version read each parameter four times (~14% of parse + validate).
     pub fn validate(&self) -> bool {
-        let mut rest = self.rest.trim_lws_start();
-        while !rest.is_empty() {
-            let Some(r) = rest.strip_prefix(';') else { return false };
-            let (item, next) = split_param(r);
-            let (name, value) = name_value(item);
-            if !is_token(name) {
+        let b = self.rest.as_bytes();
+        let mut i = skip_ws(b, 0);
+        while i < b.len() {
+            if b[i] != b';' {
                 return false;
             }
-            if let Some(v) = value {
-                if v.starts_with('"') {
-                    if quoted_len(v.as_bytes()) != Some(v.len()) {
+            i = skip_ws(b, i + 1);
+            let name = i;
+            i = skip_class(b, i, TOKEN);
+            if i == name {
+                return false;
+            }
+            i = skip_ws(b, i);
+            if b.get(i) == Some(&b'=') {
+                i = skip_ws(b, i + 1);
+                if b.get(i) == Some(&b'"') {
+                    match quoted_len(&b[i..]) {
+                        Some(n) => i += n,
+                        None => return false,
+                    }
+                } else {
+                    let value = i;
+                    i = skip_class(b, i, TOKEN | VALUE);
+                    if i == value {
                         return false;
                     }
-                } else if v.is_empty() || !v.bytes().all(is_param_value_char) {
-                    return false;
                 }
+                i = skip_ws(b, i);
             }
-            rest = next;
         }
         true
     }
+}
+
+/// The first offset from `i` that is not a space or tab.
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && is_ws(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// The first offset from `i` whose byte is in none of the classes `mask`.
+fn skip_class(b: &[u8], mut i: usize, mask: u8) -> usize {
+    while i < b.len() && CLASS[b[i] as usize] & mask != 0 {
+        i += 1;
+    }
+    i
+}
+
+/// Length of the token at the start of `s` (0 if none).
+pub fn token_len(s: &[u8]) -> usize {
+    skip_class(s, 0, TOKEN)
+}
+
+/// Whether `s` holds a byte no URI may contain unescaped: whitespace, `<`, `>`, controls.
+pub fn has_uri_illegal(s: &[u8]) -> bool {
+    s.iter().any(|&c| CLASS[c as usize] & URI_ILLEGAL != 0)
+}
+
+/// Whether `s` is non-empty and only letters, digits, `-` and `.` (a host name or IPv4
+/// address; IPv6 references are checked apart).
+pub fn is_host_name(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&c| CLASS[c as usize] & HOST != 0)
 }
 
 /// Splits `s` (after a `;`) into the first parameter and the rest (starting at the next `;`).
@@ -291,6 +342,58 @@ mod tests {
             let token = c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c);
             assert_eq!(is_token_char(c), token, "{c}");
             assert_eq!(is_param_value_char(c), token || b":[]".contains(&c), "{c}");
+            let illegal = c < 0x20 || c == 0x7f || b" <>".contains(&c);
+            assert_eq!(has_uri_illegal(&[c]), illegal, "{c}");
+            let host = c.is_ascii_alphanumeric() || c == b'-' || c == b'.';
+            assert_eq!(is_host_name(&[c]), host, "{c}");
+        }
+        assert!(!is_host_name(b""));
+    }
+
+    /// The grammar `validate` implements, written the slow way: split at top-level `;`, then
+    /// check each name and value apart.
+    fn validate_by_parts(rest: &str) -> bool {
+        let mut rest = rest.trim_lws_start();
+        while !rest.is_empty() {
+            let Some(r) = rest.strip_prefix(';') else { return false };
+            let (item, next) = split_param(r);
+            let (name, value) = name_value(item);
+            if !is_token(name) {
+                return false;
+            }
+            if let Some(v) = value {
+                let ok = if v.starts_with('"') {
+                    quoted_len(v.as_bytes()) == Some(v.len())
+                } else {
+                    !v.is_empty() && v.bytes().all(is_param_value_char)
+                };
+                if !ok {
+                    return false;
+                }
+            }
+            rest = next;
+        }
+        true
+    }
+
+    #[test]
+    fn one_pass_validate_agrees_with_the_grammar() {
+        let fixed = [
+            "", " ", ";a", "; a = b ;c", ";a=", ";a= ;b", ";a=\"x;y\"", ";a=\"x\"y", ";a=\"x", ";a=x\"y;z\"",
+            ";", ";a;", "a", ";a b", ";a=b=c", ";received=[2001:db8::1]", ";a=\"x\\\"\" ; b", ";;a", " ;a\t=\tb\t",
+        ];
+        for f in fixed {
+            assert_eq!(Params::new(f).validate(), validate_by_parts(f), "{f:?}");
+        }
+        // Every string of up to 5 characters over an alphabet of the interesting ones.
+        let alphabet = [";", "a", "=", "\"", " ", "\\", ":", "@", "\t"];
+        let mut cases = vec![String::new()];
+        for _ in 0..5 {
+            let next: Vec<String> = cases.iter().flat_map(|c| alphabet.iter().map(move |a| format!("{c}{a}"))).collect();
+            for c in &next {
+                assert_eq!(Params::new(c).validate(), validate_by_parts(c), "{c:?}");
+            }
+            cases = next;
         }
     }
 

@@ -4,7 +4,7 @@
 //! Contact costs no copy and the URI is forwarded byte for byte as it came.
 
 use super::bytestr::ByteStr;
-use super::text::{is_ws, Params, SipStr};
+use super::text::{has_uri_illegal, is_host_name, Params, SipStr};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -146,7 +146,7 @@ struct Layout {
 
 impl Layout {
     fn of(s: &str) -> Result<Layout, UriError> {
-        if s.bytes().any(|c| is_ws(c) || c == b'<' || c == b'>' || c < 0x20 || c == 0x7f) {
+        if has_uri_illegal(s.as_bytes()) {
             return Err(UriError::IllegalChar);
         }
         let colon = s.find_byte(b':').ok_or(UriError::NoScheme)?;
@@ -228,9 +228,7 @@ pub fn split_hostport(hp: &str) -> Result<(&str, Option<u16>), UriError> {
             None => (hp, None),
         }
     };
-    if host.is_empty()
-        || (!host.starts_with('[') && !host.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.'))
-    {
+    if host.is_empty() || (!host.starts_with('[') && !is_host_name(host.as_bytes())) {
         return Err(UriError::BadHost);
     }
     let port = match port_txt {
