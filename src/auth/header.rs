@@ -186,21 +186,23 @@ impl<'a> RawParams<'a> {
     /// The slot for a known parameter name (case-insensitive, RFC 7235 §2.1), with its
     /// canonical spelling for error messages; `None` for unknown params, which are ignored.
     fn slot(&mut self, name: &str) -> Option<(&'static str, &mut Option<Cow<'a, str>>)> {
-        [
-            ("username", &mut self.username),
-            ("realm", &mut self.realm),
-            ("nonce", &mut self.nonce),
-            ("uri", &mut self.uri),
-            ("response", &mut self.response),
-            ("algorithm", &mut self.algorithm),
-            ("cnonce", &mut self.cnonce),
-            ("opaque", &mut self.opaque),
-            ("qop", &mut self.qop),
-            ("nc", &mut self.nc),
-            ("userhash", &mut self.userhash),
-        ]
-        .into_iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        // Dispatch on the length first: at most three names share one, so a parameter costs a
+        // comparison or three instead of up to eleven (~5,000 instructions a header before).
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        match name.len() {
+            2 if is("nc") => Some(("nc", &mut self.nc)),
+            3 if is("uri") => Some(("uri", &mut self.uri)),
+            3 if is("qop") => Some(("qop", &mut self.qop)),
+            5 if is("realm") => Some(("realm", &mut self.realm)),
+            5 if is("nonce") => Some(("nonce", &mut self.nonce)),
+            6 if is("cnonce") => Some(("cnonce", &mut self.cnonce)),
+            6 if is("opaque") => Some(("opaque", &mut self.opaque)),
+            8 if is("username") => Some(("username", &mut self.username)),
+            8 if is("response") => Some(("response", &mut self.response)),
+            8 if is("userhash") => Some(("userhash", &mut self.userhash)),
+            9 if is("algorithm") => Some(("algorithm", &mut self.algorithm)),
+            _ => None,
+        }
     }
 
     fn finish(self) -> Result<DigestCredentials<'a>, ParseError> {
@@ -387,17 +389,31 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     use fmt::Write;
     f.write_char('"')?;
     // Runs of plain text go out whole (a write per char was ~1% of the samples at 8,000
-    // REGISTER/s): only quotes and backslashes are escaped, control characters dropped.
-    let mut rest = s;
-    while let Some((i, c)) = rest.char_indices().find(|&(_, c)| matches!(c, '"' | '\\') || c.is_control()) {
-        f.write_str(&rest[..i])?;
-        if !c.is_control() {
+    // REGISTER/s): only quotes and backslashes are escaped, control characters dropped. The
+    // scan is by byte (a `char_indices` walk with Unicode `is_control` was ~45 instructions a
+    // character); a cut is only ever made before an ASCII byte or a two-byte C1 control.
+    let b = s.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        let c = b[i];
+        let width = match c {
+            b'"' | b'\\' | 0..=0x1f | 0x7f => 1,
+            // U+0080..U+009F, the C1 controls: 0xC2 0x80..=0x9F in UTF-8.
+            0xc2 if matches!(b.get(i + 1), Some(0x80..=0x9f)) => 2,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        f.write_str(&s[start..i])?;
+        if width == 1 && (c == b'"' || c == b'\\') {
             f.write_char('\\')?;
-            f.write_char(c)?;
+            f.write_char(char::from(c))?;
         }
-        rest = &rest[i + c.len_utf8()..];
+        i += width;
+        start = i;
     }
-    f.write_str(rest)?;
+    f.write_str(&s[start..])?;
     f.write_char('"')
 }
 
@@ -498,6 +514,11 @@ mod tests {
             DigestCredentials::parse(v).unwrap_err(),
             ParseError::DuplicateParam("realm")
         );
+        // Every known name is recognised in any case (a repeat is refused under its own name).
+        for name in ["username", "realm", "nonce", "uri", "response", "algorithm", "cnonce", "opaque", "qop", "nc", "userhash"] {
+            let v = format!(r#"Digest {name}=x, {}=y"#, name.to_ascii_uppercase());
+            assert_eq!(DigestCredentials::parse(&v).unwrap_err(), ParseError::DuplicateParam(name), "{name}");
+        }
     }
 
     #[test]
@@ -580,6 +601,17 @@ mod tests {
             c.to_string(),
             r#"Digest realm="a\"b\\c", nonce="n1", opaque="o", algorithm=SHA-256, qop="auth", stale=true"#
         );
+        // Every character up to U+07FF (and a few wider ones) between plain text: dropped if
+        // a control, escaped if a quote or backslash, else kept whole.
+        for c in (0u32..0x800).filter_map(char::from_u32).chain(['€', '😀', '\u{2028}']) {
+            let realm = format!("a{c}b{c}");
+            let want: String = realm.chars().filter(|c| !c.is_control()).flat_map(|c| {
+                let esc = matches!(c, '"' | '\\').then_some('\\');
+                esc.into_iter().chain(std::iter::once(c))
+            }).collect();
+            let got = Challenge { realm: &realm, nonce: "n", opaque: None, algorithm: Algorithm::Md5, stale: false }.to_string();
+            assert_eq!(got, format!("Digest realm=\"{want}\", nonce=\"n\", algorithm=MD5, qop=\"auth\""), "U+{:04X}", c as u32);
+        }
         // Multi-byte text stays whole; a C1 control (NEL) is dropped like CR/LF.
         let c = Challenge { realm: "Città\u{85}\"x", nonce: "n", opaque: None, algorithm: Algorithm::Md5, stale: false };
         assert!(c.to_string().starts_with(r#"Digest realm="Città\"x", nonce="n""#));
