@@ -346,6 +346,7 @@ async fn persist(db: Arc<StateDb>, mut rx: mpsc::UnboundedReceiver<Vec<Change>>)
     // Changes in arrival order; coalesced per binding only when written (no key copies per
     // REGISTER: the per-change HashMap with owned keys was ~1% of the samples at 8,000/s).
     let mut pending: Vec<Change> = Vec::new();
+    let mut failing = false;
     let mut tick = tokio::time::interval(PERSIST_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -353,11 +354,15 @@ async fn persist(db: Arc<StateDb>, mut rx: mpsc::UnboundedReceiver<Vec<Change>>)
             msg = rx.recv() => match msg {
                 Some(mut batch) => pending.append(&mut batch),
                 None => {
-                    write_back(&db, &mut pending).await;
+                    write_back(&db, &mut pending, &mut failing).await;
+                    if !pending.is_empty() {
+                        // No later tick at shutdown: phones re-register after a restart.
+                        error!(changes = pending.len(), "registration changes not saved at shutdown");
+                    }
                     return;
                 }
             },
-            _ = tick.tick() => write_back(&db, &mut pending).await,
+            _ = tick.tick() => write_back(&db, &mut pending, &mut failing).await,
         }
     }
 }
@@ -383,13 +388,32 @@ fn coalesce(pending: &mut Vec<Change>) -> Vec<Change> {
     pending.drain(..).zip(keep).filter_map(|(c, k)| k.then_some(c)).collect()
 }
 
-async fn write_back(db: &StateDb, pending: &mut Vec<Change>) {
+/// Writes what is pending. A batch the database refuses (disk full, locked past the busy
+/// timeout, file replaced) stays pending and is tried again on the next tick with what
+/// arrived meanwhile: coalescing keeps it at most one change per binding, so the backlog is
+/// bounded by the bindings and nothing is lost when the database comes back. `failing`
+/// keeps the log to one error per outage and one line when it ends.
+async fn write_back(db: &StateDb, pending: &mut Vec<Change>, failing: &mut bool) {
     if pending.is_empty() {
         return;
     }
     let batch = coalesce(pending);
-    if let Err(e) = db.save_bindings(&batch).await {
-        error!(error = %e, changes = batch.len(), "saving registrations failed");
+    match db.save_bindings(&batch).await {
+        Ok(()) if *failing => {
+            *failing = false;
+            info!(changes = batch.len(), "saving registrations works again; the backlog is written");
+        }
+        Ok(()) => {}
+        Err(e) => {
+            if !*failing {
+                error!(error = %e, changes = batch.len(), "saving registrations failed; kept, retried every second");
+            }
+            *failing = true;
+            // Older changes first: a newer change of the same binding, already queued, wins
+            // at the next coalesce.
+            let newer = std::mem::replace(pending, batch);
+            pending.extend(newer);
+        }
     }
 }
 
@@ -451,6 +475,39 @@ mod tests {
 
     fn remove(aor: &str, contact: &str) -> Change {
         Change::Remove { aor: aor.into(), contact: contact.into() }
+    }
+
+    async fn exec(conn: &mut sqlx::SqliteConnection, sql: &str) {
+        if let Err(e) = sqlx::query(sql).execute(conn).await {
+            panic!("{sql}: {e}");
+        }
+    }
+
+    /// A write the database refuses is kept and lands once it accepts writes again (here the
+    /// table is renamed away from under the daemon's connection, then back).
+    #[tokio::test]
+    async fn refused_writes_are_kept_and_written_later() {
+        use sqlx::Connection;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let db = StateDb::open(dir.path()).await.unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite://{}", db.path().display());
+        let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
+        let (mut pending, mut failing) = (vec![upsert("a", "x", 1)], false);
+        exec(&mut other, "ALTER TABLE bindings RENAME TO bindings_away").await;
+        write_back(&db, &mut pending, &mut failing).await;
+        assert!(failing);
+        assert_eq!(pending, vec![upsert("a", "x", 1)]);
+        // Meanwhile the binding changes again and another one arrives.
+        pending.extend([upsert("a", "x", 2), upsert("b", "y", 1)]);
+        write_back(&db, &mut pending, &mut failing).await;
+        assert_eq!(pending, vec![upsert("a", "x", 2), upsert("b", "y", 1)]);
+        exec(&mut other, "ALTER TABLE bindings_away RENAME TO bindings").await;
+        write_back(&db, &mut pending, &mut failing).await;
+        assert!(!failing && pending.is_empty());
+        let saved = db.load_bindings(0).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut got: Vec<(String, u32)> = saved.iter().map(|b| (b.aor.to_string(), b.cseq)).collect();
+        got.sort();
+        assert_eq!(got, vec![("a".to_owned(), 2), ("b".to_owned(), 1)]);
     }
 
     #[test]
