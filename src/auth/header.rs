@@ -353,6 +353,7 @@ impl<'a> Cursor<'a> {
                     self.pos += 1 + escaped.len_utf8();
                     seg_start = self.pos;
                 }
+                // Not reached after the memchr jump; kept so the match needs no panic.
                 Some(_) => self.pos += 1,
             }
         }
