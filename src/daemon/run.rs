@@ -49,6 +49,9 @@ pub enum DaemonError {
     Dialplan(Vec<String>),
 }
 
+/// After this many turns in a row won by UDP, one turn polls every other source first.
+const UDP_FAIRNESS: u32 = 16;
+
 /// How long in-progress transactions may take to finish after SIGTERM.
 const DRAIN_LIMIT: Duration = Duration::from_secs(32);
 
@@ -126,8 +129,9 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     core.set_plans(loaded.set);
 
     // Binding writes go to the database off the hot path, in order, batched.
-    let (persist_tx, persist_rx) = mpsc::unbounded_channel::<Vec<Change>>();
-    let writer = tokio::spawn(persist(db.clone(), persist_rx));
+    let to_persist = Arc::new(ChangeQueue::default());
+    let (persist_stop, persist_stopped) = tokio::sync::oneshot::channel::<()>();
+    let writer = tokio::spawn(persist(db.clone(), to_persist.clone(), persist_stopped));
     // Users changed by another process are noticed even without the admin poke.
     let watcher = tokio::spawn(watch_users(db.clone(), users.clone()));
 
@@ -146,10 +150,10 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     let mut notify_tick = tokio::time::interval(notifier.watchdog_interval().unwrap_or(Duration::from_secs(5)));
     notify_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sighup = signal(SignalKind::hangup())?;
+    let mut signals = forward_signals()?;
     let mut drain_deadline: Option<tokio::time::Instant> = None;
+    // Consecutive turns that UDP won (see the `select!` below).
+    let mut udp_turns = 0u32;
 
     loop {
         let wake = core.poll_timeout().map(tokio::time::Instant::from_std);
@@ -163,8 +167,17 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
                 None => std::future::pending().await,
             }
         };
+        // UDP is polled first, and when it is ready nothing else is: an unbiased `select!`
+        // polled all eight branches on every datagram wake-up (the three signal futures alone
+        // were ~1.7% of a REGISTER's instructions, callgrind). The other sources keep the
+        // wakers they registered when last polled, so they still wake the loop; and so that a
+        // socket that never runs dry cannot starve them (timers, TCP, SIGTERM), every
+        // `UDP_FAIRNESS`-th turn in a row polls UDP last.
+        let udp_first = udp_turns < UDP_FAIRNESS;
         tokio::select! {
-            i = udp_in.readable() => {
+            biased;
+            i = udp_in.readable(), if udp_first => {
+                udp_turns += 1;
                 let now = Now::system();
                 udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false));
             }
@@ -209,31 +222,34 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
                     notifier.status(&serving_status(core.location().len(), core.load().2));
                 }
             }
-            _ = sigterm.recv(), if drain_deadline.is_none() => {
-                info!("SIGTERM: finishing transactions in progress");
-                notifier.stopping();
-                core.start_draining();
-                drain_deadline = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
-            }
-            _ = sigint.recv(), if drain_deadline.is_none() => {
-                info!("SIGINT: finishing transactions in progress");
-                notifier.stopping();
-                core.start_draining();
-                drain_deadline = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
-            }
-            _ = sighup.recv() => {
-                info!("SIGHUP: reloading users and dial plans");
-                notifier.reloading();
-                // Users reload in the background (see reload_users); the plans' check of user
-                // names may see the previous set for a moment: it only warns.
-                let (db2, users2) = (db.clone(), users.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = reload_users(db2, users2).await {
-                        warn!(error = %e, "user reload failed");
-                    }
-                });
-                let _ = reload_plans(&mut core, &plan_dir, plan_dir_named, &users);
-                notifier.ready(&serving_status(core.location().len(), core.load().2));
+            Some(sig) = signals.recv() => match sig {
+                // A second SIGTERM while draining changes nothing: the drain limit still holds.
+                Sig::Stop(_) if drain_deadline.is_some() => {}
+                Sig::Stop(name) => {
+                    info!("{name}: finishing transactions in progress");
+                    notifier.stopping();
+                    core.start_draining();
+                    drain_deadline = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
+                }
+                Sig::Reload => {
+                    info!("SIGHUP: reloading users and dial plans");
+                    notifier.reloading();
+                    // Users reload in the background (see reload_users); the plans' check of user
+                    // names may see the previous set for a moment: it only warns.
+                    let (db2, users2) = (db.clone(), users.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = reload_users(db2, users2).await {
+                            warn!(error = %e, "user reload failed");
+                        }
+                    });
+                    let _ = reload_plans(&mut core, &plan_dir, plan_dir_named, &users);
+                    notifier.ready(&serving_status(core.location().len(), core.load().2));
+                }
+            },
+            i = udp_in.readable(), if !udp_first => {
+                udp_turns = 0;
+                let now = Now::system();
+                udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false));
             }
         }
         while let Some(t) = core.poll_transmit() {
@@ -261,7 +277,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         }
         let changes = core.take_binding_changes();
         if !changes.is_empty() {
-            let _ = persist_tx.send(changes);
+            to_persist.push(changes);
         }
         if let Some(d) = drain_deadline {
             if core.is_idle() || tokio::time::Instant::now() >= d {
@@ -273,7 +289,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     if let Some(crm) = crm {
         crm.stop().await;
     }
-    drop(persist_tx);
+    let _ = persist_stop.send(());
     if tokio::time::timeout(Duration::from_secs(5), writer).await.is_err() {
         warn!("binding writes did not finish in time");
     }
@@ -287,6 +303,39 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     }
     info!("urpd stopped");
     Ok(())
+}
+
+/// A signal the core acts on.
+#[derive(Debug, Clone, Copy)]
+enum Sig {
+    /// SIGTERM or SIGINT (the name, for the log): drain and stop.
+    Stop(&'static str),
+    /// SIGHUP: reload users and dial plans.
+    Reload,
+}
+
+/// Listens for the signals in a task of its own and hands them to the core over one channel:
+/// the core's `select!` then polls one receiver per turn instead of three signal futures
+/// (~700 instructions a turn, callgrind).
+fn forward_signals() -> Result<mpsc::Receiver<Sig>, std::io::Error> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(async move {
+        loop {
+            let sig = tokio::select! {
+                Some(()) = term.recv() => Sig::Stop("SIGTERM"),
+                Some(()) = int.recv() => Sig::Stop("SIGINT"),
+                Some(()) = hup.recv() => Sig::Reload,
+                else => return,
+            };
+            if tx.send(sig).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(rx)
 }
 
 fn handle_event(core: &mut Core, ev: TransportEvent) {
@@ -338,11 +387,34 @@ async fn watch_users(db: Arc<StateDb>, users: Arc<UserCache>) {
 /// How often registration changes are written back to the state database.
 const PERSIST_EVERY: Duration = Duration::from_secs(1);
 
+/// Binding changes on their way from the core to the writer. The core appends after each
+/// turn and the writer takes the lot once a second: no task wake-up per turn, where a channel
+/// woke the writer on every turn that changed a binding (~1,000 instructions each, callgrind).
+#[derive(Default)]
+struct ChangeQueue(std::sync::Mutex<Vec<Change>>);
+
+impl ChangeQueue {
+    fn push(&self, mut changes: Vec<Change>) {
+        // Nothing panics while holding the lock, so a poisoned one still holds whole changes.
+        let mut q = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if q.is_empty() {
+            *q = changes;
+        } else {
+            q.append(&mut changes);
+        }
+    }
+
+    fn take(&self) -> Vec<Change> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
 /// Write-back of registrations (Kamailio's `db_mode=2` idea): changes are coalesced per
 /// binding — a phone refreshing every minute costs one row write, not one transaction per
-/// REGISTER — and written in one transaction each second, and at shutdown. A crash loses at
-/// most the last second of changes; phones re-register anyway.
-async fn persist(db: Arc<StateDb>, mut rx: mpsc::UnboundedReceiver<Vec<Change>>) {
+/// REGISTER — and written in one transaction each second, and at shutdown (`stop`, sent once
+/// the core has queued its last change). A crash loses at most the last second of changes;
+/// phones re-register anyway.
+async fn persist(db: Arc<StateDb>, queue: Arc<ChangeQueue>, mut stop: tokio::sync::oneshot::Receiver<()>) {
     // Changes in arrival order; coalesced per binding only when written (no key copies per
     // REGISTER: the per-change HashMap with owned keys was ~1% of the samples at 8,000/s).
     let mut pending: Vec<Change> = Vec::new();
@@ -351,18 +423,19 @@ async fn persist(db: Arc<StateDb>, mut rx: mpsc::UnboundedReceiver<Vec<Change>>)
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            msg = rx.recv() => match msg {
-                Some(mut batch) => pending.append(&mut batch),
-                None => {
-                    write_back(&db, &mut pending, &mut failing).await;
-                    if !pending.is_empty() {
-                        // No later tick at shutdown: phones re-register after a restart.
-                        error!(changes = pending.len(), "registration changes not saved at shutdown");
-                    }
-                    return;
+            _ = &mut stop => {
+                pending.append(&mut queue.take());
+                write_back(&db, &mut pending, &mut failing).await;
+                if !pending.is_empty() {
+                    // No later tick at shutdown: phones re-register after a restart.
+                    error!(changes = pending.len(), "registration changes not saved at shutdown");
                 }
-            },
-            _ = tick.tick() => write_back(&db, &mut pending, &mut failing).await,
+                return;
+            }
+            _ = tick.tick() => {
+                pending.append(&mut queue.take());
+                write_back(&db, &mut pending, &mut failing).await;
+            }
         }
     }
 }
@@ -508,6 +581,15 @@ mod tests {
         let mut got: Vec<(String, u32)> = saved.iter().map(|b| (b.aor.to_string(), b.cseq)).collect();
         got.sort();
         assert_eq!(got, vec![("a".to_owned(), 2), ("b".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn change_queue_hands_over_everything_in_order_once() {
+        let q = ChangeQueue::default();
+        q.push(vec![upsert("a", "x", 1)]);
+        q.push(vec![upsert("b", "y", 1), remove("a", "x")]);
+        assert_eq!(q.take(), vec![upsert("a", "x", 1), upsert("b", "y", 1), remove("a", "x")]);
+        assert!(q.take().is_empty());
     }
 
     #[test]

@@ -348,8 +348,9 @@ impl UdpInput {
         UdpInput { socks, slots: RecvSlots::new(max), max, next: 0, out }
     }
 
-    /// Waits until one of the sockets has a datagram; returns its index.
-    pub async fn readable(&mut self) -> usize {
+    /// Waits until one of the sockets has a datagram; returns its index. Takes `&self` so
+    /// that the core's `select!` can hold this future in two branches (see `daemon::run`).
+    pub async fn readable(&self) -> usize {
         if self.socks.is_empty() {
             return std::future::pending().await;
         }
