@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# benches/lowload.sh - the issue-6 ratio at a fixed low load, measured so that it can be quoted.
+#
+#   benches/lowload.sh [register|call|options] [RATE] [SECONDS] [REPEATS]
+#   defaults: register 500 15 5   (the fixed loads of sip-bench.sh: register 500, call 100)
+#
+# Why: at 500 REGISTER/s or 100 calls/s a server is mostly idle, and the CPU seconds one run
+# measures move with whatever else this shared 2-core VM does at that moment: Kamailio's own
+# figure moved 0.0385-0.0855 CPU s per 1,000 transactions between single runs of the same
+# config (docs/benchmarks.md), so one urpd run next to one Kamailio run can read 0.58x or
+# 0.97x for the same code. This runs the two servers in turn, REPEATS times each (ABAB...,
+# each run exactly as `benches/profile.sh SCENARIO RATE SECONDS cpu`: same config, users,
+# pinning, 2 s warm-up), and prints every pair's ratio and the median of each server's
+# figures: a drift of the machine moves both halves of a pair, and the median ignores the one
+# run a neighbour spoiled. Results appended to benches/results/lowload.csv (not committed).
+# Bounded: every run is profile.sh's, itself under `timeout`; ~(SECONDS + 12) s per run.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SCEN=${1:-register}; RATE=${2:-500}; DUR=${3:-15}; REPS=${4:-5}
+URPD=${URPD:-$ROOT/target/release/urpd}
+CSV=$ROOT/benches/results/lowload.csv
+mkdir -p "$(dirname "$CSV")"
+[ -f "$CSV" ] || echo "utc,commit,scenario,rate,seconds,repeat,server,cpu_s_per_1k_tx,ok,failed" > "$CSV"
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+# one SERVER: prints "CPU OK FAILED" (CPU s per 1,000 tx, SIPp calls ok and failed)
+one() {
+    local out
+    out=$(SERVER=$1 URPD=$URPD "$ROOT/benches/profile.sh" "$SCEN" "$RATE" "$DUR" cpu 2>&1 | grep "CPU s / 1000 tx")
+    # "register at 500/s: 7500 calls ok, 0 failed; ... CPU s / 1000 tx: 0.0667 (user ..."
+    python3 -c '
+import re, sys
+s = sys.argv[1]
+cpu = re.search(r"CPU s / 1000 tx: ([0-9.]+)", s)
+ok = re.search(r"(\d+) calls ok", s)
+failed = re.search(r"(\d+) failed", s)
+print(cpu.group(1) if cpu else "nan", ok.group(1) if ok else 0, failed.group(1) if failed else 0)' "$out"
+}
+
+declare -a U K
+for i in $(seq 1 "$REPS"); do
+    # Alternate which server goes first, so neither always runs right after a build or a warm cache.
+    if [ $((i % 2)) = 1 ]; then order="urpd kamailio"; else order="kamailio urpd"; fi
+    for s in $order; do
+        read -r cpu ok failed < <(one $s)
+        echo "$(date -u +%FT%TZ),$COMMIT,$SCEN,$RATE,$DUR,$i,$s,$cpu,$ok,$failed" >> "$CSV"
+        if [ $s = urpd ]; then U[$i]=$cpu; else K[$i]=$cpu; fi
+        echo "run $i $s: $cpu CPU s / 1000 tx ($ok calls ok, $failed failed)" >&2
+    done
+done
+
+python3 - "$SCEN" "$RATE" "${U[*]}" "${K[*]}" <<'EOF'
+import statistics, sys
+scen, rate = sys.argv[1], sys.argv[2]
+u = [float(x) for x in sys.argv[3].split()]
+k = [float(x) for x in sys.argv[4].split()]
+pairs = [a / b for a, b in zip(u, k) if b > 0]
+print(f"{scen} at {rate}/s, {len(u)} runs each (CPU s per 1,000 transactions)")
+print("| run | urpd | Kamailio | ratio |")
+print("|---|---|---|---|")
+for i, (a, b) in enumerate(zip(u, k), 1):
+    print(f"| {i} | {a:.4f} | {b:.4f} | {a / b:.2f} |")
+mu, mk = statistics.median(u), statistics.median(k)
+print(f"| median | {mu:.4f} | {mk:.4f} | **{mu / mk:.2f}** |")
+print(f"pair ratios: median {statistics.median(pairs):.2f}, range {min(pairs):.2f}-{max(pairs):.2f}; "
+      f"urpd {min(u):.4f}-{max(u):.4f}, Kamailio {min(k):.4f}-{max(k):.4f}")
+EOF
