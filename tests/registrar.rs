@@ -36,7 +36,7 @@ fn a_retransmitted_register_gets_its_200_again_and_changes_nothing() {
     let peer = UdpPeer::bind("127.1.9.2", 5061);
     let target = node.target();
     let contact = format!("Contact: <sip:alice@{}>", peer.local());
-    peer.send(node.addr(), register(&target, peer.local(), "alice", "cid-rt", 1, &[contact.clone()]).as_bytes());
+    peer.send(node.addr(), register(&target, peer.local(), "alice", "cid-rt", 1, std::slice::from_ref(&contact)).as_bytes());
     let chal = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string();
     assert_eq!(status(&chal), 401, "{chal}");
     let www = headers(&chal, "WWW-Authenticate").into_iter().next().unwrap_or_default();

@@ -252,7 +252,7 @@ mod tests {
         for i in 0..20_000u32 {
             let k = format!("z9hG4bK-{}", i % 7_919);
             match i % 5 {
-                0 | 1 | 2 => assert_eq!(m.insert(k.clone(), i), reference.insert(k, i)),
+                0..=2 => assert_eq!(m.insert(k.clone(), i), reference.insert(k, i)),
                 3 => assert_eq!(m.remove(k.as_str()), reference.remove(&k)),
                 _ => {
                     if let (Some(a), Some(b)) = (m.get_mut(k.as_str()), reference.get_mut(&k)) {
