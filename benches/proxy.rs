@@ -64,7 +64,10 @@ fn core(trusted: bool) -> Core {
         TransactionLayer::new(TimerConfig::default()),
         LocationTable::with_max_contacts(10),
         Authenticator::new(auth),
-        Arc::new(Users(Arc::new(StoredCredentials::from_password("alice", "urpd", "pw")), Arc::new(StoredCredentials::from_password("bob", "urpd", "pw")))),
+        Arc::new(Users(
+            Arc::new(StoredCredentials::from_password("alice", "urpd", "pw")),
+            Arc::new(StoredCredentials::from_password("bob", "urpd", "pw")),
+        )),
         Arc::new(NoFlows),
         now,
     )
@@ -88,7 +91,8 @@ fn register(i: u64, extra: &str) -> Bytes {
     ))
 }
 
-const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+const SDP: &str =
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
 fn invite(i: u64) -> Bytes {
     Bytes::from(format!(
@@ -103,7 +107,12 @@ fn ok_for(forwarded: &[u8]) -> Bytes {
     let mut out = String::from("SIP/2.0 200 OK\r\n");
     for line in text.split("\r\n") {
         let l = line.to_ascii_lowercase();
-        if l.starts_with("via:") || l.starts_with("record-route:") || l.starts_with("from:") || l.starts_with("call-id:") || l.starts_with("cseq:") {
+        if l.starts_with("via:")
+            || l.starts_with("record-route:")
+            || l.starts_with("from:")
+            || l.starts_with("call-id:")
+            || l.starts_with("cseq:")
+        {
             out.push_str(line);
             out.push_str("\r\n");
         } else if l.starts_with("to:") {
@@ -166,7 +175,8 @@ fn bench(c: &mut Criterion) {
         let resp = md5(&format!("{ha1}:{nonce}:{ncs}:cn:auth:{ha2}"));
         let auth = format!("Authorization: Digest username=\"bob\", realm=\"urpd\", nonce=\"{nonce}\", uri=\"sip:{NODE}\", response=\"{resp}\", algorithm=MD5, cnonce=\"cn\", nc={ncs}, qop=auth\r\n");
         cr.handle_message(Now::system(), register(1_000_000, &auth), udp("127.0.0.2:5061"), local, false);
-        let first = cr.poll_transmit().map(|t| String::from_utf8_lossy(&t.data).lines().next().unwrap_or("").to_string()).unwrap_or_default();
+        let first =
+            cr.poll_transmit().map(|t| String::from_utf8_lossy(&t.data).lines().next().unwrap_or("").to_string()).unwrap_or_default();
         assert_eq!(first, "SIP/2.0 200 OK", "digest REGISTER not accepted");
         drain(&mut cr);
     }

@@ -5,7 +5,7 @@
 #    (sipp sipsak baresip kamailio linphonec; Debian/Ubuntu packages);
 # 2. makes sure PostgreSQL answers on 127.0.0.1 (tests needing it use user
 #    postgres, database "test"); installs/starts it when needed;
-# 3. cargo build --bins, then cargo test --no-fail-fast (unit + integration).
+# 3. cargo fmt --check, cargo build --bins, then cargo test --no-fail-fast (unit + integration).
 # Exits non-zero when anything fails. All test traffic stays on 127.0.0.0/8 and ::1.
 set -euo pipefail
 
@@ -85,7 +85,16 @@ if pg_isready -q -h 127.0.0.1 2>/dev/null; then
     fi
 fi
 
-# ---- build and test ----
+# ---- format, build and test ----
+# Formatting is checked first (rustfmt.toml: the project's 140-column style); a toolchain
+# without rustfmt skips the check with a warning rather than failing the suite.
+if cargo fmt --version >/dev/null 2>&1; then
+    say "cargo fmt --check"
+    cargo fmt --check
+else
+    echo "warning: rustfmt not installed; formatting not checked" >&2
+fi
+
 say "cargo build --bins"
 cargo build --bins
 

@@ -105,7 +105,12 @@ fn events(n: &Node) -> Vec<(String, String, Option<String>, String)> {
         let token = c["token"].as_str().unwrap_or_default().to_string();
         let view = cli_json(n, &["case", "show", &token]);
         for e in view["events"].as_array().cloned().unwrap_or_default() {
-            out.push((token.clone(), e["kind"].as_str().unwrap_or_default().to_string(), e["leg"].as_str().map(str::to_owned), e["node"].as_str().unwrap_or_default().to_string()));
+            out.push((
+                token.clone(),
+                e["kind"].as_str().unwrap_or_default().to_string(),
+                e["leg"].as_str().map(str::to_owned),
+                e["node"].as_str().unwrap_or_default().to_string(),
+            ));
         }
     }
     out
@@ -185,8 +190,11 @@ fn two_nodes_share_one_database() {
     let plans = tmp.path().join("plans");
     std::fs::create_dir_all(&plans).unwrap_or_else(|e| panic!("{e}"));
     // Both nodes route 1000 for the same administration: the citizen's case is one.
-    std::fs::write(plans.join("urp-lazio.toml"), "administration = \"URP Lazio\"\n[[rule]]\nname = \"URP\"\ncalled = \"bob\"\nsteps = [ { ring = \"bob\", timeout = \"20s\" } ]\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        plans.join("urp-lazio.toml"),
+        "administration = \"URP Lazio\"\n[[rule]]\nname = \"URP\"\ncalled = \"bob\"\nsteps = [ { ring = \"bob\", timeout = \"20s\" } ]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let p = plans.to_string_lossy().to_string();
     let a = node("127.8.3.1", "127.8.3.2", "nodo-a", Some(&db.url()), Some(&p));
     let b = node("127.8.4.1", "127.8.4.2", "nodo-b", Some(&db.url()), Some(&p));
@@ -242,12 +250,14 @@ fn gateway_account_brings_citizens_calls() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let callee = sipp_callee(&n.target(), "127.8.6.3", 5062, "bob", "bobpw", "uas_case.xml", &[]);
     let auth_uri = format!("bob@{}", n.target());
-    let args = ["-i", "127.8.6.2", "-p", "5061", "-s", "bob", "-key", "caller", CITIZEN, "-au", "gw1", "-ap", "gwpw", "-auth_uri", &auth_uri];
+    let args =
+        ["-i", "127.8.6.2", "-p", "5061", "-s", "bob", "-key", "caller", CITIZEN, "-au", "gw1", "-ap", "gwpw", "-auth_uri", &auth_uri];
     sipp("uac_call.xml", &n.target(), &args).assert_ok();
     callee.join().assert_ok();
     let ev = wait_for_timelines(&n, 1);
     assert_each_call_once(&ev, 1);
     // An agent calling with a From that is not its own is refused (only gateways may).
-    let args = ["-i", "127.8.6.4", "-p", "5061", "-s", "bob", "-key", "caller", CITIZEN, "-au", "bob", "-ap", "bobpw", "-auth_uri", &auth_uri];
+    let args =
+        ["-i", "127.8.6.4", "-p", "5061", "-s", "bob", "-key", "caller", CITIZEN, "-au", "bob", "-ap", "bobpw", "-auth_uri", &auth_uri];
     sipp("uac_call.xml", &n.target(), &args).assert_failed();
 }

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::json;
 use sqlx::Connection;
 use urpd::crm::{
-    CaseFilter, CaseToken, Channel, CrmError, CrmStore, EventKind, IncomingCall, OpenCase, Outbox, OutboxRecord, Rating, StoreOptions, TimelineEvent,
+    CaseFilter, CaseToken, Channel, CrmError, CrmStore, EventKind, IncomingCall, OpenCase, Outbox, OutboxRecord, Rating, StoreOptions,
+    TimelineEvent,
 };
 
 const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -39,7 +40,9 @@ impl TestDb {
 
     async fn postgres() -> TestDb {
         let mut admin = sqlx::PgConnection::connect(PG_ADMIN).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL is not reachable at {PG_ADMIN} ({e}); the CRM tests need it: run scripts/test.sh, which installs and starts it")
+            panic!(
+                "PostgreSQL is not reachable at {PG_ADMIN} ({e}); the CRM tests need it: run scripts/test.sh, which installs and starts it"
+            )
         });
         let name = format!("urpd_test_{}", hex::encode(rand::random::<[u8; 6]>()));
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap_or_else(|e| panic!("create database {name}: {e}"));
@@ -127,29 +130,38 @@ async fn case_open_reuse_window_topic(db: TestDb) {
     assert_eq!(b.open_cases, 1);
 
     // Other topic: new case. Other administration: new case.
-    let c = s.on_incoming(&call("+393331111111", "inps", Some("invalidità"), "c3", t0() + 2 * HOUR), w).await.unwrap_or_else(|e| panic!("{e}"));
+    let c =
+        s.on_incoming(&call("+393331111111", "inps", Some("invalidità"), "c3", t0() + 2 * HOUR), w).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(!c.reused && c.token != a.token);
     assert_eq!(c.open_cases, 2);
-    let d = s.on_incoming(&call("+393331111111", "agenzia-entrate", Some("pensioni"), "c4", t0() + 2 * HOUR), w).await.unwrap_or_else(|e| panic!("{e}"));
+    let d = s
+        .on_incoming(&call("+393331111111", "agenzia-entrate", Some("pensioni"), "c4", t0() + 2 * HOUR), w)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(!d.reused && d.token != a.token && d.token != c.token);
     assert_eq!(d.open_cases, 3);
 
     // After the window: new case, though the first is still open.
-    let e = s.on_incoming(&call("+393331111111", "inps", Some("pensioni"), "c5", t0() + 2 * DAY), w).await.unwrap_or_else(|e| panic!("{e}"));
+    let e =
+        s.on_incoming(&call("+393331111111", "inps", Some("pensioni"), "c5", t0() + 2 * DAY), w).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(!e.reused && e.token != a.token);
     assert_eq!(e.open_cases, 4);
 
     // A closed case is never reused.
     assert!(s.close_case(&e.token).await.unwrap_or_else(|e| panic!("{e}")));
     assert!(!s.close_case(&e.token).await.unwrap_or_else(|e| panic!("{e}")));
-    let f = s.on_incoming(&call("+393331111111", "inps", Some("pensioni"), "c6", t0() + 2 * DAY + HOUR), w).await.unwrap_or_else(|e| panic!("{e}"));
+    let f = s
+        .on_incoming(&call("+393331111111", "inps", Some("pensioni"), "c6", t0() + 2 * DAY + HOUR), w)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(!f.reused && f.token != e.token);
 
     // No topic is a topic of its own; another caller never shares a case.
     let g = s.on_incoming(&call("+393331111111", "inps", None, "c7", t0() + 2 * DAY + HOUR), w).await.unwrap_or_else(|e| panic!("{e}"));
     let h = s.on_incoming(&call("+393331111111", "inps", None, "c8", t0() + 2 * DAY + 2 * HOUR), w).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(!g.reused && h.reused && g.token == h.token);
-    let other = s.on_incoming(&call("+393332222222", "inps", None, "c9", t0() + 2 * DAY + 2 * HOUR), w).await.unwrap_or_else(|e| panic!("{e}"));
+    let other =
+        s.on_incoming(&call("+393332222222", "inps", None, "c9", t0() + 2 * DAY + 2 * HOUR), w).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(!other.reused && !other.caller_known && other.token != g.token);
 
     let v = s.case_timeline(&a.token).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("case missing"));
@@ -164,10 +176,18 @@ async fn timeline_append_idempotent(db: TestDb) {
     let s = db.store("roma").await;
     let r = s.on_incoming(&call("+393331111111", "inps", None, "leg-1", t0()), DAY).await.unwrap_or_else(|e| panic!("{e}"));
     let evs = [
-        TimelineEvent::new(r.token.clone(), "roma", t0() + Duration::from_secs(1), EventKind::Routed, json!({"rule": "inps-1", "target": "queue:pensioni"})),
+        TimelineEvent::new(
+            r.token.clone(),
+            "roma",
+            t0() + Duration::from_secs(1),
+            EventKind::Routed,
+            json!({"rule": "inps-1", "target": "queue:pensioni"}),
+        ),
         TimelineEvent::new(r.token.clone(), "roma", t0() + Duration::from_secs(2), EventKind::Ringing, json!({})),
-        TimelineEvent::new(r.token.clone(), "roma", t0() + Duration::from_secs(3), EventKind::Answered, json!({"agent": "1001"})).with_leg("leg-1"),
-        TimelineEvent::new(r.token.clone(), "roma", t0() + Duration::from_secs(60), EventKind::HungUp, json!({"by": "caller"})).with_leg("leg-1"),
+        TimelineEvent::new(r.token.clone(), "roma", t0() + Duration::from_secs(3), EventKind::Answered, json!({"agent": "1001"}))
+            .with_leg("leg-1"),
+        TimelineEvent::new(r.token.clone(), "roma", t0() + Duration::from_secs(60), EventKind::HungUp, json!({"by": "caller"}))
+            .with_leg("leg-1"),
     ];
     for e in &evs {
         s.append(e).await.unwrap_or_else(|e| panic!("{e}"));
@@ -192,8 +212,18 @@ async fn timeline_append_idempotent(db: TestDb) {
     assert_eq!(c.outcome.as_deref(), Some("hung_up"));
 
     // A closed event closes the case; unknown kinds survive a round trip.
-    s.append(&TimelineEvent::new(r.token.clone(), "roma", t0() + Duration::from_secs(70), EventKind::Other("survey_sent".into()), json!({}))).await.unwrap_or_else(|e| panic!("{e}"));
-    s.append(&TimelineEvent::new(r.token.clone(), "roma", t0() + Duration::from_secs(80), EventKind::Closed, json!({}))).await.unwrap_or_else(|e| panic!("{e}"));
+    s.append(&TimelineEvent::new(
+        r.token.clone(),
+        "roma",
+        t0() + Duration::from_secs(70),
+        EventKind::Other("survey_sent".into()),
+        json!({}),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    s.append(&TimelineEvent::new(r.token.clone(), "roma", t0() + Duration::from_secs(80), EventKind::Closed, json!({})))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let v = s.case_timeline(&r.token).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("case missing"));
     assert_eq!(v.case.status, "closed");
     assert!(v.events.iter().any(|e| e.kind == EventKind::Other("survey_sent".into())));
@@ -210,7 +240,13 @@ async fn two_nodes_one_database(db: TestDb) {
     assert_eq!(b.token, a.token);
     assert!(b.reused && b.caller_known);
     milano
-        .append(&TimelineEvent::new(a.token.clone(), "milano", t0() + HOUR + Duration::from_secs(5), EventKind::Answered, json!({"agent": "2001"})))
+        .append(&TimelineEvent::new(
+            a.token.clone(),
+            "milano",
+            t0() + HOUR + Duration::from_secs(5),
+            EventKind::Answered,
+            json!({"agent": "2001"}),
+        ))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     for s in [&roma, &milano] {
@@ -230,7 +266,8 @@ async fn two_nodes_one_database(db: TestDb) {
 
 /// A store handle on a PostgreSQL that is down (fails fast).
 fn down_store() -> CrmStore {
-    CrmStore::open_lazy(PG_DOWN, "roma", &StoreOptions { pool_size: 2, acquire_timeout: Duration::from_millis(300) }).unwrap_or_else(|e| panic!("{e}"))
+    CrmStore::open_lazy(PG_DOWN, "roma", &StoreOptions { pool_size: 2, acquire_timeout: Duration::from_millis(300) })
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// An `OpenCase` record plus `n` events on it, as the daemon pushes them with the DB down.
@@ -311,7 +348,10 @@ async fn outbox_replays_in_order_after_outage(db: TestDb) {
     let ratings = store.rating_counts(Some("inps")).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ratings.iter().map(|r| r.n).sum::<i64>(), 1);
     // The case opened offline is reused by the next live call within the window.
-    let live = store.on_incoming(&call("+393331111111", "inps", Some("pensioni"), "leg-c", t0() + HOUR), DAY).await.unwrap_or_else(|e| panic!("{e}"));
+    let live = store
+        .on_incoming(&call("+393331111111", "inps", Some("pensioni"), "leg-c", t0() + HOUR), DAY)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(live.token, t1);
     store.close().await;
 }
@@ -363,12 +403,17 @@ async fn purge_retention(db: TestDb) {
     let s = db.store("roma").await;
     let now = SystemTime::now();
     let old = s.on_incoming(&call("+393330000001", "inps", None, "old-1", now - 400 * DAY), DAY).await.unwrap_or_else(|e| panic!("{e}"));
-    s.append(&TimelineEvent::new(old.token.clone(), "roma", now - 400 * DAY, EventKind::HungUp, json!({}))).await.unwrap_or_else(|e| panic!("{e}"));
+    s.append(&TimelineEvent::new(old.token.clone(), "roma", now - 400 * DAY, EventKind::HungUp, json!({})))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let new = s.on_incoming(&call("+393330000002", "inps", None, "new-1", now - DAY), DAY).await.unwrap_or_else(|e| panic!("{e}"));
     // A caller with an old and a recent contact keeps the number and the recent data.
-    let both_old = s.on_incoming(&call("+393330000003", "inps", Some("a"), "b-1", now - 500 * DAY), DAY).await.unwrap_or_else(|e| panic!("{e}"));
+    let both_old =
+        s.on_incoming(&call("+393330000003", "inps", Some("a"), "b-1", now - 500 * DAY), DAY).await.unwrap_or_else(|e| panic!("{e}"));
     let both_new = s.on_incoming(&call("+393330000003", "inps", Some("b"), "b-2", now - HOUR), DAY).await.unwrap_or_else(|e| panic!("{e}"));
-    s.record_rating(&Rating::new("inps", None, Channel::Phone, 2, now - 400 * DAY).unwrap_or_else(|e| panic!("{e}"))).await.unwrap_or_else(|e| panic!("{e}"));
+    s.record_rating(&Rating::new("inps", None, Channel::Phone, 2, now - 400 * DAY).unwrap_or_else(|e| panic!("{e}")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 
     let r = s.purge_older_than(365).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((r.cases, r.contacts, r.events, r.callers), (2, 2, 3, 1), "{r:?}");
@@ -395,7 +440,9 @@ async fn notes_search_across_administrations(db: TestDb) {
     let a = s.on_incoming(&call("+393331111111", "comune-roma", None, "n-1", t0()), DAY).await.unwrap_or_else(|e| panic!("{e}"));
     let b = s.on_incoming(&call("+393332222222", "inps", None, "n-2", t0()), DAY).await.unwrap_or_else(|e| panic!("{e}"));
     s.add_note(&a.token, "Come cambio la residenza?", "Dichiarazione online sul portale ANPR.").await.unwrap_or_else(|e| panic!("{e}"));
-    s.add_note(&b.token, "Serve il certificato di residenza per la pensione?", "No, l'INPS lo acquisisce d'ufficio.").await.unwrap_or_else(|e| panic!("{e}"));
+    s.add_note(&b.token, "Serve il certificato di residenza per la pensione?", "No, l'INPS lo acquisisce d'ufficio.")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     s.add_note(&b.token, "Rinnovo del passaporto", "Questura, agenda online.").await.unwrap_or_else(|e| panic!("{e}"));
 
     let hits = s.search_notes("residenza", 10).await.unwrap_or_else(|e| panic!("{e}"));
@@ -437,8 +484,14 @@ async fn ratings_are_anonymous(db: TestDb) {
     let r1 = Rating::new("inps", Some("pensioni"), Channel::Phone, 1, at).unwrap_or_else(|e| panic!("{e}"));
     s.record_rating(&r1).await.unwrap_or_else(|e| panic!("{e}"));
     s.record_rating(&r1).await.unwrap_or_else(|e| panic!("{e}")); // replay: counted once
-    s.record_rating(&Rating::new("inps", Some("pensioni"), Channel::Phone, 1, at + Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"))).await.unwrap_or_else(|e| panic!("{e}"));
-    s.record_rating(&Rating::new("inps", Some("pensioni"), Channel::Phone, 3, at).unwrap_or_else(|e| panic!("{e}"))).await.unwrap_or_else(|e| panic!("{e}"));
+    s.record_rating(
+        &Rating::new("inps", Some("pensioni"), Channel::Phone, 1, at + Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    s.record_rating(&Rating::new("inps", Some("pensioni"), Channel::Phone, 3, at).unwrap_or_else(|e| panic!("{e}")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let counts = s.rating_counts(Some("inps")).await.unwrap_or_else(|e| panic!("{e}"));
     let by_value: Vec<(i64, i64)> = counts.iter().map(|c| (c.value, c.n)).collect();
     assert_eq!(by_value, [(1, 2), (3, 1)]);
@@ -474,7 +527,14 @@ async fn list_cases_filters(db: TestDb) {
 const URPD: &str = env!("CARGO_BIN_EXE_urpd");
 
 fn urpd(state: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(URPD).arg("--state-dir").arg(state).args(args).env_remove("URPD_CRM_URL").env_remove("URPD_CONFIG").output().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(URPD)
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .env_remove("URPD_CRM_URL")
+        .env_remove("URPD_CONFIG")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -485,7 +545,9 @@ async fn cli_case_commands() {
     // The daemon's default node id is "urpd" and its CRM is <state_dir>/crm.db.
     let s = CrmStore::open(&state.join("crm.db").to_string_lossy(), "urpd").await.unwrap_or_else(|e| panic!("{e}"));
     let a = s.on_incoming(&call("+393331111111", "inps", Some("pensioni"), "cli-1", t0()), DAY).await.unwrap_or_else(|e| panic!("{e}"));
-    s.append(&TimelineEvent::new(a.token.clone(), "milano", t0() + Duration::from_secs(5), EventKind::Answered, json!({"agent": "2001"}))).await.unwrap_or_else(|e| panic!("{e}"));
+    s.append(&TimelineEvent::new(a.token.clone(), "milano", t0() + Duration::from_secs(5), EventKind::Answered, json!({"agent": "2001"})))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let b = s.on_incoming(&call("+393332222222", "comune-roma", None, "cli-2", t0() + DAY), DAY).await.unwrap_or_else(|e| panic!("{e}"));
     s.close().await;
     let tok = a.token.to_string();
@@ -506,7 +568,8 @@ async fn cli_case_commands() {
     assert!(!out.contains(&tok) && out.contains(b.token.as_str()), "{out}");
     assert_eq!(urpd(state, &["case", "list", "--since", "yesterday"]).0, 2);
 
-    let (rc, out, err) = urpd(state, &["case", "note", &tok, "--question", "Quando arriva il cedolino?", "--answer", "Il primo giorno bancabile del mese."]);
+    let (rc, out, err) =
+        urpd(state, &["case", "note", &tok, "--question", "Quando arriva il cedolino?", "--answer", "Il primo giorno bancabile del mese."]);
     assert_eq!(rc, 0, "{err}");
     assert!(out.contains("note"), "{out}");
 

@@ -97,12 +97,18 @@ fn reload(n: &Node) -> std::process::Output {
 
 #[test]
 fn hot_reload_swaps_valid_sets_and_refuses_broken_ones() {
-    let (n, t) = node_with_plans("127.7.4.1", "administration = \"A\"\n[[rule]]\nname = \"x\"\ncalled = \"1999\"\nsteps = [ { reject = 480, reason = \"Primo\" } ]\n");
+    let (n, t) = node_with_plans(
+        "127.7.4.1",
+        "administration = \"A\"\n[[rule]]\nname = \"x\"\ncalled = \"1999\"\nsteps = [ { reject = 480, reason = \"Primo\" } ]\n",
+    );
     let peer = UdpPeer::bind("127.7.4.2", 5061);
     let r = common::digest::invite(&peer, n.addr(), "alice", "alicepw", "1999", "hr-1");
     assert!(r.starts_with("SIP/2.0 480 Primo"), "{r}");
     // A valid new set: swapped in by `urpd dialplan reload`.
-    plan_dir(t.path(), "administration = \"A\"\n[[rule]]\nname = \"x\"\ncalled = \"1999\"\nsteps = [ { reject = 486, reason = \"Secondo\" } ]\n");
+    plan_dir(
+        t.path(),
+        "administration = \"A\"\n[[rule]]\nname = \"x\"\ncalled = \"1999\"\nsteps = [ { reject = 486, reason = \"Secondo\" } ]\n",
+    );
     let out = reload(&n);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r = common::digest::invite(&peer, n.addr(), "alice", "alicepw", "1999", "hr-2");

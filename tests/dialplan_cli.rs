@@ -5,10 +5,32 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const USERS: &[&str] = &[
-    "alessia.gatti", "andrea.fontana", "anna.bianchi", "chiara.marino", "davide.longo", "elena.costa", "francesca.rizzo",
-    "giorgio.russo", "giovanni.de-luca", "giulia.ferri", "ilaria.villa", "laura.conti", "luca.esposito", "luca.moretti",
-    "marco.gallo", "marco.verdi", "martina.ricci", "paola.marchetti", "paolo.greco", "rita.colombo", "roberto.serra",
-    "sara.galli", "sara.romano", "simone.bruno", "stefano.barbieri", "valentina.sala",
+    "alessia.gatti",
+    "andrea.fontana",
+    "anna.bianchi",
+    "chiara.marino",
+    "davide.longo",
+    "elena.costa",
+    "francesca.rizzo",
+    "giorgio.russo",
+    "giovanni.de-luca",
+    "giulia.ferri",
+    "ilaria.villa",
+    "laura.conti",
+    "luca.esposito",
+    "luca.moretti",
+    "marco.gallo",
+    "marco.verdi",
+    "martina.ricci",
+    "paola.marchetti",
+    "paolo.greco",
+    "rita.colombo",
+    "roberto.serra",
+    "sara.galli",
+    "sara.romano",
+    "simone.bruno",
+    "stefano.barbieri",
+    "valentina.sala",
 ];
 
 fn examples() -> PathBuf {
@@ -111,7 +133,10 @@ fn route_realistic_calls() {
     assert_eq!(matched(&v).0, "comune-esempio.toml Comune chiuso");
     let v = route(s, &["--to", "0698765123", "--at", "2026-06-24T10:00"]);
     assert_eq!(v["decision"]["called"], "5123");
-    assert_eq!(v["decision"]["steps"][0]["targets"][0], serde_json::json!({"kind": "uri", "value": "sip:5123@pbx.comune-esempio.example.it"}));
+    assert_eq!(
+        v["decision"]["steps"][0]["targets"][0],
+        serde_json::json!({"kind": "uri", "value": "sip:5123@pbx.comune-esempio.example.it"})
+    );
     // Registry office: three agents in order, 15 s each, then the switchboard.
     let v = route(s, &["--to", "0698761000", "--at", "2026-06-23T10:00"]);
     let steps = v["decision"]["steps"].as_array().cloned().unwrap_or_default();

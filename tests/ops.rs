@@ -38,7 +38,8 @@ fn stdout(out: &std::process::Output) -> String {
 }
 
 fn json(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(out), String::from_utf8_lossy(&out.stderr)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(out), String::from_utf8_lossy(&out.stderr)))
 }
 
 // ---------------------------------------------------------------------------
@@ -67,10 +68,7 @@ fn notify_socket_gets_ready_status_watchdog_reloading_stopping() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&path).unwrap_or_else(|e| panic!("{e}"));
-    let mut node = Node::builder()
-        .env("NOTIFY_SOCKET", &path.to_string_lossy())
-        .env("WATCHDOG_USEC", "2000000")
-        .start("127.6.1.1", 5060);
+    let mut node = Node::builder().env("NOTIFY_SOCKET", &path.to_string_lossy()).env("WATCHDOG_USEC", "2000000").start("127.6.1.1", 5060);
     let pid = node.pid().unwrap_or(0);
     let mut got = Vec::new();
     collect(&sock, &mut got, SLOW, |g| count(g, "READY=1") >= 1 && count(g, "WATCHDOG=1") >= 2);
@@ -324,7 +322,14 @@ fn metrics_refuse_a_remote_address_unless_allowed() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("allow_remote"), "{out:?}");
     let cfg = dir.path().join("urpd.toml");
     std::fs::write(&cfg, "[metrics]\nlisten = \"192.0.2.1:9469\"\n").unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(URPD).arg("--config").arg(&cfg).arg("--state-dir").arg(dir.path()).arg("run").output().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(URPD)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(dir.path())
+        .arg("run")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(3), "{out:?}");
 }
 
@@ -452,7 +457,11 @@ fn systemd_analyze_verify_passes() {
     assert!(complaints.is_empty(), "systemd-analyze verify warnings:\n{err}");
 
     // The offline security review rates the hardening (0 = perfect, 10 = none).
-    let out = Command::new("systemd-analyze").args(["security", "--offline=true", "--no-pager"]).arg(&unit).output().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&unit)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     let text = String::from_utf8_lossy(&out.stdout);
     if let Some(level) = text.lines().find_map(|l| l.split_once("Overall exposure level for urpd.service: ").map(|(_, r)| r.to_owned())) {
         let score: f64 = level.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(10.0);

@@ -168,8 +168,10 @@ fn bindings_survive_a_restart() {
     node.stop_graceful();
     let file = node.state_dir().join("urpd.db");
     let rows = |sql: &str| -> i64 { state_query(&file, sql) };
-    rows("INSERT INTO bindings (aor, contact, q, expires_at, call_id, cseq, received_proto, received_addr, user_agent, updated_at) \
-          VALUES ('gone@urpd', '<sip:gone@127.1.5.9:5060>', 1000, 1000, 'old', 1, 'udp', '127.1.5.9:5060', NULL, 900)");
+    rows(
+        "INSERT INTO bindings (aor, contact, q, expires_at, call_id, cseq, received_proto, received_addr, user_agent, updated_at) \
+          VALUES ('gone@urpd', '<sip:gone@127.1.5.9:5060>', 1000, 1000, 'old', 1, 'udp', '127.1.5.9:5060', NULL, 900)",
+    );
     node.restart();
     assert_eq!(rows("SELECT count(*) FROM bindings WHERE aor = 'gone@urpd'"), 0, "lapsed row kept:\n{}", node.log_report());
     c += 1;
@@ -228,7 +230,10 @@ fn sha256_is_offered_first_and_verified() {
     assert!(chals[1].contains("algorithm=MD5"), "{chals:?}");
     let auth = authorization(&chals[0], "frank", "frankpw", "REGISTER", &format!("sip:{target}"), 1);
     let contact = format!("Contact: <sip:frank@{}>", peer.local());
-    peer.send(node.addr(), register(&target, peer.local(), "frank", "cid-s", 2, &[contact.clone(), format!("Authorization: {auth}")]).as_bytes());
+    peer.send(
+        node.addr(),
+        register(&target, peer.local(), "frank", "cid-s", 2, &[contact.clone(), format!("Authorization: {auth}")]).as_bytes(),
+    );
     let r = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string();
     assert_eq!(status(&r), 200, "{r}");
     // Replaying the same nonce count is refused.
@@ -240,7 +245,14 @@ fn sha256_is_offered_first_and_verified() {
 #[test]
 fn ipv6_listeners_udp_and_tcp() {
     // IPv4 and IPv6 listeners side by side; ::1 port 25160 is this test's own.
-    let node = Node::builder().user("alice", "alicepw").md5_only().arg("--listen").arg("udp:[::1]:25160").arg("--listen").arg("tcp:[::1]:25160").start("127.1.8.1", 5060);
+    let node = Node::builder()
+        .user("alice", "alicepw")
+        .md5_only()
+        .arg("--listen")
+        .arg("udp:[::1]:25160")
+        .arg("--listen")
+        .arg("tcp:[::1]:25160")
+        .start("127.1.8.1", 5060);
     // SIPp writes an IPv6 digest-uri without brackets (`sip:::1:25160`); give it the right one.
     let common = ["-i", "::1", "-s", "alice", "-au", "alice", "-ap", "alicepw", "-auth_uri", "[::1]:25160"];
     let mut udp = vec!["-p", "25161"];

@@ -31,24 +31,64 @@
 
 use bytes::Bytes;
 use urpd::sip::{
-    frame, name_addr::NameAddr, parse_datagram, parse_framed, text::split_list, uri::unescape, Frame, HeaderName,
-    Message, Method, ParseError, Request, Response, Scheme, SipHeaders, Uri, Via,
+    frame, name_addr::NameAddr, parse_datagram, parse_framed, text::split_list, uri::unescape, Frame, HeaderName, Message, Method,
+    ParseError, Request, Response, Scheme, SipHeaders, Uri, Via,
 };
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/rfc4475");
 
 const VALID: [&str; 13] = [
-    "wsinv", "intmeth", "esc01", "escnull", "esc02", "lwsdisp", "longreq", "dblreq", "semiuri", "transports", "mpart01",
-    "unreason", "noreason",
+    "wsinv",
+    "intmeth",
+    "esc01",
+    "escnull",
+    "esc02",
+    "lwsdisp",
+    "longreq",
+    "dblreq",
+    "semiuri",
+    "transports",
+    "mpart01",
+    "unreason",
+    "noreason",
 ];
 const INVALID: [&str; 19] = [
-    "badinv01", "clerr", "ncl", "scalar02", "scalarlg", "quotbal", "ltgtruri", "lwsruri", "lwsstart", "trws",
-    "escruri", "baddate", "regbadct", "badaspec", "baddn", "badvers", "mismatch01", "mismatch02", "bigcode",
+    "badinv01",
+    "clerr",
+    "ncl",
+    "scalar02",
+    "scalarlg",
+    "quotbal",
+    "ltgtruri",
+    "lwsruri",
+    "lwsstart",
+    "trws",
+    "escruri",
+    "baddate",
+    "regbadct",
+    "badaspec",
+    "baddn",
+    "badvers",
+    "mismatch01",
+    "mismatch02",
+    "bigcode",
 ];
 /// §3.2, §3.3 and §3.4 messages whose syntax is valid.
 const SEMANTIC_OK: [&str; 14] = [
-    "badbranch", "unkscm", "novelsc", "unksm2", "bext01", "invut", "regaut01", "bcast", "zeromf", "cparam01", "cparam02",
-    "regescrt", "sdp01", "inv2543",
+    "badbranch",
+    "unkscm",
+    "novelsc",
+    "unksm2",
+    "bext01",
+    "invut",
+    "regaut01",
+    "bcast",
+    "zeromf",
+    "cparam01",
+    "cparam02",
+    "regescrt",
+    "sdp01",
+    "inv2543",
 ];
 /// §3.3 messages that a parser/validator must refuse (400).
 const SEMANTIC_BAD: [&str; 3] = ["insuf", "multi01", "mcl01"];
@@ -181,8 +221,21 @@ fn s3_1_1_1_wsinv() {
     assert_eq!(
         order,
         [
-            "To", "From", "Max-Forwards", "Call-ID", "Content-Length", "CSeq", "Via", "Subject", "NewFangledHeader",
-            "UnknownHeaderWithUnusualValue", "Content-Type", "Route", "Via", "Via", "Contact"
+            "To",
+            "From",
+            "Max-Forwards",
+            "Call-ID",
+            "Content-Length",
+            "CSeq",
+            "Via",
+            "Subject",
+            "NewFangledHeader",
+            "UnknownHeaderWithUnusualValue",
+            "Content-Type",
+            "Route",
+            "Via",
+            "Via",
+            "Contact"
         ]
     );
 }
@@ -333,10 +386,7 @@ fn s3_1_1_9_semiuri() {
     assert_eq!(r.uri.params_str(), "");
     assert_eq!(r.max_forwards(), Some(3));
     let accept = r.headers.get(&HeaderName::Accept).expect("Accept");
-    assert_eq!(
-        accept.as_str(),
-        "application/sdp, application/pkcs7-mime, multipart/mixed, multipart/signed, message/sip, message/sipfrag"
-    );
+    assert_eq!(accept.as_str(), "application/sdp, application/pkcs7-mime, multipart/mixed, multipart/signed, message/sip, message/sipfrag");
     assert_eq!(split_list(accept).map(|l| l.len()), Some(6));
 }
 
@@ -367,10 +417,7 @@ fn s3_1_1_11_mpart01() {
     assert!(r.body.starts_with(b"--7a9cbec02ceef655\r\nContent-Type: text/plain\r\n"));
     assert!(r.body.ends_with(b"\r\n--7a9cbec02ceef655--\r\n"));
     assert!(std::str::from_utf8(&r.body).is_err(), "binary body kept as bytes");
-    assert_eq!(
-        r.headers.get(&HeaderName::ContentType).map(|s| s.as_str()),
-        Some("multipart/mixed;boundary=7a9cbec02ceef655")
-    );
+    assert_eq!(r.headers.get(&HeaderName::ContentType).map(|s| s.as_str()), Some("multipart/mixed;boundary=7a9cbec02ceef655"));
     let v = r.top_via().expect("Via");
     assert_eq!((v.host, v.port, v.rport()), ("127.0.0.1", Some(5070), Some(None)));
     assert_eq!(r.headers.get(&HeaderName::Route).map(|s| s.as_str()), Some("<sip:127.0.0.1:5080>"));
@@ -405,25 +452,25 @@ fn s3_1_1_13_noreason() {
 fn s3_1_2_invalid_with_reason() {
     use ParseError::*;
     let cases: [(&str, ParseError); 19] = [
-        ("badinv01", BadHeader("Via")),               // 3.1.2.1 extraneous separators ;;,;,,
-        ("clerr", BodyTooShort),                      // 3.1.2.2 Content-Length 9999 > body
-        ("ncl", BadContentLength),                    // 3.1.2.3 Content-Length -999
-        ("scalar02", BadHeader("Max-Forwards")),      // 3.1.2.4 Max-Forwards 300 (CSeq too)
-        ("scalarlg", BadHeader("CSeq")),              // 3.1.2.5 CSeq 9292394834772304023312
-        ("quotbal", BadHeader("To")),                 // 3.1.2.6 unterminated quote
-        ("ltgtruri", BadRequestUri),                  // 3.1.2.7 <> around the Request-URI
-        ("lwsruri", BadRequestLine),                  // 3.1.2.8 whitespace inside the Request-URI
-        ("lwsstart", BadRequestLine),                 // 3.1.2.9 double spaces in the request line
-        ("trws", BadRequestLine),                     // 3.1.2.10 trailing spaces after SIP/2.0
-        ("escruri", BadRequestUri),                   // 3.1.2.11 ?headers in the Request-URI
-        ("baddate", BadHeader("Date")),               // 3.1.2.12 EST, not GMT
-        ("regbadct", BadHeader("Contact")),           // 3.1.2.13 addr-spec with ? needs <>
-        ("badaspec", BadHeader("To")),                // 3.1.2.14 spaces inside < sip:... >
-        ("baddn", BadHeader("From")),                 // 3.1.2.15 unquoted display name with ,
-        ("badvers", BadVersion),                      // 3.1.2.16 SIP/7.0
-        ("mismatch01", CSeqMismatch),                 // 3.1.2.17 OPTIONS vs CSeq INVITE
-        ("mismatch02", CSeqMismatch),                 // 3.1.2.18 NEWMETHOD vs CSeq INVITE
-        ("bigcode", BadStatus),                       // 3.1.2.19 status 4294967301
+        ("badinv01", BadHeader("Via")),          // 3.1.2.1 extraneous separators ;;,;,,
+        ("clerr", BodyTooShort),                 // 3.1.2.2 Content-Length 9999 > body
+        ("ncl", BadContentLength),               // 3.1.2.3 Content-Length -999
+        ("scalar02", BadHeader("Max-Forwards")), // 3.1.2.4 Max-Forwards 300 (CSeq too)
+        ("scalarlg", BadHeader("CSeq")),         // 3.1.2.5 CSeq 9292394834772304023312
+        ("quotbal", BadHeader("To")),            // 3.1.2.6 unterminated quote
+        ("ltgtruri", BadRequestUri),             // 3.1.2.7 <> around the Request-URI
+        ("lwsruri", BadRequestLine),             // 3.1.2.8 whitespace inside the Request-URI
+        ("lwsstart", BadRequestLine),            // 3.1.2.9 double spaces in the request line
+        ("trws", BadRequestLine),                // 3.1.2.10 trailing spaces after SIP/2.0
+        ("escruri", BadRequestUri),              // 3.1.2.11 ?headers in the Request-URI
+        ("baddate", BadHeader("Date")),          // 3.1.2.12 EST, not GMT
+        ("regbadct", BadHeader("Contact")),      // 3.1.2.13 addr-spec with ? needs <>
+        ("badaspec", BadHeader("To")),           // 3.1.2.14 spaces inside < sip:... >
+        ("baddn", BadHeader("From")),            // 3.1.2.15 unquoted display name with ,
+        ("badvers", BadVersion),                 // 3.1.2.16 SIP/7.0
+        ("mismatch01", CSeqMismatch),            // 3.1.2.17 OPTIONS vs CSeq INVITE
+        ("mismatch02", CSeqMismatch),            // 3.1.2.18 NEWMETHOD vs CSeq INVITE
+        ("bigcode", BadStatus),                  // 3.1.2.19 status 4294967301
     ];
     for (name, want) in cases {
         assert_eq!(outcome(load(name)).err(), Some(want.clone()), "{name}");
@@ -478,10 +525,7 @@ fn s3_3_semantics_values() {
     assert_eq!(r.headers.get(&HeaderName::ContentType).map(|s| s.as_str()), Some("application/unknownformat"));
     assert_eq!(r.body.len(), 40);
     let r = req("regaut01");
-    assert_eq!(
-        r.headers.get(&HeaderName::Authorization).map(|s| s.as_str()),
-        Some("NoOneKnowsThisScheme opaque-data=here")
-    );
+    assert_eq!(r.headers.get(&HeaderName::Authorization).map(|s| s.as_str()), Some("NoOneKnowsThisScheme opaque-data=here"));
     assert!(r.body.is_empty());
     let r = resp("bcast");
     let v = vias(&r.headers);

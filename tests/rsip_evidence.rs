@@ -147,9 +147,7 @@ fn e_sha256_algorithm_is_not_understood_by_rsip() {
     // ... and is written back as `SHA256`, which RFC 7616/8760 peers do not recognise.
     assert!(typed.to_string().contains("algorithm=SHA256"));
     assert!(!typed.to_string().contains("SHA-256"));
-    let www = rsip::headers::WwwAuthenticate::new(
-        "Digest realm=\"example.it\", nonce=\"abc\", algorithm=SHA-256, qop=\"auth\"",
-    );
+    let www = rsip::headers::WwwAuthenticate::new("Digest realm=\"example.it\", nonce=\"abc\", algorithm=SHA-256, qop=\"auth\"");
     assert!(www.typed().is_err());
     // MD5 works in both.
     let md5 = rsip::headers::Authorization::new(auth.replace("SHA-256", "MD5"));
@@ -162,14 +160,57 @@ fn e_sha256_algorithm_is_not_understood_by_rsip() {
 
 /// Which messages a parser should accept (parse, and for urpd validate) per RFC 4475.
 const SHOULD_ACCEPT: [&str; 27] = [
-    "wsinv", "intmeth", "esc01", "escnull", "esc02", "lwsdisp", "longreq", "dblreq", "semiuri", "transports", "mpart01",
-    "unreason", "noreason", "badbranch", "unkscm", "novelsc", "unksm2", "bext01", "invut", "regaut01", "bcast",
-    "zeromf", "cparam01", "cparam02", "regescrt", "sdp01", "inv2543",
+    "wsinv",
+    "intmeth",
+    "esc01",
+    "escnull",
+    "esc02",
+    "lwsdisp",
+    "longreq",
+    "dblreq",
+    "semiuri",
+    "transports",
+    "mpart01",
+    "unreason",
+    "noreason",
+    "badbranch",
+    "unkscm",
+    "novelsc",
+    "unksm2",
+    "bext01",
+    "invut",
+    "regaut01",
+    "bcast",
+    "zeromf",
+    "cparam01",
+    "cparam02",
+    "regescrt",
+    "sdp01",
+    "inv2543",
 ];
 const SHOULD_REJECT: [&str; 22] = [
-    "badinv01", "clerr", "ncl", "scalar02", "scalarlg", "quotbal", "ltgtruri", "lwsruri", "lwsstart", "trws",
-    "escruri", "baddate", "regbadct", "badaspec", "baddn", "badvers", "mismatch01", "mismatch02", "bigcode", "insuf",
-    "multi01", "mcl01",
+    "badinv01",
+    "clerr",
+    "ncl",
+    "scalar02",
+    "scalarlg",
+    "quotbal",
+    "ltgtruri",
+    "lwsruri",
+    "lwsstart",
+    "trws",
+    "escruri",
+    "baddate",
+    "regbadct",
+    "badaspec",
+    "baddn",
+    "badvers",
+    "mismatch01",
+    "mismatch02",
+    "bigcode",
+    "insuf",
+    "multi01",
+    "mcl01",
 ];
 
 #[test]
@@ -214,6 +255,18 @@ const RSIP_WRONGLY_REJECTS: [&str; 7] = ["wsinv", "intmeth", "esc01", "esc02", "
 /// quotbal, baddate...) an application could still catch with its own checks; the
 /// Content-Length ones (clerr, ncl, mcl01) it cannot, since rsip ignores Content-Length.
 const RSIP_WRONGLY_ACCEPTS: [&str; 14] = [
-    "badinv01", "clerr", "ncl", "scalarlg", "quotbal", "ltgtruri", "baddate", "regbadct", "badaspec", "baddn",
-    "mismatch01", "insuf", "multi01", "mcl01",
+    "badinv01",
+    "clerr",
+    "ncl",
+    "scalarlg",
+    "quotbal",
+    "ltgtruri",
+    "baddate",
+    "regbadct",
+    "badaspec",
+    "baddn",
+    "mismatch01",
+    "insuf",
+    "multi01",
+    "mcl01",
 ];

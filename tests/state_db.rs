@@ -61,10 +61,7 @@ async fn add_list_passwd_remove() {
     assert!(matches!(db.add_user("1002", "a\"b", "x", Role::Agent).await, Err(StateError::InvalidRealm(_))));
 
     let users = db.list_users().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        users.iter().map(|u| (u.name.as_str(), u.role)).collect::<Vec<_>>(),
-        vec![("1001", Role::Agent), ("gw1", Role::Gateway)]
-    );
+    assert_eq!(users.iter().map(|u| (u.name.as_str(), u.role)).collect::<Vec<_>>(), vec![("1001", Role::Agent), ("gw1", Role::Gateway)]);
     assert!(users[0].created_at.is_some_and(|t| t > 1_600_000_000));
     assert_eq!(users[0].realm, REALM);
 
@@ -154,12 +151,9 @@ async fn bindings_round_trip_skip_expired_and_purge() {
     let mut refreshed = live.clone();
     refreshed.cseq = 43;
     refreshed.expires_at = NOW + 900;
-    db.save_bindings(&[
-        Change::Upsert(refreshed.clone()),
-        Change::Remove { aor: other.aor.clone(), contact: other.contact.clone() },
-    ])
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    db.save_bindings(&[Change::Upsert(refreshed.clone()), Change::Remove { aor: other.aor.clone(), contact: other.contact.clone() }])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(db.load_bindings(NOW).await.ok(), Some(vec![refreshed]));
 
     assert_eq!(db.purge_expired(NOW).await.ok(), Some(1));
@@ -204,7 +198,8 @@ async fn registrar_changes_persist_across_reopen() {
 async fn large_batches_keep_order_and_last_write() {
     let t = tmp();
     let db = open(t.path()).await;
-    let mut changes: Vec<Change> = (0..1234).map(|i| Change::Upsert(binding(&format!("u{i}"), &format!("sip:u{i}@192.0.2.1"), NOW + 60))).collect();
+    let mut changes: Vec<Change> =
+        (0..1234).map(|i| Change::Upsert(binding(&format!("u{i}"), &format!("sip:u{i}@192.0.2.1"), NOW + 60))).collect();
     let mut twice = binding("u7", "sip:u7@192.0.2.1", NOW + 120);
     twice.cseq = 99;
     changes.push(Change::Upsert(twice.clone()));
@@ -264,10 +259,11 @@ async fn bindings_survive_the_without_rowid_migration() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(sql.contains("WITHOUT ROWID"), "{sql}");
-    let indexes: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'bindings' AND sql IS NOT NULL")
-        .fetch_one(&check)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let indexes: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'bindings' AND sql IS NOT NULL")
+            .fetch_one(&check)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(indexes, 0);
     check.close().await;
 }

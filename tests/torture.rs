@@ -24,8 +24,25 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
 
 /// RFC 4475 §3.1.2: messages an element must reject.
 const INVALID: &[&str] = &[
-    "badinv01", "clerr", "ncl", "scalar02", "scalarlg", "quotbal", "ltgtruri", "lwsruri", "lwsstart", "trws", "escruri",
-    "baddate", "regbadct", "badaspec", "baddn", "badvers", "mismatch01", "mismatch02", "bigcode",
+    "badinv01",
+    "clerr",
+    "ncl",
+    "scalar02",
+    "scalarlg",
+    "quotbal",
+    "ltgtruri",
+    "lwsruri",
+    "lwsstart",
+    "trws",
+    "escruri",
+    "baddate",
+    "regbadct",
+    "badaspec",
+    "baddn",
+    "badvers",
+    "mismatch01",
+    "mismatch02",
+    "bigcode",
     // §3.3.9: syntactically fine but unframeable (two different Content-Length values): a 400,
     // or on a stream a closed connection, since the next message cannot be found.
     "mcl01",

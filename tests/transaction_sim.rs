@@ -32,14 +32,7 @@ impl Pair {
             addr: Peer::new(Protocol::Udp, a.parse().unwrap_or_else(|e| panic!("{e}"))),
             events: Vec::new(),
         };
-        Pair {
-            now,
-            start: now,
-            client: node("192.0.2.1:5060"),
-            server: node("192.0.2.2:5060"),
-            lose: lose.to_vec(),
-            sent: 0,
-        }
+        Pair { now, start: now, client: node("192.0.2.1:5060"), server: node("192.0.2.2:5060"), lose: lose.to_vec(), sent: 0 }
     }
 
     /// Moves every queued datagram across the network (both ways) until quiet.
@@ -47,8 +40,7 @@ impl Pair {
         loop {
             let mut moved = false;
             for dir in 0..2 {
-                let (src, dst) =
-                    if dir == 0 { (&mut self.client, &mut self.server) } else { (&mut self.server, &mut self.client) };
+                let (src, dst) = if dir == 0 { (&mut self.client, &mut self.server) } else { (&mut self.server, &mut self.client) };
                 while let Some(t) = src.layer.poll_transmit() {
                     moved = true;
                     assert_eq!(t.dest, dst.addr);
@@ -140,9 +132,7 @@ Call-ID: pair1@192.0.2.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
     // Timer E at 1.5 s: the server's Completed state answers the retransmission with the 200.
     p.run(Duration::from_millis(1500));
     assert_eq!(p.elapsed(), Duration::from_millis(1500));
-    assert!(
-        matches!(p.client.events.as_slice(), [TuEvent::Response { tx: t, resp }] if *t == tx && resp.status == 200)
-    );
+    assert!(matches!(p.client.events.as_slice(), [TuEvent::Response { tx: t, resp }] if *t == tx && resp.status == 200));
     assert!(p.server.events.is_empty(), "the retransmission did not reach the TU");
     // Timer K (5 s) and Timer J (32 s) clean both sides up.
     p.run(Duration::from_secs(120));
@@ -165,9 +155,7 @@ Call-ID: pair2@192.0.2.1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
     let now = p.now;
     assert_eq!(answer_requests(&mut p.server, now, 486).len(), 1);
     p.deliver();
-    assert!(
-        matches!(p.client.events.as_slice(), [TuEvent::Response { tx: t, resp }] if *t == tx && resp.status == 486)
-    );
+    assert!(matches!(p.client.events.as_slice(), [TuEvent::Response { tx: t, resp }] if *t == tx && resp.status == 486));
     p.run(Duration::from_secs(600));
     assert_eq!(p.sent, 5, "one G retransmission, answered by a second ACK");
     assert_eq!(p.client.events.len(), 1, "the retransmitted 486 was absorbed");

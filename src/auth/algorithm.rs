@@ -52,10 +52,7 @@ impl Algorithm {
             Ok(Algorithm::Md5)
         } else if s.eq_ignore_ascii_case("SHA-256") {
             Ok(Algorithm::Sha256)
-        } else if s.len() > 5
-            && s.get(s.len() - 5..)
-                .is_some_and(|t| t.eq_ignore_ascii_case("-sess"))
-        {
+        } else if s.len() > 5 && s.get(s.len() - 5..).is_some_and(|t| t.eq_ignore_ascii_case("-sess")) {
             Err(AlgorithmError::SessUnsupported(s.to_owned()))
         } else {
             Err(AlgorithmError::Unknown(s.to_owned()))
@@ -176,26 +173,11 @@ mod tests {
         assert_eq!(Algorithm::parse("md5"), Ok(Algorithm::Md5));
         assert_eq!(Algorithm::parse("sha-256"), Ok(Algorithm::Sha256));
         assert_eq!("SHA-256".parse::<Algorithm>(), Ok(Algorithm::Sha256));
-        assert!(matches!(
-            Algorithm::parse("MD5-sess"),
-            Err(AlgorithmError::SessUnsupported(_))
-        ));
-        assert!(matches!(
-            Algorithm::parse("SHA-256-SESS"),
-            Err(AlgorithmError::SessUnsupported(_))
-        ));
-        assert!(matches!(
-            Algorithm::parse("SHA-512-256"),
-            Err(AlgorithmError::Unknown(_))
-        ));
-        assert!(matches!(
-            Algorithm::parse("-sess"),
-            Err(AlgorithmError::Unknown(_))
-        ));
-        assert!(matches!(
-            Algorithm::parse(""),
-            Err(AlgorithmError::Unknown(_))
-        ));
+        assert!(matches!(Algorithm::parse("MD5-sess"), Err(AlgorithmError::SessUnsupported(_))));
+        assert!(matches!(Algorithm::parse("SHA-256-SESS"), Err(AlgorithmError::SessUnsupported(_))));
+        assert!(matches!(Algorithm::parse("SHA-512-256"), Err(AlgorithmError::Unknown(_))));
+        assert!(matches!(Algorithm::parse("-sess"), Err(AlgorithmError::Unknown(_))));
+        assert!(matches!(Algorithm::parse(""), Err(AlgorithmError::Unknown(_))));
     }
 
     #[test]
@@ -207,17 +189,8 @@ mod tests {
 
     #[test]
     fn digest_hex_known_vectors() {
-        assert_eq!(
-            Algorithm::Md5.digest_hex(&["abc"]),
-            "900150983cd24fb0d6963f7d28e17f72"
-        );
-        assert_eq!(
-            Algorithm::Sha256.digest_hex(&["a", "bc"]).as_str(),
-            Algorithm::Sha256.digest_hex(&["a:bc"]).as_str()
-        );
-        assert_eq!(
-            Algorithm::Sha256.digest_hex(&[""]).len(),
-            Algorithm::Sha256.hex_len()
-        );
+        assert_eq!(Algorithm::Md5.digest_hex(&["abc"]), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(Algorithm::Sha256.digest_hex(&["a", "bc"]).as_str(), Algorithm::Sha256.digest_hex(&["a:bc"]).as_str());
+        assert_eq!(Algorithm::Sha256.digest_hex(&[""]).len(), Algorithm::Sha256.hex_len());
     }
 }

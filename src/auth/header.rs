@@ -114,16 +114,10 @@ impl<'a> DigestCredentials<'a> {
                 break;
             }
             let name_at = cur.pos;
-            let name = cur.token().ok_or(ParseError::Syntax {
-                at: name_at,
-                expected: "parameter name",
-            })?;
+            let name = cur.token().ok_or(ParseError::Syntax { at: name_at, expected: "parameter name" })?;
             cur.skip_ws();
             if cur.peek() != Some(b'=') {
-                return Err(ParseError::Syntax {
-                    at: cur.pos,
-                    expected: "'='",
-                });
+                return Err(ParseError::Syntax { at: cur.pos, expected: "'='" });
             }
             cur.pos += 1;
             cur.skip_ws();
@@ -131,10 +125,7 @@ impl<'a> DigestCredentials<'a> {
                 cur.quoted()?
             } else {
                 let at = cur.pos;
-                Cow::Borrowed(cur.token().ok_or(ParseError::Syntax {
-                    at,
-                    expected: "token or quoted-string",
-                })?)
+                Cow::Borrowed(cur.token().ok_or(ParseError::Syntax { at, expected: "token or quoted-string" })?)
             };
             if let Some((canonical, slot)) = raw.slot(name) {
                 if slot.is_some() {
@@ -146,12 +137,7 @@ impl<'a> DigestCredentials<'a> {
             match cur.peek() {
                 None => break,
                 Some(b',') => cur.pos += 1,
-                Some(_) => {
-                    return Err(ParseError::Syntax {
-                        at: cur.pos,
-                        expected: "',' or end",
-                    })
-                }
+                Some(_) => return Err(ParseError::Syntax { at: cur.pos, expected: "',' or end" }),
             }
         }
         raw.finish()
@@ -215,10 +201,7 @@ impl<'a> RawParams<'a> {
         }
         let nc = match self.nc {
             None => None,
-            Some(raw) => Some(NonceCount {
-                value: parse_nc(&raw)?,
-                raw,
-            }),
+            Some(raw) => Some(NonceCount { value: parse_nc(&raw)?, raw }),
         };
         // RFC 7616 §3.4: with qop, cnonce and nc MUST be sent; without them no response
         // can be recomputed, so catch it here with a precise name.
@@ -271,8 +254,7 @@ static TCHAR: [bool; 256] = {
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
         c += 1;
     }
     t
@@ -324,10 +306,7 @@ impl<'a> Cursor<'a> {
             match self.peek() {
                 None => return Err(ParseError::UnterminatedQuote),
                 Some(b'"') => {
-                    let tail = self
-                        .s
-                        .get(seg_start..self.pos)
-                        .ok_or(ParseError::UnterminatedQuote)?;
+                    let tail = self.s.get(seg_start..self.pos).ok_or(ParseError::UnterminatedQuote)?;
                     self.pos += 1;
                     return Ok(match owned {
                         None => Cow::Borrowed(tail),
@@ -338,15 +317,8 @@ impl<'a> Cursor<'a> {
                     });
                 }
                 Some(b'\\') => {
-                    let seg = self
-                        .s
-                        .get(seg_start..self.pos)
-                        .ok_or(ParseError::UnterminatedQuote)?;
-                    let escaped = self
-                        .s
-                        .get(self.pos + 1..)
-                        .and_then(|rest| rest.chars().next())
-                        .ok_or(ParseError::UnterminatedQuote)?;
+                    let seg = self.s.get(seg_start..self.pos).ok_or(ParseError::UnterminatedQuote)?;
+                    let escaped = self.s.get(self.pos + 1..).and_then(|rest| rest.chars().next()).ok_or(ParseError::UnterminatedQuote)?;
                     let o = owned.get_or_insert_with(String::new);
                     o.push_str(seg);
                     o.push(escaped);
@@ -462,15 +434,8 @@ mod tests {
     fn lowercase_scheme_spaces_and_folding() {
         let v = "  digest   USERNAME = \"bob\" ,realm=\"x\"\r\n\t,nonce =\"n\",, uri= \"sip:x\" , response=\"r\"  ";
         let c = DigestCredentials::parse(v).unwrap();
-        assert_eq!(
-            (&*c.username, &*c.realm, &*c.nonce, &*c.uri),
-            ("bob", "x", "n", "sip:x")
-        );
-        assert_eq!(
-            c.algorithm(),
-            Ok(Algorithm::Md5),
-            "absent algorithm means MD5"
-        );
+        assert_eq!((&*c.username, &*c.realm, &*c.nonce, &*c.uri), ("bob", "x", "n", "sip:x"));
+        assert_eq!(c.algorithm(), Ok(Algorithm::Md5), "absent algorithm means MD5");
         assert!(c.qop.is_none());
     }
 
@@ -501,25 +466,15 @@ mod tests {
     #[test]
     fn missing_params() {
         let e = |v| DigestCredentials::parse(v).unwrap_err();
-        assert_eq!(
-            e(r#"Digest realm="r", nonce="n", uri="u", response="p""#),
-            ParseError::MissingParam("username")
-        );
-        assert_eq!(
-            e(r#"Digest username="u", realm="r", nonce="n", uri="u""#),
-            ParseError::MissingParam("response")
-        );
+        assert_eq!(e(r#"Digest realm="r", nonce="n", uri="u", response="p""#), ParseError::MissingParam("username"));
+        assert_eq!(e(r#"Digest username="u", realm="r", nonce="n", uri="u""#), ParseError::MissingParam("response"));
         assert_eq!(e("Digest"), ParseError::MissingParam("username"));
         assert_eq!(
-            e(
-                r#"Digest username="u", realm="r", nonce="n", uri="u", response="p", qop=auth, nc=00000001"#
-            ),
+            e(r#"Digest username="u", realm="r", nonce="n", uri="u", response="p", qop=auth, nc=00000001"#),
             ParseError::MissingParam("cnonce")
         );
         assert_eq!(
-            e(
-                r#"Digest username="u", realm="r", nonce="n", uri="u", response="p", qop=auth, cnonce="c""#
-            ),
+            e(r#"Digest username="u", realm="r", nonce="n", uri="u", response="p", qop=auth, cnonce="c""#),
             ParseError::MissingParam("nc")
         );
     }
@@ -533,12 +488,8 @@ mod tests {
 
     #[test]
     fn duplicates_rejected_case_insensitively() {
-        let v =
-            r#"Digest username="u", realm="r", nonce="n", uri="u", response="p", Realm="other""#;
-        assert_eq!(
-            DigestCredentials::parse(v).unwrap_err(),
-            ParseError::DuplicateParam("realm")
-        );
+        let v = r#"Digest username="u", realm="r", nonce="n", uri="u", response="p", Realm="other""#;
+        assert_eq!(DigestCredentials::parse(v).unwrap_err(), ParseError::DuplicateParam("realm"));
         // Every known name is recognised in any case (a repeat is refused under its own name).
         for name in ["username", "realm", "nonce", "uri", "response", "algorithm", "cnonce", "opaque", "qop", "nc", "userhash"] {
             let v = format!(r#"Digest {name}=x, {}=y"#, name.to_ascii_uppercase());
@@ -556,51 +507,27 @@ mod tests {
         assert_eq!(e("\"Digest\""), ParseError::NotDigest);
         assert_eq!(e(r#"Digest username="u"#), ParseError::UnterminatedQuote);
         assert_eq!(e(r#"Digest username="u\"#), ParseError::UnterminatedQuote);
-        assert!(matches!(
-            e(r#"Digest username "u""#),
-            ParseError::Syntax { .. }
-        ));
-        assert!(matches!(
-            e(r#"Digest username="u" realm="r""#),
-            ParseError::Syntax { .. }
-        ));
-        assert!(matches!(
-            e(r#"Digest username=, realm="r""#),
-            ParseError::Syntax { .. }
-        ));
+        assert!(matches!(e(r#"Digest username "u""#), ParseError::Syntax { .. }));
+        assert!(matches!(e(r#"Digest username="u" realm="r""#), ParseError::Syntax { .. }));
+        assert!(matches!(e(r#"Digest username=, realm="r""#), ParseError::Syntax { .. }));
         assert!(matches!(e("Digest =\"x\""), ParseError::Syntax { .. }));
     }
 
     #[test]
     fn bad_nc() {
         for nc in ["1", "0000000g", "000000001", "00000000", "+0000001"] {
-            let v = format!(
-                r#"Digest username="u", realm="r", nonce="n", uri="u", response="p", qop=auth, cnonce="c", nc={nc}"#
-            );
-            assert_eq!(
-                DigestCredentials::parse(&v).unwrap_err(),
-                ParseError::BadNc,
-                "{nc}"
-            );
+            let v = format!(r#"Digest username="u", realm="r", nonce="n", uri="u", response="p", qop=auth, cnonce="c", nc={nc}"#);
+            assert_eq!(DigestCredentials::parse(&v).unwrap_err(), ParseError::BadNc, "{nc}");
         }
     }
 
     #[test]
     fn userhash() {
         let base = r#"Digest username="u", realm="r", nonce="n", uri="u", response="p", userhash="#;
-        assert_eq!(
-            DigestCredentials::parse(&format!("{base}true")).unwrap_err(),
-            ParseError::UserhashUnsupported
-        );
-        assert_eq!(
-            DigestCredentials::parse(&format!("{base}\"TRUE\"")).unwrap_err(),
-            ParseError::UserhashUnsupported
-        );
+        assert_eq!(DigestCredentials::parse(&format!("{base}true")).unwrap_err(), ParseError::UserhashUnsupported);
+        assert_eq!(DigestCredentials::parse(&format!("{base}\"TRUE\"")).unwrap_err(), ParseError::UserhashUnsupported);
         assert!(DigestCredentials::parse(&format!("{base}false")).is_ok());
-        assert_eq!(
-            DigestCredentials::parse(&format!("{base}maybe")).unwrap_err(),
-            ParseError::InvalidValue("userhash")
-        );
+        assert_eq!(DigestCredentials::parse(&format!("{base}maybe")).unwrap_err(), ParseError::InvalidValue("userhash"));
     }
 
     #[test]
@@ -615,41 +542,27 @@ mod tests {
 
     #[test]
     fn challenge_format() {
-        let c = Challenge {
-            realm: "a\"b\\c\r\n",
-            nonce: "n1",
-            opaque: Some("o"),
-            algorithm: Algorithm::Sha256,
-            stale: true,
-        };
-        assert_eq!(
-            c.to_string(),
-            r#"Digest realm="a\"b\\c", nonce="n1", opaque="o", algorithm=SHA-256, qop="auth", stale=true"#
-        );
+        let c = Challenge { realm: "a\"b\\c\r\n", nonce: "n1", opaque: Some("o"), algorithm: Algorithm::Sha256, stale: true };
+        assert_eq!(c.to_string(), r#"Digest realm="a\"b\\c", nonce="n1", opaque="o", algorithm=SHA-256, qop="auth", stale=true"#);
         // Every character up to U+07FF (and a few wider ones) between plain text: dropped if
         // a control, escaped if a quote or backslash, else kept whole.
         for c in (0u32..0x800).filter_map(char::from_u32).chain(['€', '😀', '\u{2028}']) {
             let realm = format!("a{c}b{c}");
-            let want: String = realm.chars().filter(|c| !c.is_control()).flat_map(|c| {
-                let esc = matches!(c, '"' | '\\').then_some('\\');
-                esc.into_iter().chain(std::iter::once(c))
-            }).collect();
+            let want: String = realm
+                .chars()
+                .filter(|c| !c.is_control())
+                .flat_map(|c| {
+                    let esc = matches!(c, '"' | '\\').then_some('\\');
+                    esc.into_iter().chain(std::iter::once(c))
+                })
+                .collect();
             let got = Challenge { realm: &realm, nonce: "n", opaque: None, algorithm: Algorithm::Md5, stale: false }.to_string();
             assert_eq!(got, format!("Digest realm=\"{want}\", nonce=\"n\", algorithm=MD5, qop=\"auth\""), "U+{:04X}", c as u32);
         }
         // Multi-byte text stays whole; a C1 control (NEL) is dropped like CR/LF.
         let c = Challenge { realm: "Città\u{85}\"x", nonce: "n", opaque: None, algorithm: Algorithm::Md5, stale: false };
         assert!(c.to_string().starts_with(r#"Digest realm="Città\"x", nonce="n""#));
-        let c = Challenge {
-            realm: "r",
-            nonce: "n",
-            opaque: None,
-            algorithm: Algorithm::Md5,
-            stale: false,
-        };
-        assert_eq!(
-            c.to_string(),
-            r#"Digest realm="r", nonce="n", algorithm=MD5, qop="auth""#
-        );
+        let c = Challenge { realm: "r", nonce: "n", opaque: None, algorithm: Algorithm::Md5, stale: false };
+        assert_eq!(c.to_string(), r#"Digest realm="r", nonce="n", algorithm=MD5, qop="auth""#);
     }
 }

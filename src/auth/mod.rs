@@ -16,8 +16,8 @@ mod header;
 mod nonce;
 mod verify;
 
-pub use algorithm::{Algorithm, AlgorithmError};
 pub(crate) use algorithm::{hex_into, hex_string};
+pub use algorithm::{Algorithm, AlgorithmError};
 pub use header::{Challenge, DigestCredentials, NonceCount, ParseError};
 pub use nonce::{NonceId, NonceKeeper, NonceStatus, DEFAULT_MAX_TRACKED_NONCES};
 pub use verify::{ha1, AuthConfig, Authenticator, Reason, StoredCredentials, Verdict};

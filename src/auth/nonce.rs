@@ -183,10 +183,7 @@ impl NonceKeeper {
         ts.copy_from_slice(&buf[KEY_ID_LEN..KEY_ID_LEN + TS_LEN]);
         let mut random = [0u8; RAND_LEN];
         random.copy_from_slice(&buf[KEY_ID_LEN + TS_LEN..SIGNED_LEN]);
-        let id = NonceId {
-            issued_at: u64::from_be_bytes(ts),
-            random,
-        };
+        let id = NonceId { issued_at: u64::from_be_bytes(ts), random };
         if self.expired(id.issued_at, now) {
             return NonceStatus::Stale;
         }
@@ -315,11 +312,7 @@ mod tests {
         let n2 = k.issue(T0 + 1);
         let n3 = k.issue(T0 + 2);
         let unused = k.issue(T0 + 1);
-        let (i1, i2, i3) = (
-            id_of(&k, &n1, T0 + 2),
-            id_of(&k, &n2, T0 + 2),
-            id_of(&k, &n3, T0 + 2),
-        );
+        let (i1, i2, i3) = (id_of(&k, &n1, T0 + 2), id_of(&k, &n2, T0 + 2), id_of(&k, &n3, T0 + 2));
         assert!(k.record_nc(i1, 1, T0 + 2));
         assert!(k.record_nc(i2, 1, T0 + 2));
         assert!(k.record_nc(i3, 1, T0 + 2));
@@ -340,10 +333,7 @@ mod tests {
         let n = k.issue(T0);
         let restarted = NonceKeeper::with_secret([7; 32], 300, T0 + 10);
         assert_eq!(restarted.check(&n, T0 + 10), NonceStatus::Stale);
-        assert!(matches!(
-            restarted.check(&restarted.issue(T0 + 10), T0 + 10),
-            NonceStatus::Valid(_)
-        ));
+        assert!(matches!(restarted.check(&restarted.issue(T0 + 10), T0 + 10), NonceStatus::Valid(_)));
     }
 
     #[test]

@@ -38,10 +38,7 @@ impl std::fmt::Debug for StoredCredentials {
 impl StoredCredentials {
     /// Computes both HA1 values from a cleartext password (at provisioning time).
     pub fn from_password(user: &str, realm: &str, password: &str) -> Self {
-        StoredCredentials {
-            ha1_md5: ha1(Algorithm::Md5, user, realm, password),
-            ha1_sha256: ha1(Algorithm::Sha256, user, realm, password),
-        }
+        StoredCredentials { ha1_md5: ha1(Algorithm::Md5, user, realm, password), ha1_sha256: ha1(Algorithm::Sha256, user, realm, password) }
     }
 
     /// The HA1 for `alg`.
@@ -171,13 +168,7 @@ impl Authenticator {
         rng.fill_bytes(&mut d16);
         rng.fill_bytes(&mut d32);
         let opaque = nonces.opaque();
-        Authenticator {
-            config,
-            nonces,
-            opaque,
-            dummy_md5: hex::encode(d16),
-            dummy_sha256: hex::encode(d32),
-        }
+        Authenticator { config, nonces, opaque, dummy_md5: hex::encode(d16), dummy_sha256: hex::encode(d32) }
     }
 
     /// The configuration in use.
@@ -280,8 +271,6 @@ impl Authenticator {
         if !self.nonces.record_nc(id, nc.value, now) {
             return Verdict::Rejected(Reason::ReplayedNc);
         }
-        Verdict::Authenticated {
-            username: creds.username.to_string(),
-        }
+        Verdict::Authenticated { username: creds.username.to_string() }
     }
 }

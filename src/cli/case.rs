@@ -80,7 +80,10 @@ fn parse_token(s: &str) -> Result<CaseToken, ExitCode> {
 }
 
 fn print_cases(cases: &[CaseSummary]) {
-    println!("{:<40} {:<16} {:<14} {:<14} {:<6} {:<19} {:<19}", "TOKEN", "CALLER", "ADMINISTRATION", "TOPIC", "STATUS", "OPENED", "LAST ACTIVITY");
+    println!(
+        "{:<40} {:<16} {:<14} {:<14} {:<6} {:<19} {:<19}",
+        "TOKEN", "CALLER", "ADMINISTRATION", "TOPIC", "STATUS", "OPENED", "LAST ACTIVITY"
+    );
     for c in cases {
         println!(
             "{:<40} {:<16} {:<14} {:<14} {:<6} {:<19} {:<19}",
@@ -98,7 +101,9 @@ fn print_cases(cases: &[CaseSummary]) {
 /// Runs one `urpd case …` command.
 pub async fn case(cfg: Config, state_dir: &Path, cmd: CaseCommand) -> ExitCode {
     let args = match &cmd {
-        CaseCommand::Show { crm, .. } | CaseCommand::List { crm, .. } | CaseCommand::Note { crm, .. } | CaseCommand::Close { crm, .. } => crm.clone(),
+        CaseCommand::Show { crm, .. } | CaseCommand::List { crm, .. } | CaseCommand::Note { crm, .. } | CaseCommand::Close { crm, .. } => {
+            crm.clone()
+        }
     };
     // Validate arguments before touching the database.
     let token = match &cmd {
@@ -158,7 +163,8 @@ pub async fn case(cfg: Config, state_dir: &Path, cmd: CaseCommand) -> ExitCode {
             Err(e) => Err(e),
         },
         (CaseCommand::List { caller, administration, open, limit, .. }, _) => {
-            let filter = CaseFilter { caller: caller.clone(), administration: administration.clone(), open_only: *open, since, limit: *limit };
+            let filter =
+                CaseFilter { caller: caller.clone(), administration: administration.clone(), open_only: *open, since, limit: *limit };
             store.list_cases(&filter).await.map(|cases| {
                 if args.json {
                     print_json(&cases);
@@ -214,7 +220,10 @@ pub async fn caller(cfg: Config, state_dir: &Path, cmd: CallerCommand) -> ExitCo
                 println!("caller {}  first call {}  last call {}", h.number, format_ms(h.first_seen), format_ms(h.last_seen));
                 println!();
                 println!("contacts");
-                println!("  {:<19}  {:<10}  {:<14}  {:<12}  {:<19}  {:<9}  CASE", "STARTED", "TO", "ADMINISTRATION", "NODE", "ANSWERED", "OUTCOME");
+                println!(
+                    "  {:<19}  {:<10}  {:<14}  {:<12}  {:<19}  {:<9}  CASE",
+                    "STARTED", "TO", "ADMINISTRATION", "NODE", "ANSWERED", "OUTCOME"
+                );
                 for c in &h.contacts {
                     println!(
                         "  {:<19}  {:<10}  {:<14}  {:<12}  {:<19}  {:<9}  {}",

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::daemon::config::Config;
-use crate::routing::{self, AnyUser, CallInfo, DialPlanSet, Diagnostic, Directory, Severity};
+use crate::routing::{self, AnyUser, CallInfo, Diagnostic, DialPlanSet, Directory, Severity};
 use crate::state::{StateDb, DB_FILE};
 
 /// `urpd dialplan …`
@@ -106,10 +106,7 @@ async fn load(dir: &Path, state_dir: &Path, json: bool) -> Result<(Result<DialPl
     };
     let checked = users.is_some();
     if !checked && !json {
-        eprintln!(
-            "urpd: note: no state database at {}: user names not checked (use --state-dir)",
-            state_dir.join(DB_FILE).display()
-        );
+        eprintln!("urpd: note: no state database at {}: user names not checked (use --state-dir)", state_dir.join(DB_FILE).display());
     }
     let dir_info: &dyn Directory = match &users {
         Some(u) => u,
@@ -175,7 +172,12 @@ pub async fn dialplan(cfg: Config, state_dir: &Path, cmd: DialplanCommand) -> Ex
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 let rules: usize = set.files().iter().map(|f| f.rules.len()).sum();
-                println!("{}: ok: {} plan(s), {rules} rule(s), {} peer(s), {warnings} warning(s)", dir.display(), set.files().len(), set.peers().len());
+                println!(
+                    "{}: ok: {} plan(s), {rules} rule(s), {} peer(s), {warnings} warning(s)",
+                    dir.display(),
+                    set.files().len(),
+                    set.peers().len()
+                );
             }
             ExitCode::SUCCESS
         }
@@ -329,7 +331,11 @@ async fn reload(state_dir: &Path, json: bool) -> ExitCode {
         println!("{answer}");
     } else {
         let lines = |key: &str| -> Vec<String> {
-            answer.get(key).and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+            answer
+                .get(key)
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
         };
         for w in lines("warnings") {
             eprintln!("{w}");

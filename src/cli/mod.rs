@@ -267,4 +267,3 @@ pub fn main() -> ExitCode {
         Command::Crm(cmd) => rt.block_on(crm::crm(cfg, &state_dir, cmd)),
     }
 }
-

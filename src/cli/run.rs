@@ -41,4 +41,3 @@ pub async fn run(mut cfg: Config, state_dir: PathBuf, args: RunArgs) -> ExitCode
         }
     }
 }
-

@@ -68,7 +68,10 @@ pub fn render(r: &StatusReport) -> String {
         ("listening", r.listen.join(" ")),
         ("metrics", r.metrics.as_ref().map_or_else(|| "off".into(), |m| format!("http://{m}/metrics"))),
         ("users", r.users.to_string()),
-        ("registrations", format!("{} contact{} for {} AOR{}", r.registrations, s(r.registrations), r.registered_aors, s(r.registered_aors))),
+        (
+            "registrations",
+            format!("{} contact{} for {} AOR{}", r.registrations, s(r.registrations), r.registered_aors, s(r.registered_aors)),
+        ),
         ("transactions", format!("{} server, {} client", r.server_transactions, r.client_transactions)),
         ("calls", format!("{} in progress", r.calls_in_progress)),
         ("requests", pairs(c.requests.iter())),

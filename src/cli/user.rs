@@ -35,7 +35,9 @@ pub async fn user(cfg: Config, state_dir: &Path, cmd: UserCommand) -> ExitCode {
             };
             db.add_user(name, realm, password, role).await.map(|_| println!("user {name} added"))
         }
-        UserCommand::Passwd { name, password } => db.set_password(name, realm, password).await.map(|_| println!("password of {name} changed")),
+        UserCommand::Passwd { name, password } => {
+            db.set_password(name, realm, password).await.map(|_| println!("password of {name} changed"))
+        }
         UserCommand::Remove { name } => db.remove_user(name).await.map(|_| println!("user {name} removed")),
         UserCommand::List { json } => match db.list_users().await {
             Ok(list) => {

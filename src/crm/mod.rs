@@ -22,8 +22,8 @@ mod token;
 
 pub use error::CrmError;
 pub use model::{
-    CallerHistory, CaseFilter, CaseRef, CaseSummary, CaseView, Channel, ContactRow, EventKind, EventRow, IncomingCall, Note, OpenCase, OutboxRecord,
-    PurgeReport, Rating, RatingCount, TimelineEvent,
+    CallerHistory, CaseFilter, CaseRef, CaseSummary, CaseView, Channel, ContactRow, EventKind, EventRow, IncomingCall, Note, OpenCase,
+    OutboxRecord, PurgeReport, Rating, RatingCount, TimelineEvent,
 };
 pub use outbox::{run_replayer, Outbox, OUTBOX_FILE};
 pub use store::{resolve_url, run_retention, CrmStore, StoreOptions, CRM_FILE};

@@ -194,8 +194,10 @@ impl Outbox {
                         Err(e) if e.is_unavailable() => return if removed > 0 { Ok(removed) } else { Err(e) },
                         Err(e) => {
                             tracing::warn!(seq, error = %e, "crm outbox: record rejected by the store; moved to the dead table");
-                            let (at, payload): (i64, String) =
-                                sqlx::query_as("SELECT at, payload FROM records WHERE seq = $1").bind(seq).fetch_one(&self.shared.pool).await?;
+                            let (at, payload): (i64, String) = sqlx::query_as("SELECT at, payload FROM records WHERE seq = $1")
+                                .bind(seq)
+                                .fetch_one(&self.shared.pool)
+                                .await?;
                             self.bury(*seq, at, &payload, &e.to_string()).await?;
                         }
                     }
@@ -302,7 +304,11 @@ pub async fn run_replayer(outbox: Outbox, store: CrmStore, shutdown: impl Future
             Ok(0) => None,
             Ok(_) => {
                 if let Some(t) = down_since.take() {
-                    tracing::info!(after_secs = t.elapsed().as_secs(), pending = outbox.pending(), "crm outbox: store reachable again; replaying");
+                    tracing::info!(
+                        after_secs = t.elapsed().as_secs(),
+                        pending = outbox.pending(),
+                        "crm outbox: store reachable again; replaying"
+                    );
                 }
                 backoff = BACKOFF_MIN;
                 continue;

@@ -136,7 +136,8 @@ fn detail_value(s: &str) -> serde_json::Value {
 /// Row of the case summary query.
 type CaseRow = (String, Option<String>, String, String, String, i64, Option<i64>, i64, String);
 
-const CASE_SELECT: &str = "SELECT c.token, cl.number, c.administration, c.topic, c.status, c.opened_at, c.closed_at, c.updated_at, c.opened_by \
+const CASE_SELECT: &str =
+    "SELECT c.token, cl.number, c.administration, c.topic, c.status, c.opened_at, c.closed_at, c.updated_at, c.opened_by \
      FROM cases c LEFT JOIN callers cl ON cl.id = c.caller_id";
 
 fn case_summary(r: CaseRow) -> Result<CaseSummary, CrmError> {
@@ -636,7 +637,14 @@ impl CrmStore {
             case: case_summary(case)?,
             events: events
                 .into_iter()
-                .map(|(id, node, at, kind, leg, detail)| EventRow { id, node, at, kind: EventKind::parse(&kind), leg, detail: detail_value(&detail) })
+                .map(|(id, node, at, kind, leg, detail)| EventRow {
+                    id,
+                    node,
+                    at,
+                    kind: EventKind::parse(&kind),
+                    leg,
+                    detail: detail_value(&detail),
+                })
                 .collect(),
             notes: notes.into_iter().map(note).collect::<Result<_, _>>()?,
         }))
@@ -684,14 +692,30 @@ impl CrmStore {
             .fetch_optional(&mut *tx)
             .await?;
             if admin.is_some() {
-                let ev = TimelineEvent { id: id.clone(), case: token.clone(), node: self.inner.node.clone(), at: now, kind: EventKind::Note, leg: None, detail: serde_json::json!({ "note": id }) };
+                let ev = TimelineEvent {
+                    id: id.clone(),
+                    case: token.clone(),
+                    node: self.inner.node.clone(),
+                    at: now,
+                    kind: EventKind::Note,
+                    leg: None,
+                    detail: serde_json::json!({ "note": id }),
+                };
                 event_in_tx!(tx, &ev)?;
                 tx.commit().await?;
             }
             admin.map(|a| a.0)
         });
         let administration = admin.ok_or_else(|| CrmError::NoSuchCase(token.clone()))?;
-        Ok(Note { id, case: token.clone(), administration, node: self.inner.node.clone(), at, question: question.into(), answer: answer.into() })
+        Ok(Note {
+            id,
+            case: token.clone(),
+            administration,
+            node: self.inner.node.clone(),
+            at,
+            question: question.into(),
+            answer: answer.into(),
+        })
     }
 
     /// Closes a case (appends a `closed` event). Ok(false) if it was closed already.
@@ -717,8 +741,10 @@ impl CrmStore {
         self.ready().await?;
         let (caller, contacts, cases): (Option<CallerDbRow>, Vec<ContactDbRow>, Vec<CaseRow>) = with_pool!(self, |pool| {
             let mut conn = pool.acquire().await?;
-            let caller: Option<(i64, i64, i64)> =
-                sqlx::query_as("SELECT id, first_seen, last_seen FROM callers WHERE number = $1").bind(number).fetch_optional(&mut *conn).await?;
+            let caller: Option<(i64, i64, i64)> = sqlx::query_as("SELECT id, first_seen, last_seen FROM callers WHERE number = $1")
+                .bind(number)
+                .fetch_optional(&mut *conn)
+                .await?;
             match caller {
                 None => (None, Vec::new(), Vec::new()),
                 Some((id, _, _)) => {
@@ -729,10 +755,11 @@ impl CrmStore {
                     .bind(id)
                     .fetch_all(&mut *conn)
                     .await?;
-                    let cases = sqlx::query_as(&format!("{CASE_SELECT} WHERE c.caller_id = $1 ORDER BY c.opened_at DESC, c.token DESC LIMIT 100"))
-                        .bind(id)
-                        .fetch_all(&mut *conn)
-                        .await?;
+                    let cases =
+                        sqlx::query_as(&format!("{CASE_SELECT} WHERE c.caller_id = $1 ORDER BY c.opened_at DESC, c.token DESC LIMIT 100"))
+                            .bind(id)
+                            .fetch_all(&mut *conn)
+                            .await?;
                     (caller, contacts, cases)
                 }
             }
@@ -824,14 +851,23 @@ impl CrmStore {
             let notes = run!(format!("DELETE FROM notes WHERE at < $1 OR case_token IN ({STALE})"));
             let contacts = run!(format!("DELETE FROM contacts WHERE started_at < $1 OR case_token IN ({STALE})"));
             let cases = run!(String::from("DELETE FROM cases WHERE updated_at < $1"));
-            let callers = run!(String::from("DELETE FROM callers WHERE last_seen < $1 \
+            let callers = run!(String::from(
+                "DELETE FROM callers WHERE last_seen < $1 \
                  AND NOT EXISTS (SELECT 1 FROM cases WHERE cases.caller_id = callers.id) \
-                 AND NOT EXISTS (SELECT 1 FROM contacts WHERE contacts.caller_id = callers.id)"));
+                 AND NOT EXISTS (SELECT 1 FROM contacts WHERE contacts.caller_id = callers.id)"
+            ));
             run!(String::from("DELETE FROM rating_ids WHERE bucket < $1"));
             tx.commit().await?;
             PurgeReport { cases, contacts, events, notes, callers }
         });
-        tracing::info!(cases = report.cases, contacts = report.contacts, events = report.events, notes = report.notes, callers = report.callers, "crm: retention purge");
+        tracing::info!(
+            cases = report.cases,
+            contacts = report.contacts,
+            events = report.events,
+            notes = report.notes,
+            callers = report.callers,
+            "crm: retention purge"
+        );
         Ok(report)
     }
 
@@ -847,7 +883,10 @@ impl CrmStore {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(|r| RatingCount { administration: r.0, topic: r.1, channel: r.2, bucket: r.3, value: r.4, n: r.5 }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| RatingCount { administration: r.0, topic: r.1, channel: r.2, bucket: r.3, value: r.4, n: r.5 })
+            .collect())
     }
 
     /// Column names of a CRM table, in order (schema checks, e.g. that `ratings` has no
@@ -901,6 +940,11 @@ pub async fn run_retention(store: CrmStore, retention_days: u32, shutdown: impl 
 fn _assert_send(s: CrmStore) {
     fn is_send<T: Send>(_: T) {}
     is_send(async move {
-        let _ = s.on_incoming(&IncomingCall { caller: "", called: "", administration: "", topic: None, call_id: "", at: from_ms(0) }, Duration::ZERO).await;
+        let _ = s
+            .on_incoming(
+                &IncomingCall { caller: "", called: "", administration: "", topic: None, call_id: "", at: from_ms(0) },
+                Duration::ZERO,
+            )
+            .await;
     });
 }

@@ -146,7 +146,17 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for s in ["", "x", "node:", ":01ARZ3NDEKTSV4RRFFQ69G5FAV", "a b:01ARZ3NDEKTSV4RRFFQ69G5FAV", "n:01ARZ3NDEKTSV4RRFFQ69G5FA", "n:81ARZ3NDEKTSV4RRFFQ69G5FAV", "n:01ARZ3NDEKTSV4RRFFQ69G5FAU", "n:3331234567"] {
+        for s in [
+            "",
+            "x",
+            "node:",
+            ":01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "a b:01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "n:01ARZ3NDEKTSV4RRFFQ69G5FA",
+            "n:81ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "n:01ARZ3NDEKTSV4RRFFQ69G5FAU",
+            "n:3331234567",
+        ] {
             assert!(s.parse::<CaseToken>().is_err(), "{s}");
         }
         assert!(CaseToken::mint("bad node").is_err());

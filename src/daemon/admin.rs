@@ -205,7 +205,10 @@ pub fn serve(state_dir: &Path, commands: mpsc::Sender<AdminCommand>) -> std::io:
     if path.exists() {
         // A live daemon on the same state dir would answer; a dead one left its socket behind.
         if std::os::unix::net::UnixStream::connect(&path).is_ok() {
-            return Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, format!("another urpd is running with state directory {}", state_dir.display())));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("another urpd is running with state directory {}", state_dir.display()),
+            ));
         }
         let _ = std::fs::remove_file(&path);
     }

@@ -15,8 +15,8 @@ use tracing::{debug, warn};
 
 use super::config::Config;
 use crate::crm::{
-    resolve_url, run_replayer, run_retention, CaseToken, CrmError, CrmStore, EventKind, IncomingCall, OpenCase, Outbox, OutboxRecord, StoreOptions,
-    TimelineEvent, OUTBOX_FILE,
+    resolve_url, run_replayer, run_retention, CaseToken, CrmError, CrmStore, EventKind, IncomingCall, OpenCase, Outbox, OutboxRecord,
+    StoreOptions, TimelineEvent, OUTBOX_FILE,
 };
 use crate::proxy::case::{CaseEvent, CaseInfo, CaseLookup, Effect};
 use crate::transaction::TxId;
@@ -54,7 +54,8 @@ impl Crm {
     /// replayer and the daily retention purge.
     pub async fn start(cfg: &Config, state_dir: &Path) -> Result<Crm, CrmError> {
         let url = resolve_url(None, cfg.crm.url.as_deref(), state_dir);
-        let opts = StoreOptions { pool_size: cfg.crm.pool_size, acquire_timeout: Duration::from_millis(cfg.crm.lookup_deadline_ms.max(100) * 4) };
+        let opts =
+            StoreOptions { pool_size: cfg.crm.pool_size, acquire_timeout: Duration::from_millis(cfg.crm.lookup_deadline_ms.max(100) * 4) };
         let store = CrmStore::open_lazy(&url, &cfg.node.id, &opts)?;
         let outbox = Outbox::open(&state_dir.join(OUTBOX_FILE)).await?;
         let (stop, stop_rx) = watch::channel(false);

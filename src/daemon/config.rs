@@ -363,10 +363,7 @@ impl Config {
         }
         let r = &self.registrar;
         if r.min_expires > r.max_expires || r.default_expires < r.min_expires || r.default_expires > r.max_expires {
-            return Err(ConfigError::Value(
-                "registrar",
-                "need min_expires <= default_expires <= max_expires".into(),
-            ));
+            return Err(ConfigError::Value("registrar", "need min_expires <= default_expires <= max_expires".into()));
         }
         if self.timers.t1_ms == 0 || self.timers.t2_ms < self.timers.t1_ms {
             return Err(ConfigError::Value("timers", "need 0 < t1_ms <= t2_ms".into()));
@@ -375,7 +372,10 @@ impl Config {
             return Err(ConfigError::Value("crm", "need lookup_deadline_ms > 0 and pool_size > 0".into()));
         }
         if !crate::crm::is_node_id(&self.node.id) {
-            return Err(ConfigError::Value("node.id", format!("{:?} (use 1-64 of A-Z a-z 0-9 . _ -: it prefixes case tokens)", self.node.id)));
+            return Err(ConfigError::Value(
+                "node.id",
+                format!("{:?} (use 1-64 of A-Z a-z 0-9 . _ -: it prefixes case tokens)", self.node.id),
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError::Value("log.format", format!("{:?} (use text or json)", self.log.format)));
@@ -432,7 +432,8 @@ mod tests {
 
     #[test]
     fn crm_section() {
-        let c = Config::parse("[crm]\nurl = \"postgres://postgres@127.0.0.1/urpd\"\nretention_days = 30\n", Path::new("x")).unwrap_or_else(|e| panic!("{e}"));
+        let c = Config::parse("[crm]\nurl = \"postgres://postgres@127.0.0.1/urpd\"\nretention_days = 30\n", Path::new("x"))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.crm.url.as_deref(), Some("postgres://postgres@127.0.0.1/urpd"));
         assert_eq!(c.crm.retention_days, 30);
         assert_eq!(c.crm.lookup_deadline_ms, 50);

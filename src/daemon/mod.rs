@@ -4,9 +4,9 @@ pub mod admin;
 pub mod cases;
 pub mod config;
 pub mod logging;
-pub mod plans;
 pub mod metrics;
 pub mod notify;
+pub mod plans;
 pub mod run;
 pub mod users;
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::users::UserCache;
 use crate::proxy::Credentials;
-use crate::routing::{AnyUser, DialPlanSet, Diagnostic, Directory, Severity};
+use crate::routing::{AnyUser, Diagnostic, DialPlanSet, Directory, Severity};
 
 /// A loaded set and what is worth telling about it.
 pub struct Loaded {
@@ -51,7 +51,8 @@ pub fn load(dir: &Path, must_exist: bool, users: &UserCache) -> Result<Loaded, V
         Err(diags) => {
             let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.severity == Severity::Error).collect();
             if !errors.is_empty() && errors.iter().all(|d| is_unknown_user(d)) {
-                let (set, mut warnings) = DialPlanSet::load_dir(dir, &AnyUser).map_err(|d| d.iter().map(|d| d.to_string()).collect::<Vec<_>>())?;
+                let (set, mut warnings) =
+                    DialPlanSet::load_dir(dir, &AnyUser).map_err(|d| d.iter().map(|d| d.to_string()).collect::<Vec<_>>())?;
                 warnings.extend(diags.into_iter().map(|mut d| {
                     d.severity = Severity::Warning;
                     d

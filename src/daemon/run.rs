@@ -15,10 +15,10 @@ use tracing::{error, info, warn};
 
 use super::admin::{self, AdminCommand, AdminRequest, NodeInfo, StatusReport};
 use super::config::{parse_nets, Config, ConfigError, Listen};
+use super::metrics;
 use super::notify::{serving_status, Notifier};
 use super::plans;
 use super::users::UserCache;
-use super::metrics;
 use crate::auth::{Algorithm, AuthConfig, Authenticator};
 use crate::proxy::{CaseConfig, Core, CoreConfig, Identity, Now};
 use crate::registrar::{Change, ExpiryPolicy, LocationTable};
@@ -118,7 +118,16 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         t4: Duration::from_millis(cfg.timers.t4_ms),
     };
     let identity = Identity::new(hub.local_addrs(), cfg.node.domains.clone());
-    let mut core = Core::new(core_cfg, identity, TransactionLayer::new(timers), location, Authenticator::new(auth_cfg), users.clone(), hub.flows(), now);
+    let mut core = Core::new(
+        core_cfg,
+        identity,
+        TransactionLayer::new(timers),
+        location,
+        Authenticator::new(auth_cfg),
+        users.clone(),
+        hub.flows(),
+        now,
+    );
     // Dial plans are loaded and validated before READY: a node never serves without routing.
     let (plan_dir, plan_dir_named) = cfg.dialplan.resolve();
     let loaded = plans::load(&plan_dir, plan_dir_named, &users).map_err(DaemonError::Dialplan)?;
@@ -143,7 +152,12 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     let mut udp_in = hub.start(tcp_listeners);
     let addrs: Vec<String> = hub.local_addrs().iter().map(|(p, a)| format!("{p}:{a}")).collect();
     info!(node = %cfg.node.id, listen = %addrs.join(" "), metrics = %metrics_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()), users = users.len(), bindings = core.location().len(), "urpd ready");
-    let info = NodeInfo { node: cfg.node.id.clone(), listen: addrs, metrics: metrics_addr.map(|a| a.to_string()), started: Some(std::time::Instant::now()) };
+    let info = NodeInfo {
+        node: cfg.node.id.clone(),
+        listen: addrs,
+        metrics: metrics_addr.map(|a| a.to_string()),
+        started: Some(std::time::Instant::now()),
+    };
     // READY=1: listeners bound, users, registrations and dial plans loaded.
     notifier.ready(&serving_status(core.location().len(), core.load().2));
     // Watchdog pings and STATUS= updates come from this loop (a stuck loop stops them).

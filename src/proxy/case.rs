@@ -100,7 +100,9 @@ pub fn token_from_headers(req: &Request) -> Option<String> {
         let token = String::from_utf8(bytes).ok()?;
         // The token's own shape: node id, a colon, a ULID; nothing else gets through.
         let ok = token.len() <= 100
-            && token.split_once_byte(b':').is_some_and(|(n, u)| !n.is_empty() && u.len() == 26 && u.bytes().all(|c| c.is_ascii_alphanumeric()));
+            && token
+                .split_once_byte(b':')
+                .is_some_and(|(n, u)| !n.is_empty() && u.len() == 26 && u.bytes().all(|c| c.is_ascii_alphanumeric()));
         ok.then_some(token)
     })
 }

@@ -16,18 +16,16 @@ use tracing::{debug, info, info_span, warn};
 
 use super::context::{Branch, BranchState, ProxyCall};
 use super::forward::{
-    add_received, add_record_route, decrement_max_forwards, first_route, is_loop, loop_hash, make_branch, pop_own_routes,
-    push_via, strip_own_via, uri_destination, via_destination,
+    add_received, add_record_route, decrement_max_forwards, first_route, is_loop, loop_hash, make_branch, pop_own_routes, push_via,
+    strip_own_via, uri_destination, via_destination,
 };
 use super::identity::Identity;
 use super::stats::Stats;
 use crate::auth::{Authenticator, DigestCredentials, StoredCredentials, Verdict};
-use crate::routing::DialPlanSet;
 use crate::registrar::{aor_key, Binding, Change, ExpiryPolicy, LocationTable, RegisterError};
-use crate::sip::{
-    parse_datagram, parse_framed, reason_phrase, HeaderName, Message, Method, NameAddr, Request, Response, SipHeaders, Uri,
-};
-use crate::transaction::{IdHasher, ShardedMap, Transmit, TransactionLayer, TuEvent, TxId};
+use crate::routing::DialPlanSet;
+use crate::sip::{parse_datagram, parse_framed, reason_phrase, HeaderName, Message, Method, NameAddr, Request, Response, SipHeaders, Uri};
+use crate::transaction::{IdHasher, ShardedMap, TransactionLayer, Transmit, TuEvent, TxId};
 use crate::transport::{FlowCheck, NetList, Peer, RateLimiter};
 
 /// The two clocks the core needs: monotonic for timers, wall-clock seconds for registrations
@@ -455,9 +453,8 @@ impl Core {
         }
         // Max-Forwards before authentication, as Kamailio's maxfwd: a request with no hops
         // left is refused whoever sends it, unless the node itself is its target.
-        let for_node = first_route(&req).is_none()
-            && self.me.is_local_uri(&req.uri)
-            && (req.method == Method::Register || req.uri.user().is_none());
+        let for_node =
+            first_route(&req).is_none() && self.me.is_local_uri(&req.uri) && (req.method == Method::Register || req.uri.user().is_none());
         if !for_node && !self.check_max_forwards(now, tx, &req) {
             return;
         }
@@ -608,10 +605,7 @@ impl Core {
     fn on_local_request(&mut self, now: Now, tx: TxId, req: &Request) {
         match req.method {
             Method::Options => {
-                let extra = vec![
-                    (HeaderName::Allow, ALLOW.to_string()),
-                    (HeaderName::Accept, "application/sdp".to_string()),
-                ];
+                let extra = vec![(HeaderName::Allow, ALLOW.to_string()), (HeaderName::Accept, "application/sdp".to_string())];
                 self.reply(now, tx, req, 200, extra);
                 // Keep-alive pings and monitoring need no transaction state (idempotent).
                 let _ = self.txl.terminate(tx);
@@ -756,7 +750,9 @@ impl Core {
         let from = call.from;
         let req = &call.request;
         let inbound = (from.protocol, self.me.local_for(from).unwrap_or(from.addr));
-        let record = self.cfg.record_route && req.to_tag().is_none() && matches!(req.method, Method::Invite | Method::Subscribe | Method::Refer | Method::Notify);
+        let record = self.cfg.record_route
+            && req.to_tag().is_none()
+            && matches!(req.method, Method::Invite | Method::Subscribe | Method::Refer | Method::Notify);
         let realm = self.auth.config().realm.clone();
         let mut started = 0;
         for (uri, dest) in targets {

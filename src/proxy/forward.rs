@@ -82,7 +82,11 @@ pub fn make_branch(hash: &str, suffix: u64) -> String {
 pub fn is_loop(req: &Request, me: &Identity, hash: &str) -> bool {
     req.headers.get_all(&HeaderName::Via).filter_map(|v| Via::parse(v).ok()).any(|via| {
         me.is_local_host(via.host, via.port)
-            && via.branch().and_then(|b| b.strip_prefix(MAGIC_COOKIE)).and_then(|b| b.strip_prefix(BRANCH_TAG)).is_some_and(|b| b.split('.').next() == Some(hash))
+            && via
+                .branch()
+                .and_then(|b| b.strip_prefix(MAGIC_COOKIE))
+                .and_then(|b| b.strip_prefix(BRANCH_TAG))
+                .is_some_and(|b| b.split('.').next() == Some(hash))
     })
 }
 
@@ -239,6 +243,9 @@ mod tests {
         // …while a spiral with a new Request-URI hashes differently.
         back.uri = Uri::parse_str("sip:carol@127.0.0.1").unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(loop_hash(&back), h);
-        assert_eq!(uri_destination(&Uri::parse_str("sip:a@127.0.0.1:5070;transport=TCP").unwrap_or_else(|e| panic!("{e}"))).map(|p| p.protocol), Some(Protocol::Tcp));
+        assert_eq!(
+            uri_destination(&Uri::parse_str("sip:a@127.0.0.1:5070;transport=TCP").unwrap_or_else(|e| panic!("{e}"))).map(|p| p.protocol),
+            Some(Protocol::Tcp)
+        );
     }
 }

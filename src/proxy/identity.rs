@@ -111,7 +111,8 @@ mod tests {
 
     #[test]
     fn local_uris() {
-        let id = Identity::new(vec![(Protocol::Udp, sa("127.0.0.1:5070")), (Protocol::Tcp, sa("[::1]:5070"))], vec!["Urp.Example.IT".into()]);
+        let id =
+            Identity::new(vec![(Protocol::Udp, sa("127.0.0.1:5070")), (Protocol::Tcp, sa("[::1]:5070"))], vec!["Urp.Example.IT".into()]);
         let u = |s: &str| Uri::parse_str(s).unwrap_or_else(|e| panic!("{e}"));
         assert!(id.is_local_uri(&u("sip:alice@127.0.0.1:5070")));
         assert!(!id.is_local_uri(&u("sip:alice@127.0.0.1")));

@@ -26,7 +26,10 @@ pub fn caller_of(req: &Request) -> Option<String> {
     let private = req.headers.get(&HeaderName::Other("Privacy".into())).is_some_and(|p| p.to_ascii_lowercase().contains("id"));
     let uri = req.addr_uri(&HeaderName::PAssertedIdentity).or_else(|| req.addr_uri(&HeaderName::From))?;
     let user = uri.user().map(|u| unescape(u).into_owned());
-    if private || uri.host().eq_ignore_ascii_case("anonymous.invalid") || user.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("anonymous")) {
+    if private
+        || uri.host().eq_ignore_ascii_case("anonymous.invalid")
+        || user.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("anonymous"))
+    {
         return None;
     }
     user
@@ -67,11 +70,12 @@ impl Core {
         let caller = caller_of(&req);
         // Which administration the call is for decides which case it joins: ask the plans
         // (without history yet), defaulting to this node.
-        let pre = self.plans.decide(&CallInfo { called: &called, caller: caller.as_deref(), topic: None, caller_known: false, has_open_case: false }, at_of(now));
-        let administration = pre
-            .map(|d| d.administration)
-            .or_else(|| self.cfg.cases.as_ref().map(|c| c.node_id.clone()))
-            .unwrap_or_default();
+        let pre = self.plans.decide(
+            &CallInfo { called: &called, caller: caller.as_deref(), topic: None, caller_known: false, has_open_case: false },
+            at_of(now),
+        );
+        let administration =
+            pre.map(|d| d.administration).or_else(|| self.cfg.cases.as_ref().map(|c| c.node_id.clone())).unwrap_or_default();
         // The gateway must stop retransmitting while the lookup runs.
         let _ = self.txl.respond(now.mono, tx, req.response(100, "Trying", None));
         let call_id = req.call_id().map(|c| c.to_string()).unwrap_or_default();
@@ -101,7 +105,9 @@ impl Core {
             let console = self.cfg.cases.as_ref().map(|c| c.console_url.clone()).unwrap_or_default();
             add_case_headers(&mut req, &c.token, &console);
             let detail = match &decision {
-                Some(d) => serde_json::json!({ "administration": d.administration, "rule": d.rule.name, "file": d.rule.file.display().to_string(), "line": d.rule.line, "called": d.called }),
+                Some(d) => {
+                    serde_json::json!({ "administration": d.administration, "rule": d.rule.name, "file": d.rule.file.display().to_string(), "line": d.rule.line, "called": d.called })
+                }
                 None => serde_json::json!({ "rule": null, "called": called }),
             };
             self.case_event(&c.token, CaseEvent::Routed, None, detail);
@@ -199,7 +205,8 @@ impl Core {
                     self.drop_call_timers(stx, &call);
                     call.answered = true;
                     self.calls.insert(stx, call);
-                    let extra = contacts.into_iter().map(|c| (HeaderName::Contact, format!("<{}>", c.replace("${called}", &called)))).collect();
+                    let extra =
+                        contacts.into_iter().map(|c| (HeaderName::Contact, format!("<{}>", c.replace("${called}", &called)))).collect();
                     self.reply(now, stx, &req, 302, extra);
                     self.case_final(stx, 302);
                     return;
@@ -313,8 +320,7 @@ impl Core {
         let Some(plan) = call.plan.as_mut() else { return };
         plan.step_deadline = None;
         plan.step_timed_out = true;
-        let silent: Vec<TxId> =
-            call.branches.iter().filter(|b| b.state == super::context::BranchState::Trying).map(|b| b.tx).collect();
+        let silent: Vec<TxId> = call.branches.iter().filter(|b| b.state == super::context::BranchState::Trying).map(|b| b.tx).collect();
         self.cancel_pending(now, stx);
         for ctx in silent {
             self.on_branch_failed(now, ctx, 408);

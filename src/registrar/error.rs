@@ -57,10 +57,7 @@ impl RegisterError {
     /// `Retry-After` lets the phone come back by itself once a slot frees.
     pub fn status(&self) -> u16 {
         match self {
-            RegisterError::MissingHeader(_)
-            | RegisterError::BadContact(_)
-            | RegisterError::BadExpires
-            | RegisterError::BadWildcard => 400,
+            RegisterError::MissingHeader(_) | RegisterError::BadContact(_) | RegisterError::BadExpires | RegisterError::BadWildcard => 400,
             RegisterError::IntervalTooBrief { .. } => 423,
             RegisterError::OutOfOrder { .. } => 500,
             RegisterError::TooManyContacts { .. } => 503,

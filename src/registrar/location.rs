@@ -107,8 +107,7 @@ impl LocationTable {
         // The AOR text is shared by all its bindings (and kept from the stored ones).
         let aor_shared: Arc<str> = stored.first().map_or_else(|| Arc::from(aor), |b| Arc::clone(&b.aor));
         let (mut working, lapsed): (Vec<Binding>, Vec<Binding>) = stored.iter().cloned().partition(|b| b.is_live(now));
-        let mut changes: Vec<Change> =
-            lapsed.into_iter().map(|b| Change::Remove { aor: b.aor, contact: b.contact }).collect();
+        let mut changes: Vec<Change> = lapsed.into_iter().map(|b| Change::Remove { aor: b.aor, contact: b.contact }).collect();
         let live_before = working.len();
 
         if contacts.iter().any(|c| c.starts_with('*')) {
@@ -188,9 +187,7 @@ impl LocationTable {
             return Err(RegisterError::TooManyContacts { max: self.max_contacts, retry_after });
         }
 
-        changes.extend(
-            working.iter().filter(|b| upserted.contains(&b.contact)).cloned().map(Change::Upsert),
-        );
+        changes.extend(working.iter().filter(|b| upserted.contains(&b.contact)).cloned().map(Change::Upsert));
         Ok(self.commit(aor, working, changes, now))
     }
 
@@ -213,9 +210,7 @@ impl LocationTable {
     /// first (the device the agent used last is the likeliest to answer).
     pub fn lookup(&self, aor: &str, now: u64) -> Vec<&Binding> {
         let mut v: Vec<&Binding> = self.map.get(aor).into_iter().flatten().filter(|b| b.is_live(now)).collect();
-        v.sort_by(|a, b| {
-            b.q.cmp(&a.q).then(b.updated_at.cmp(&a.updated_at)).then_with(|| a.contact.cmp(&b.contact))
-        });
+        v.sort_by(|a, b| b.q.cmp(&a.q).then(b.updated_at.cmp(&a.updated_at)).then_with(|| a.contact.cmp(&b.contact)));
         v
     }
 
@@ -326,7 +321,12 @@ impl LocationTable {
 
 /// Parses and checks one Contact value and applies the expiry policy to it.
 /// `raw` is the trimmed text of the header value `hdr`; the URI shares `hdr`'s bytes.
-fn check_contact<'a>(hdr: &crate::sip::ByteStr, raw: &'a str, header_expires: Option<u32>, policy: &ExpiryPolicy) -> Result<Wanted<'a>, RegisterError> {
+fn check_contact<'a>(
+    hdr: &crate::sip::ByteStr,
+    raw: &'a str,
+    header_expires: Option<u32>,
+    policy: &ExpiryPolicy,
+) -> Result<Wanted<'a>, RegisterError> {
     let bad = |why: &str| RegisterError::BadContact(format!("{why}: {raw}"));
     let na = NameAddr::parse(raw).map_err(|e| bad(&e.to_string()))?;
     let uri = Uri::parse(hdr.slice_ref(na.uri)).map_err(|e| bad(&e.to_string()))?;

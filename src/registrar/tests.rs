@@ -97,10 +97,7 @@ fn refresh_updates_in_place_with_uri_equality() {
     // The spelling changed, so the persisted key changes: remove old, upsert new.
     assert_eq!(
         out.changes,
-        vec![
-            Change::Remove { aor: "1001".into(), contact: "sip:1001@Host.Example:5060;transport=udp".into() },
-            Change::Upsert(b.clone()),
-        ]
+        vec![Change::Remove { aor: "1001".into(), contact: "sip:1001@Host.Example:5060;transport=udp".into() }, Change::Upsert(b.clone()),]
     );
     // A different port is a different contact.
     let out = ok(&mut t, NOW + 100, &reg("a", 3, &["<sip:1001@host.example>"], &[]));
@@ -190,7 +187,9 @@ fn wildcard_respects_call_id_cseq_rule() {
 #[test]
 fn malformed_contacts_are_400() {
     let mut t = LocationTable::new();
-    for c in ["<sip:1001@192.0.2.1", "<sip:1001@bad host>", "<mailto:a@b.c>", "<sip:1001@h>;q=2", "<sip:1001@h>;expires=soon", "\"x <sip:a@b>"] {
+    for c in
+        ["<sip:1001@192.0.2.1", "<sip:1001@bad host>", "<mailto:a@b.c>", "<sip:1001@h>;q=2", "<sip:1001@h>;expires=soon", "\"x <sip:a@b>"]
+    {
         let e = t.register(NOW, "1001", &reg("a", 1, &[c], &[]), peer(), &POLICY);
         assert!(matches!(&e, Err(RegisterError::BadContact(_))), "{c}: {e:?}");
     }
@@ -273,8 +272,7 @@ fn lookup_orders_by_q_then_recency_and_hides_lapsed() {
 fn expire_next_expiry_len_aors_all() {
     let mut t = LocationTable::new();
     ok(&mut t, NOW, &reg("a", 1, &["<sip:1001@192.0.2.1>;expires=60", "<sip:1001@192.0.2.2>;expires=120"], &[]));
-    t.register(NOW, "1002", &reg("x", 1, &["<sip:1002@192.0.2.5>;expires=90"], &[]), peer(), &POLICY)
-        .unwrap_or_else(|e| panic!("{e}"));
+    t.register(NOW, "1002", &reg("x", 1, &["<sip:1002@192.0.2.5>;expires=90"], &[]), peer(), &POLICY).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(t.len(), 3);
     assert_eq!(t.next_expiry(), Some(NOW + 60));
     let mut aors: Vec<&str> = t.aors().collect();

@@ -59,8 +59,7 @@ fn params_equal(a: &Uri, b: &Uri) -> bool {
         }
     }
     // Strict parameters present only in `b`.
-    b.params()
-        .all(|(name, _)| !STRICT_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(name)) || a.params().get(name).is_some())
+    b.params().all(|(name, _)| !STRICT_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(name)) || a.params().get(name).is_some())
 }
 
 fn headers_equal(a: Option<&str>, b: Option<&str>) -> bool {
@@ -120,7 +119,10 @@ mod tests {
             "sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
             "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com"
         ));
-        assert!(eq("sip:alice@atlanta.com?subject=project%20x&priority=urgent", "sip:alice@atlanta.com?priority=urgent&subject=project%20x"));
+        assert!(eq(
+            "sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+            "sip:alice@atlanta.com?priority=urgent&subject=project%20x"
+        ));
         assert!(eq("SIP:alice@atlanta.com", "sip:alice@atlanta.com"));
         assert!(eq("sip:alice@atlanta.com;transport=tcp?x=1", "sip:alice@atlanta.com;transport=tcp?x=1"));
     }

@@ -96,7 +96,8 @@ impl Calendar {
                 continue;
             }
             let parts: Vec<&str> = date.split('-').collect();
-            let num = |s: &str, len: usize| if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) { s.parse::<i16>().ok() } else { None };
+            let num =
+                |s: &str, len: usize| if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) { s.parse::<i16>().ok() } else { None };
             let parsed = match parts.as_slice() {
                 [m, d] => match (num(m, 2), num(d, 2)) {
                     // 2024 is a leap year: accepts 02-29 as a yearly date.

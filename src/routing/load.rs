@@ -35,8 +35,22 @@ pub(crate) struct Parsed {
 
 const TOP_KEYS: &[&str] = &["administration", "holidays", "hours", "groups", "peers", "rule"];
 const RULE_KEYS: &[&str] = &[
-    "name", "called", "called_prefix", "called_regex", "caller", "caller_prefix", "during", "outside", "holiday", "topic",
-    "known_caller", "open_case", "strip", "prefix", "rewrite", "steps",
+    "name",
+    "called",
+    "called_prefix",
+    "called_regex",
+    "caller",
+    "caller_prefix",
+    "during",
+    "outside",
+    "holiday",
+    "topic",
+    "known_caller",
+    "open_case",
+    "strip",
+    "prefix",
+    "rewrite",
+    "steps",
 ];
 const STEP_ACTIONS: &[&str] = &["ring", "ring_group", "reject", "redirect", "peer", "queue", "menu"];
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -69,7 +83,9 @@ pub(crate) fn read_dir(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<Source> {
     for p in paths {
         match std::fs::read_to_string(&p) {
             Ok(text) => out.push(Source::new(p, text)),
-            Err(e) => diags.push(Diagnostic { file: p, line: 1, column: 1, severity: Severity::Error, message: format!("cannot read file: {e}") }),
+            Err(e) => {
+                diags.push(Diagnostic { file: p, line: 1, column: 1, severity: Severity::Error, message: format!("cannot read file: {e}") })
+            }
         }
     }
     out
@@ -235,7 +251,9 @@ fn check_template(t: &Template, called: Option<&CalledMatch>) -> Result<(), Stri
                 let max = called.map_or(0, CalledMatch::group_count);
                 if *n > max {
                     return Err(match called {
-                        None | Some(CalledMatch::Exact(_)) => format!("`${{{n}}}` refers to a capture, but this rule's called number has none (use called_prefix or called_regex)"),
+                        None | Some(CalledMatch::Exact(_)) => format!(
+                            "`${{{n}}}` refers to a capture, but this rule's called number has none (use called_prefix or called_regex)"
+                        ),
                         Some(_) => format!("`${{{n}}}` refers to capture {n}, but the called-number match has {max}"),
                     });
                 }
@@ -406,7 +424,13 @@ fn parse_hours(node: &Node, cx: &mut FileCx<'_>, sink: &mut Sink<'_>) {
                 DAY_NAMES.iter().position(|d| *d == dkey.name).into_iter().collect()
             };
             if idx.is_empty() {
-                sink.error(&dkey.span, format!("unknown day `{}` in {what}: use mon, tue, wed, thu, fri, sat, sun, a range like mon-fri, or holidays", dkey.name));
+                sink.error(
+                    &dkey.span,
+                    format!(
+                        "unknown day `{}` in {what}: use mon, tue, wed, thu, fri, sat, sun, a range like mon-fri, or holidays",
+                        dkey.name
+                    ),
+                );
                 continue;
             }
             for i in idx {
@@ -492,7 +516,10 @@ fn parse_rule(index: usize, node: &Node, cx: &FileCx<'_>, sink: &mut Sink<'_>) -
     // Called number: at most one of the three forms.
     let forms: Vec<(&Key, &Node)> = ["called", "called_prefix", "called_regex"].iter().filter_map(|k| t.get_key(k)).collect();
     if forms.len() > 1 {
-        sink.error(&forms[1].0.span, format!("`{}` and `{}` both given: a rule matches the called number one way", forms[0].0.name, forms[1].0.name));
+        sink.error(
+            &forms[1].0.span,
+            format!("`{}` and `{}` both given: a rule matches the called number one way", forms[0].0.name, forms[1].0.name),
+        );
         ok = false;
     }
     if let Some((k, n)) = forms.first() {
@@ -534,7 +561,9 @@ fn parse_rule(index: usize, node: &Node, cx: &FileCx<'_>, sink: &mut Sink<'_>) -
                 sink.error(&n.span, format!("{} is empty", k.name));
                 ok = false;
             }
-            Some(s) if k.name == "caller" => cond.caller = Some(if s == "anonymous" { CallerMatch::Anonymous } else { CallerMatch::Exact(s.to_owned()) }),
+            Some(s) if k.name == "caller" => {
+                cond.caller = Some(if s == "anonymous" { CallerMatch::Anonymous } else { CallerMatch::Exact(s.to_owned()) })
+            }
             Some(s) => cond.caller = Some(CallerMatch::Prefix(s.to_owned())),
             None => ok = false,
         }
@@ -549,7 +578,11 @@ fn parse_rule(index: usize, node: &Node, cx: &FileCx<'_>, sink: &mut Sink<'_>) -
         if let Some(h) = as_str(n, &k.name, sink) {
             if !cx.hours.contains_key(h) {
                 let known: Vec<&str> = cx.hours.keys().map(String::as_str).collect();
-                let hint = if known.is_empty() { "this file declares no [hours.NAME]".to_owned() } else { format!("declared: {}", known.join(", ")) };
+                let hint = if known.is_empty() {
+                    "this file declares no [hours.NAME]".to_owned()
+                } else {
+                    format!("declared: {}", known.join(", "))
+                };
                 sink.error(&n.span, format!("unknown hours `{h}` ({hint})"));
                 ok = false;
             }
@@ -636,7 +669,10 @@ fn parse_rule(index: usize, node: &Node, cx: &FileCx<'_>, sink: &mut Sink<'_>) -
                 ok = false;
             }
             other => {
-                sink.error(&n.span, format!("steps must be an array of tables like [ {{ ring = \"user\" }} ], found {}", other.type_name()));
+                sink.error(
+                    &n.span,
+                    format!("steps must be an array of tables like [ {{ ring = \"user\" }} ], found {}", other.type_name()),
+                );
                 ok = false;
             }
         },
@@ -659,11 +695,18 @@ impl Parsed1 {
             Parsed1::Group { name, timeout, on } => match cx.groups.get(&name) {
                 None => Vec::new(),
                 Some(g) => match g.mode {
-                    RingMode::Parallel => vec![StepSpec::Ring { targets: g.members.clone(), timeout: timeout.unwrap_or(g.timeout), on, group: Some(name) }],
+                    RingMode::Parallel => {
+                        vec![StepSpec::Ring { targets: g.members.clone(), timeout: timeout.unwrap_or(g.timeout), on, group: Some(name) }]
+                    }
                     RingMode::InOrder => g
                         .members
                         .iter()
-                        .map(|m| StepSpec::Ring { targets: vec![m.clone()], timeout: timeout.unwrap_or(g.timeout), on, group: Some(name.clone()) })
+                        .map(|m| StepSpec::Ring {
+                            targets: vec![m.clone()],
+                            timeout: timeout.unwrap_or(g.timeout),
+                            on,
+                            group: Some(name.clone()),
+                        })
                         .collect(),
                 },
             },
@@ -680,7 +723,10 @@ fn parse_step(node: &Node, cx: &FileCx<'_>, sink: &mut Sink<'_>, called: Option<
         return None;
     };
     if actions.len() > 1 {
-        sink.error(&actions[1].0.span, format!("a step does one thing: `{}` and `{}` given; write two steps", akey.name, actions[1].0.name));
+        sink.error(
+            &actions[1].0.span,
+            format!("a step does one thing: `{}` and `{}` given; write two steps", akey.name, actions[1].0.name),
+        );
     }
     let mut ok = actions.len() == 1;
     let result = match akey.name.as_str() {
@@ -831,14 +877,28 @@ fn default_reason(code: u16) -> &'static str {
 }
 
 /// Parses every source: peers first (any file may declare them), then plans.
-pub(crate) fn parse_all(dir: &Path, sources: Vec<Source>, dir_info: &dyn Directory, diags: &mut Vec<Diagnostic>) -> (Vec<Parsed>, Vec<Peer>) {
+pub(crate) fn parse_all(
+    dir: &Path,
+    sources: Vec<Source>,
+    dir_info: &dyn Directory,
+    diags: &mut Vec<Diagnostic>,
+) -> (Vec<Parsed>, Vec<Peer>) {
     let mut trees = Vec::new();
     for src in sources {
         match tree::parse(&src.text) {
             Ok(t) => trees.push((src, t)),
             Err((msg, span)) => {
                 let (line, column) = span.map_or((1, 1), |s| src.line_col(s.start));
-                diags.push(Diagnostic { file: src.path.clone(), line, column, severity: Severity::Error, message: format!("TOML syntax: {}", msg.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")) });
+                diags.push(Diagnostic {
+                    file: src.path.clone(),
+                    line,
+                    column,
+                    severity: Severity::Error,
+                    message: format!(
+                        "TOML syntax: {}",
+                        msg.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+                    ),
+                });
             }
         }
     }

@@ -552,7 +552,9 @@ impl Rule {
                     group: group.clone(),
                 }
                 .to_string(),
-                StepSpec::Redirect { contacts } => format!("redirect 302 to {}", contacts.iter().map(|c| c.source.as_str()).collect::<Vec<_>>().join(", ")),
+                StepSpec::Redirect { contacts } => {
+                    format!("redirect 302 to {}", contacts.iter().map(|c| c.source.as_str()).collect::<Vec<_>>().join(", "))
+                }
                 StepSpec::Peer { name, number: Some(n) } => format!("to peer {name} as {}", n.source),
                 other => expand_step(other, &caps, "").to_string(),
             })

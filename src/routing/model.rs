@@ -121,11 +121,7 @@ impl CalledMatch {
                 .map(|rest| Captures { groups: vec![Some(called.to_owned()), Some(rest.to_owned())], names: BTreeMap::new() }),
             CalledMatch::Regex(re, _) => re.captures(called).map(|c| Captures {
                 groups: c.iter().map(|m| m.map(|m| m.as_str().to_owned())).collect(),
-                names: re
-                    .capture_names()
-                    .flatten()
-                    .filter_map(|n| c.name(n).map(|m| (n.to_owned(), m.as_str().to_owned())))
-                    .collect(),
+                names: re.capture_names().flatten().filter_map(|n| c.name(n).map(|m| (n.to_owned(), m.as_str().to_owned()))).collect(),
             }),
         }
     }

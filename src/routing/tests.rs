@@ -279,7 +279,8 @@ fn redirect_loops_are_errors() {
 
 #[test]
 fn a_peers_only_file_is_not_an_administration() {
-    let (set, w) = load(&[("peers.toml", "[peers.p]\nuri = \"sips:p.example.it\"\n"), ("a.toml", "[[rule]]\nsteps = [ { peer = \"p\" } ]\n")]);
+    let (set, w) =
+        load(&[("peers.toml", "[peers.p]\nuri = \"sips:p.example.it\"\n"), ("a.toml", "[[rule]]\nsteps = [ { peer = \"p\" } ]\n")]);
     assert!(w.is_empty(), "{w:?}");
     assert_eq!(set.files().len(), 1);
     assert_eq!(set.peers()[0].name, "p");
@@ -320,7 +321,12 @@ uri = "sip:p"
     assert_eq!(
         d.steps,
         vec![
-            Step::Ring { targets: vec![Target::Uri("sip:1234@pbx".into())], timeout: Duration::from_secs(90), on: FailOn::ALL, group: None },
+            Step::Ring {
+                targets: vec![Target::Uri("sip:1234@pbx".into())],
+                timeout: Duration::from_secs(90),
+                on: FailOn::ALL,
+                group: None
+            },
             Step::Peer { name: "p".into(), number: Some("91234".into()) },
         ]
     );
@@ -427,13 +433,13 @@ fn office_hours_in_rome_time() {
     assert_eq!(rule_name(&set, &c, "2026-01-14T08:00:00Z").as_deref(), Some("open")); // 09:00
     assert_eq!(rule_name(&set, &c, "2026-01-14T11:59:00Z").as_deref(), Some("open")); // 12:59
     assert_eq!(rule_name(&set, &c, "2026-01-14T12:00:00Z").as_deref(), Some("closed")); // 13:00
-    // Tuesday afternoon only on Tuesday.
+                                                                                        // Tuesday afternoon only on Tuesday.
     assert_eq!(rule_name(&set, &c, "2026-01-13T14:00:00Z").as_deref(), Some("open")); // Tue 15:00
     assert_eq!(rule_name(&set, &c, "2026-01-14T14:00:00Z").as_deref(), Some("closed")); // Wed 15:00
-    // Summer (CEST = UTC+2): 07:00Z is 09:00 local.
+                                                                                        // Summer (CEST = UTC+2): 07:00Z is 09:00 local.
     assert_eq!(rule_name(&set, &c, "2026-07-15T07:00:00Z").as_deref(), Some("open"));
     assert_eq!(rule_name(&set, &c, "2026-07-15T11:00:00Z").as_deref(), Some("closed")); // 13:00
-    // Saturday: closed.
+                                                                                        // Saturday: closed.
     assert_eq!(rule_name(&set, &c, "2026-01-17T09:00:00Z").as_deref(), Some("closed"));
     let r = set.route(&c, ts("2026-01-17T09:00:00Z"));
     assert_eq!(r.trace[0].reason, "Sat 2026-01-17 10:00 is outside hours `office`");
@@ -450,12 +456,13 @@ fn dst_change_days() {
     assert_eq!(rule_name(&set, &c, "2026-03-22T08:30:00Z").as_deref(), Some("open")); // a week before: 09:30 CET
     assert_eq!(rule_name(&set, &c, "2026-03-29T00:30:00Z").as_deref(), Some("closed")); // 01:30 CET
     assert_eq!(rule_name(&set, &c, "2026-03-29T01:30:00Z").as_deref(), Some("closed")); // 03:30 CEST: 02:xx never happens
-    // Fall back, Sunday 2026-10-25 at 03:00 CEST → 02:00 CET (01:00Z): 02:30 happens twice.
+                                                                                        // Fall back, Sunday 2026-10-25 at 03:00 CEST → 02:00 CET (01:00Z): 02:30 happens twice.
     assert_eq!(rule_name(&set, &c, "2026-10-25T00:30:00Z").as_deref(), Some("open")); // 02:30 CEST
     assert_eq!(rule_name(&set, &c, "2026-10-25T01:30:00Z").as_deref(), Some("open")); // 02:30 CET
     assert_eq!(rule_name(&set, &c, "2026-10-25T02:30:00Z").as_deref(), Some("closed")); // 03:30 CET
     assert_eq!(rule_name(&set, &c, "2026-10-25T07:30:00Z").as_deref(), Some("closed")); // 08:30 CET
-    assert_eq!(rule_name(&set, &c, "2026-10-25T08:30:00Z").as_deref(), Some("open")); // 09:30 CET
+    assert_eq!(rule_name(&set, &c, "2026-10-25T08:30:00Z").as_deref(), Some("open"));
+    // 09:30 CET
 }
 
 #[test]

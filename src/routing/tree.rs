@@ -236,10 +236,9 @@ pub fn parse(src: &str) -> Result<Vec<(Key, Node)>, SyntaxError> {
     match Kind::deserialize(de) {
         Ok(Kind::Table(t)) => Ok(t),
         Ok(_) => Err(("a dial plan must be a TOML table".into(), None)),
-        Err(e) if e.message().contains(DATETIME_FIELD) => Err((
-            "a bare TOML date or time is not used in dial plans: quote it, e.g. \"09:00-13:00\" or \"2026-06-24\"".into(),
-            e.span(),
-        )),
+        Err(e) if e.message().contains(DATETIME_FIELD) => {
+            Err(("a bare TOML date or time is not used in dial plans: quote it, e.g. \"09:00-13:00\" or \"2026-06-24\"".into(), e.span()))
+        }
         Err(e) => Err((e.message().to_owned(), e.span())),
     }
 }

@@ -151,9 +151,6 @@ impl HeaderName {
     /// splits into one entry each (RFC 3261 §7.3.1). Authentication headers are not lists of
     /// this kind: their commas separate parameters.
     pub fn is_list(&self) -> bool {
-        matches!(
-            self,
-            HeaderName::Via | HeaderName::Contact | HeaderName::Route | HeaderName::RecordRoute | HeaderName::Path
-        )
+        matches!(self, HeaderName::Via | HeaderName::Contact | HeaderName::Route | HeaderName::RecordRoute | HeaderName::Path)
     }
 }

@@ -158,9 +158,7 @@ impl Request {
         let mut headers = Headers::with_capacity(8);
         for h in self.headers.iter() {
             match h.name {
-                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
-                    headers.0.push(h.clone())
-                }
+                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => headers.0.push(h.clone()),
                 HeaderName::To => {
                     let needs_tag = status > 100 && self.to_tag().is_none();
                     match (needs_tag, to_tag) {

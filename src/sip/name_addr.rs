@@ -137,7 +137,8 @@ mod tests {
 
     #[test]
     fn forms() {
-        let n = NameAddr::parse(r#""J Rosenberg \\\""       <sip:jdrosen@example.com>  ;  tag = 98asjd8"#).unwrap_or_else(|e| panic!("{e}"));
+        let n =
+            NameAddr::parse(r#""J Rosenberg \\\""       <sip:jdrosen@example.com>  ;  tag = 98asjd8"#).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(n.uri, "sip:jdrosen@example.com");
         assert_eq!(n.tag(), Some("98asjd8"));
         let n = NameAddr::parse("sip:j.user@example.com;tag=43251j3j324").unwrap_or_else(|e| panic!("{e}"));

@@ -503,7 +503,9 @@ mod tests {
 
     #[test]
     fn header_names_are_case_insensitive() {
-        let r = request(b"OPTIONS sip:a@b SIP/2.0\r\nvIA: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCALL-id: abc\r\nmax-FORWARDS: 5\r\nX-Custom: 1\r\n\r\n");
+        let r = request(
+            b"OPTIONS sip:a@b SIP/2.0\r\nvIA: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCALL-id: abc\r\nmax-FORWARDS: 5\r\nX-Custom: 1\r\n\r\n",
+        );
         assert_eq!(r.headers.0[0].name, HeaderName::Via);
         assert_eq!(r.headers.0[1].name, HeaderName::CallId);
         assert_eq!(r.max_forwards(), Some(5));

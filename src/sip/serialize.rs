@@ -10,11 +10,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// The exact size of the header block as `put_headers` writes it, plus the body: the output
 /// buffer is allocated once at its final size (and `freeze` then needs no second allocation).
 fn estimate(headers: &Headers, body: usize) -> usize {
-    let hdrs: usize = headers
-        .iter()
-        .filter(|h| h.name != HeaderName::ContentLength)
-        .map(|h| h.name.as_str().len() + h.value.len() + 4)
-        .sum();
+    let hdrs: usize =
+        headers.iter().filter(|h| h.name != HeaderName::ContentLength).map(|h| h.name.as_str().len() + h.value.len() + 4).sum();
     hdrs + "Content-Length: ".len() + decimal_len(body) + 4 + body
 }
 
@@ -51,11 +48,8 @@ fn put_decimal(out: &mut BytesMut, n: usize) {
 impl Request {
     /// Serializes the request.
     pub fn to_bytes(&self) -> Bytes {
-        let cap = estimate(&self.headers, self.body.len())
-            + self.method.as_str().len()
-            + self.uri.as_str().len()
-            + " SIP/2.0\r\n".len()
-            + 1;
+        let cap =
+            estimate(&self.headers, self.body.len()) + self.method.as_str().len() + self.uri.as_str().len() + " SIP/2.0\r\n".len() + 1;
         let mut out = BytesMut::with_capacity(cap);
         out.put_slice(self.method.as_str().as_bytes());
         out.put_u8(b' ');
@@ -71,12 +65,8 @@ impl Request {
 impl Response {
     /// Serializes the response.
     pub fn to_bytes(&self) -> Bytes {
-        let cap = estimate(&self.headers, self.body.len())
-            + "SIP/2.0 ".len()
-            + decimal_len(self.status as usize)
-            + 1
-            + self.reason.len()
-            + 2;
+        let cap =
+            estimate(&self.headers, self.body.len()) + "SIP/2.0 ".len() + decimal_len(self.status as usize) + 1 + self.reason.len() + 2;
         let mut out = BytesMut::with_capacity(cap);
         out.put_slice(b"SIP/2.0 ");
         put_decimal(&mut out, self.status as usize);

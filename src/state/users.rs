@@ -69,8 +69,7 @@ pub struct UserRow {
 /// but are delimiters in Contact lists, URI parameters and our CLI, so they are refused here
 /// to keep every name usable unescaped everywhere.
 pub fn validate_user_name(name: &str) -> Result<(), StateError> {
-    let ok = (1..=64).contains(&name.len())
-        && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.!~*'()&=+$".contains(&c));
+    let ok = (1..=64).contains(&name.len()) && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.!~*'()&=+$".contains(&c));
     if ok {
         Ok(())
     } else {
@@ -128,13 +127,7 @@ impl StateDb {
         }
         let creds = StoredCredentials::from_password(name, realm, password);
         let sql = format!("UPDATE users SET ha1_md5 = ?, ha1_sha256 = ?, realm = ?, updated_at = {NOW_SQL} WHERE name = ?");
-        let done = sqlx::query(&sql)
-            .bind(&creds.ha1_md5)
-            .bind(&creds.ha1_sha256)
-            .bind(realm)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(&sql).bind(&creds.ha1_md5).bind(&creds.ha1_sha256).bind(realm).bind(name).execute(&self.pool).await?;
         if done.rows_affected() == 0 {
             return Err(StateError::NoSuchUser(name.to_owned()));
         }
@@ -153,9 +146,7 @@ impl StateDb {
 
     /// Every user, by name.
     pub async fn list_users(&self) -> Result<Vec<UserRow>, StateError> {
-        let rows = sqlx::query("SELECT name, role, realm, created_at FROM users ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query("SELECT name, role, realm, created_at FROM users ORDER BY name").fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(UserRow {
@@ -170,10 +161,7 @@ impl StateDb {
 
     /// One user's credentials and role, `None` if there is no such user.
     pub async fn get_credentials(&self, name: &str) -> Result<Option<(StoredCredentials, Role)>, StateError> {
-        let row = sqlx::query("SELECT ha1_md5, ha1_sha256, role FROM users WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT ha1_md5, ha1_sha256, role FROM users WHERE name = ?").bind(name).fetch_optional(&self.pool).await?;
         row.map(|r| credentials_from_row(&r)).transpose()
     }
 

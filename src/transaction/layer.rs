@@ -17,14 +17,14 @@ use super::event::{Outputs, Transmit, TuEvent, TxId, TxState};
 use super::key::{ClientKey, ServerKey};
 use super::server_invite::ServerInvite;
 use super::server_non_invite::ServerNonInvite;
+use super::sharded::{IdHasher, ShardedMap};
 use super::timer::TimerTable;
 use crate::sip::{Method, Request, Response, SipHeaders, Via};
 use crate::transport::Peer;
 use bytes::Bytes;
-use super::sharded::{IdHasher, ShardedMap};
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The smallest accepted base timer: a zero T1 would make retransmission timers fire at the
 /// instant they are armed, and `handle_timeout` would never return.
@@ -128,11 +128,7 @@ pub struct TransactionLayer {
 impl TransactionLayer {
     /// A layer with no transactions. Base timers below 1 ms are raised to 1 ms.
     pub fn new(cfg: TimerConfig) -> Self {
-        let cfg = TimerConfig {
-            t1: cfg.t1.max(MIN_BASE_TIMER),
-            t2: cfg.t2.max(MIN_BASE_TIMER),
-            t4: cfg.t4.max(MIN_BASE_TIMER),
-        };
+        let cfg = TimerConfig { t1: cfg.t1.max(MIN_BASE_TIMER), t2: cfg.t2.max(MIN_BASE_TIMER), t4: cfg.t4.max(MIN_BASE_TIMER) };
         TransactionLayer {
             cfg,
             next_id: 1,
@@ -255,11 +251,7 @@ impl TransactionLayer {
             return Err(TxError::InvalidStatus(resp.status));
         }
         let Some(e) = self.servers.get_mut(&tx) else {
-            return Err(if self.clients.contains_key(&tx) {
-                TxError::NotServer(tx)
-            } else {
-                TxError::UnknownTransaction(tx)
-            });
+            return Err(if self.clients.contains_key(&tx) { TxError::NotServer(tx) } else { TxError::UnknownTransaction(tx) });
         };
         let r = match &mut e.tx {
             ServerTx::Invite(m) => m.respond(&self.cfg, now, &resp, &mut self.out),

@@ -95,13 +95,7 @@ impl ServerInvite {
     }
 
     /// Sends a response from the TU.
-    pub fn respond(
-        &mut self,
-        cfg: &TimerConfig,
-        now: Instant,
-        resp: &Response,
-        out: &mut Outputs,
-    ) -> Result<(), TxError> {
+    pub fn respond(&mut self, cfg: &TimerConfig, now: Instant, resp: &Response, out: &mut Outputs) -> Result<(), TxError> {
         let status = resp.status;
         match (self.state, status) {
             (State::Proceeding, 100..=199) => {

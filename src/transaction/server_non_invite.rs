@@ -72,13 +72,7 @@ impl ServerNonInvite {
     }
 
     /// Sends a response from the TU.
-    pub fn respond(
-        &mut self,
-        cfg: &TimerConfig,
-        now: Instant,
-        resp: &Response,
-        out: &mut Outputs,
-    ) -> Result<(), TxError> {
+    pub fn respond(&mut self, cfg: &TimerConfig, now: Instant, resp: &Response, out: &mut Outputs) -> Result<(), TxError> {
         let status = resp.status;
         match (self.state, status) {
             (State::Trying | State::Proceeding, 100..=199) => {

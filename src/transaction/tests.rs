@@ -96,13 +96,7 @@ struct Sim {
 impl Sim {
     fn new() -> Self {
         let now = Instant::now();
-        Sim {
-            layer: TransactionLayer::new(TimerConfig::default()),
-            start: now,
-            now,
-            sent: Vec::new(),
-            events: Vec::new(),
-        }
+        Sim { layer: TransactionLayer::new(TimerConfig::default()), start: now, now, sent: Vec::new(), events: Vec::new() }
     }
 
     fn elapsed(&self) -> Duration {
@@ -242,9 +236,7 @@ fn provisional_stops_a_and_b_then_non2xx_is_acked_and_absorbed_during_timer_d() 
     assert_eq!(s.sent_times(), times(&[500]));
     s.recv_response(invite.response(180, "Ringing", Some("callee")), dest);
     assert_eq!(s.layer.state(tx), Some(TxState::Proceeding));
-    assert!(
-        matches!(s.take_events().as_slice(), [TuEvent::Response { tx: t, resp }] if *t == tx && resp.status == 180)
-    );
+    assert!(matches!(s.take_events().as_slice(), [TuEvent::Response { tx: t, resp }] if *t == tx && resp.status == 180));
     // Neither A nor B runs in Proceeding: nothing is scheduled.
     assert_eq!(s.layer.poll_timeout(), None);
     s.run_until(secs(60));
@@ -415,8 +407,7 @@ fn timer_g_retransmits_until_ack_then_timer_i() {
     assert_eq!(sent.iter().map(|(t, _)| *t).collect::<Vec<_>>(), times(&[0, 500, 1500, 3500]));
     assert!(sent.iter().all(|(_, t)| t.dest == ua && t.data == sent[0].1.data));
     // The ACK (same branch, To tag of the response) is absorbed: no event.
-    let ack =
-        incoming("ACK", "UDP", "z9hG4bKg1").replace("To: <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=me");
+    let ack = incoming("ACK", "UDP", "z9hG4bKg1").replace("To: <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=me");
     s.recv(&ack, ua);
     assert_eq!(s.layer.state(tx), Some(TxState::Confirmed));
     s.recv(&ack, ua); // ACK retransmission also absorbed
@@ -451,10 +442,7 @@ fn timer_g_off_and_timer_i_zero_on_tcp() {
     let sent = s.take_sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].1.dest, ua, "reliable: the same connection");
-    s.recv(
-        &incoming("ACK", "TCP", "z9hG4bKg3").replace("To: <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=me"),
-        ua,
-    );
+    s.recv(&incoming("ACK", "TCP", "z9hG4bKg3").replace("To: <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=me"), ua);
     assert_eq!(s.take_events(), vec![TuEvent::ServerDone { tx }]);
     assert!(s.layer.is_empty());
 }
@@ -477,13 +465,9 @@ fn timer_l_accepted_absorbs_invite_retransmissions_and_surfaces_acks() {
     // The TU retransmits its 2xx through the transaction; a non-2xx is refused.
     s.respond(tx, ok.clone()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.take_sent().len(), 1);
-    assert_eq!(
-        s.respond(tx, invite.response(500, "Server Internal Error", Some("me"))),
-        Err(TxError::InvalidState { tx, status: 500 })
-    );
+    assert_eq!(s.respond(tx, invite.response(500, "Server Internal Error", Some("me"))), Err(TxError::InvalidState { tx, status: 500 }));
     // The ACK for the 2xx (its own branch) goes to the TU, as does one reusing the INVITE's.
-    let ack = incoming("ACK", "UDP", "z9hG4bKl1-ack")
-        .replace("To: <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=me");
+    let ack = incoming("ACK", "UDP", "z9hG4bKl1-ack").replace("To: <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=me");
     s.recv(&ack, ua);
     s.recv(&ack.replace("z9hG4bKl1-ack", "z9hG4bKl1"), ua);
     let ev = s.take_events();
@@ -759,8 +743,7 @@ fn responses_follow_rport_and_via_port() {
     let (tx, r) = s.new_server_tx();
     s.respond(tx, r.response(200, "OK", Some("me"))).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.take_sent()[0].1.dest, peer(Protocol::Udp, "203.0.113.99:5060"));
-    let via =
-        crate::sip::Via::parse("SIP/2.0/UDP 10.1.1.1:5070;rport;branch=z9hG4bKx").unwrap_or_else(|e| panic!("{e}"));
+    let via = crate::sip::Via::parse("SIP/2.0/UDP 10.1.1.1:5070;rport;branch=z9hG4bKx").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(TransactionLayer::response_destination(&via, nat), nat);
 }
 
@@ -794,10 +777,7 @@ fn tu_mistakes_are_errors() {
     assert_eq!(s.respond(tx, bad), Err(TxError::InvalidStatus(700)));
     assert_eq!(s.layer.send_request(s.now, outgoing("ACK", "UDP", "z9hG4bKx3"), dest), Err(TxError::AckNotAllowed));
     assert_eq!(s.layer.send_request(s.now, outgoing("INFO", "UDP", "nocookie"), dest), Err(TxError::MissingBranch));
-    assert_eq!(
-        s.layer.send_request(s.now, outgoing("OPTIONS", "UDP", "z9hG4bKx1"), dest),
-        Err(TxError::DuplicateBranch)
-    );
+    assert_eq!(s.layer.send_request(s.now, outgoing("OPTIONS", "UDP", "z9hG4bKx1"), dest), Err(TxError::DuplicateBranch));
     // Same branch, another method (the CANCEL case) is a separate transaction.
     assert!(s.layer.send_request(s.now, outgoing("CANCEL", "UDP", "z9hG4bKx1"), dest).is_ok());
     assert_eq!(format!("{client}"), format!("tx{}", client.as_u64()));
@@ -817,20 +797,14 @@ fn random_interleavings_terminate_and_never_panic() {
         for step in 0..60 {
             let proto = if rng.gen_bool(0.5) { Protocol::Udp } else { Protocol::Tcp };
             let tp = if proto == Protocol::Udp { "UDP" } else { "TCP" };
-            let branch = if rng.gen_bool(0.2) {
-                format!("old{}", rng.gen_range(0..4))
-            } else {
-                format!("z9hG4bK{}", rng.gen_range(0..6))
-            };
+            let branch = if rng.gen_bool(0.2) { format!("old{}", rng.gen_range(0..4)) } else { format!("z9hG4bK{}", rng.gen_range(0..6)) };
             let method = methods[rng.gen_range(0..methods.len())];
             match rng.gen_range(0..7) {
                 0 => {
                     s.recv(&incoming(method, tp, &branch), peer(proto, UA));
                     for ev in s.take_events() {
                         match ev {
-                            TuEvent::Request { tx, req, .. } | TuEvent::Cancel { tx, req, .. } => {
-                                servers.push((tx, req))
-                            }
+                            TuEvent::Request { tx, req, .. } | TuEvent::Cancel { tx, req, .. } => servers.push((tx, req)),
                             _ => {}
                         }
                     }
@@ -872,15 +846,13 @@ fn random_interleavings_terminate_and_never_panic() {
         }
         s.run_to_end();
         // Server INVITEs still in Proceeding wait for the TU; answer them so they can end.
-        let open: Vec<(TxId, Request)> =
-            servers.iter().filter(|(tx, _)| s.layer.state(*tx).is_some()).cloned().collect();
+        let open: Vec<(TxId, Request)> = servers.iter().filter(|(tx, _)| s.layer.state(*tx).is_some()).cloned().collect();
         for (tx, r) in open {
             let _ = s.respond(tx, r.response(500, "X", Some("t")));
         }
         s.run_to_end();
         // Client INVITEs in Proceeding wait for a final (Timer C is the TU's): give them one.
-        let open: Vec<(TxId, Request)> =
-            clients.iter().filter(|(tx, _)| s.layer.state(*tx).is_some()).cloned().collect();
+        let open: Vec<(TxId, Request)> = clients.iter().filter(|(tx, _)| s.layer.state(*tx).is_some()).cloned().collect();
         for (_, r) in open {
             s.recv_response(r.response(408, "X", Some("t")), peer(Protocol::Udp, NEXT_HOP));
         }

@@ -38,20 +38,8 @@ pub enum Timer {
 
 impl Timer {
     /// Every timer, in table order.
-    pub const ALL: [Timer; 12] = [
-        Timer::A,
-        Timer::B,
-        Timer::D,
-        Timer::E,
-        Timer::F,
-        Timer::K,
-        Timer::M,
-        Timer::G,
-        Timer::H,
-        Timer::I,
-        Timer::J,
-        Timer::L,
-    ];
+    pub const ALL: [Timer; 12] =
+        [Timer::A, Timer::B, Timer::D, Timer::E, Timer::F, Timer::K, Timer::M, Timer::G, Timer::H, Timer::I, Timer::J, Timer::L];
 
     fn index(self) -> usize {
         self as usize
@@ -93,12 +81,7 @@ impl TimerTable {
     /// Disarms and returns the earliest timer whose deadline is at or before `now`, so a
     /// caller firing timers in a loop handles them in deadline order.
     pub fn pop_expired(&mut self, now: Instant) -> Option<Timer> {
-        let (i, _) = self
-            .data
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| t.filter(|t| *t <= now).map(|t| (i, t)))
-            .min_by_key(|&(_, t)| t)?;
+        let (i, _) = self.data.iter().enumerate().filter_map(|(i, t)| t.filter(|t| *t <= now).map(|t| (i, t))).min_by_key(|&(_, t)| t)?;
         self.data[i] = None;
         Some(Timer::ALL[i])
     }

@@ -35,7 +35,10 @@ mod tests {
 
     #[test]
     fn contains() {
-        let l = NetList::new(vec!["127.0.0.0/8".parse().unwrap_or_else(|_| unreachable!()), "::1/128".parse().unwrap_or_else(|_| unreachable!())]);
+        let l = NetList::new(vec![
+            "127.0.0.0/8".parse().unwrap_or_else(|_| unreachable!()),
+            "::1/128".parse().unwrap_or_else(|_| unreachable!()),
+        ]);
         assert!(l.contains("127.9.9.9".parse().unwrap_or_else(|_| unreachable!())));
         assert!(l.contains("::1".parse().unwrap_or_else(|_| unreachable!())));
         assert!(l.contains("::ffff:127.0.0.1".parse().unwrap_or_else(|_| unreachable!())));

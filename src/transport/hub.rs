@@ -14,9 +14,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
@@ -299,10 +299,7 @@ impl TransportHub {
 /// Which UDP socket reaches `dest`: one of the same scope (loopback, link-local, ...), else
 /// the first of its address family.
 fn udp_index(socks: &[(SocketAddr, Arc<UdpSock>)], dest: SocketAddr) -> Option<usize> {
-    socks
-        .iter()
-        .position(|(a, _)| same_scope(*a, dest))
-        .or_else(|| socks.iter().position(|(a, _)| a.is_ipv4() == dest.is_ipv4()))
+    socks.iter().position(|(a, _)| same_scope(*a, dest)).or_else(|| socks.iter().position(|(a, _)| a.is_ipv4() == dest.is_ipv4()))
 }
 
 fn same_scope(local: SocketAddr, dest: SocketAddr) -> bool {

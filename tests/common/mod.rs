@@ -180,14 +180,7 @@ pub struct NodeOptions {
 
 impl Default for NodeOptions {
     fn default() -> Self {
-        NodeOptions {
-            users: Vec::new(),
-            toml: String::new(),
-            udp: true,
-            tcp: true,
-            extra_run_args: Vec::new(),
-            env: Vec::new(),
-        }
+        NodeOptions { users: Vec::new(), toml: String::new(), udp: true, tcp: true, extra_run_args: Vec::new(), env: Vec::new() }
     }
 }
 
@@ -251,10 +244,7 @@ impl Node {
     }
 
     pub fn start_with(ip: &str, port: u16, opts: NodeOptions) -> Node {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("urpd-{ip}-{port}-"))
-            .tempdir()
-            .expect("tempdir");
+        let dir = tempfile::Builder::new().prefix(&format!("urpd-{ip}-{port}-")).tempdir().expect("tempdir");
         let mut node = Node { ip: ip.into(), port, opts, dir, child: None, starts: 0 };
         fs::create_dir_all(node.state_dir()).expect("state dir");
         let config = merge_toml(BASE_CONFIG, &node.opts.toml);
@@ -324,11 +314,7 @@ impl Node {
     fn spawn(&mut self) {
         assert!(self.child.is_none(), "node already running");
         self.starts += 1;
-        let mut log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .expect("open log");
+        let mut log = fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("open log");
         writeln!(log, "===== harness: start #{} of urpd on {} =====", self.starts, self.target()).ok();
         let err = log.try_clone().expect("clone log");
         let mut cmd = Command::new(URPD);
@@ -418,11 +404,7 @@ impl Node {
 
     /// The daemon log framed for a failure message.
     pub fn log_report(&self) -> String {
-        format!(
-            "----- urpd log ({}) -----\n{}\n----- end of urpd log -----",
-            self.log_path().display(),
-            self.log()
-        )
+        format!("----- urpd log ({}) -----\n{}\n----- end of urpd log -----", self.log_path().display(), self.log())
     }
 }
 
@@ -439,12 +421,7 @@ impl Drop for Node {
 }
 
 fn signal(pid: u32, sig: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).stdout(Stdio::null()).stderr(Stdio::null()).status();
 }
 
 /// Waits up to `grace` for `child`, then SIGKILLs it and reaps it.
@@ -476,12 +453,7 @@ pub fn sock(ip: &str, port: u16) -> SocketAddr {
 
 /// Whether `sipp` is on PATH (scripts/test.sh installs it).
 pub fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool} >/dev/null 2>&1"))
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+    Command::new("sh").arg("-c").arg(format!("command -v {tool} >/dev/null 2>&1")).status().map(|s| s.success()).unwrap_or(false)
 }
 
 /// Result of one SIPp run.
@@ -632,9 +604,7 @@ fn sipp_spawn(scenario: &str, target: &str, args: &[&str]) -> (Child, SippRun) {
     if !has("-timeout") {
         argv.extend(["-timeout".into(), "30".into()]);
     }
-    argv.extend(
-        ["-timeout_error", "-nostdin", "-trace_err", "-trace_msg"].iter().map(|s| s.to_string()),
-    );
+    argv.extend(["-timeout_error", "-nostdin", "-trace_err", "-trace_msg"].iter().map(|s| s.to_string()));
     argv.extend(["-error_file".into(), d_str(&dir, "errors.log")]);
     argv.extend(["-message_file".into(), d_str(&dir, "messages.log")]);
     argv.extend(args.iter().map(|s| s.to_string()));
@@ -745,13 +715,20 @@ pub fn sipp_callee(target: &str, local_ip: &str, local_port: u16, user: &str, pa
 /// `callee`. Adds `-key caller`, `-au/-ap` and `-auth_uri callee@target`. (Eight arguments: the
 /// call sites read like a SIPp command line, which a parameter struct would hide.)
 #[allow(clippy::too_many_arguments)]
-pub fn sipp_caller(target: &str, local_ip: &str, local_port: u16, caller: &str, password: &str, callee: &str, scenario: &str, extra: &[&str]) -> SippRun {
+pub fn sipp_caller(
+    target: &str,
+    local_ip: &str,
+    local_port: u16,
+    caller: &str,
+    password: &str,
+    callee: &str,
+    scenario: &str,
+    extra: &[&str],
+) -> SippRun {
     let port = local_port.to_string();
     let auth_uri = format!("{callee}@{target}");
-    let mut args = vec![
-        "-i", local_ip, "-p", &port, "-s", callee, "-key", "caller", caller, "-au", caller, "-ap", password,
-        "-auth_uri", &auth_uri,
-    ];
+    let mut args =
+        vec!["-i", local_ip, "-p", &port, "-s", callee, "-key", "caller", caller, "-au", caller, "-ap", password, "-auth_uri", &auth_uri];
     args.extend_from_slice(extra);
     sipp(scenario, target, &args)
 }
@@ -840,7 +817,11 @@ pub fn read_sip_message(s: &mut TcpStream, wait: Duration) -> Option<Vec<u8>> {
             Err(_) => break,
         }
     }
-    if got.is_empty() { None } else { Some(got) }
+    if got.is_empty() {
+        None
+    } else {
+        Some(got)
+    }
 }
 
 /// Length of the first complete-able SIP message in `b` (headers + body per
