@@ -98,8 +98,9 @@ impl LocationTable {
             None => None,
             Some(_) => Some(req.expires().ok_or(RegisterError::BadExpires)?),
         };
-        let contact_hdrs: Vec<&crate::sip::ByteStr> = req.headers.get_all(&HeaderName::Contact).collect();
-        let contacts: Vec<&str> = contact_hdrs.iter().map(|v| v.as_str().trim()).collect();
+        // Each Contact header with its trimmed text.
+        let contacts: Vec<(&crate::sip::ByteStr, &str)> =
+            req.headers.get_all(&HeaderName::Contact).map(|v| (v, v.as_str().trim())).collect();
 
         // Lapsed bindings are treated as absent: they must neither block a new registration
         // through the CSeq rule nor count against the cap.
@@ -110,9 +111,9 @@ impl LocationTable {
         let mut changes: Vec<Change> = lapsed.into_iter().map(|b| Change::Remove { aor: b.aor, contact: b.contact }).collect();
         let live_before = working.len();
 
-        if contacts.iter().any(|c| c.starts_with('*')) {
+        if contacts.iter().any(|(_, c)| c.starts_with('*')) {
             // Step 6: `*` only alone, exactly `*`, and with `Expires: 0`.
-            if contacts.len() != 1 || contacts[0] != "*" || header_expires != Some(0) {
+            if contacts.len() != 1 || contacts[0].1 != "*" || header_expires != Some(0) {
                 return Err(RegisterError::BadWildcard);
             }
             // Removing a binding refreshed by a later REGISTER of the same Call-ID would undo
@@ -126,16 +127,21 @@ impl LocationTable {
 
         // Step 7: check every contact before touching anything.
         let mut wanted = Vec::with_capacity(contacts.len());
-        for (hdr, raw) in contact_hdrs.iter().zip(&contacts) {
+        for (hdr, raw) in &contacts {
             wanted.push(check_contact(hdr, raw, header_expires, policy)?);
         }
 
         // Step 8, applied to the copy. `touched[i]` marks bindings written by this request, so
         // that a contact listed twice is not refused as out of order against itself.
-        let user_agent: Option<Arc<str>> = req.headers.get(&HeaderName::UserAgent).map(|v| Arc::from(truncate(v.as_str(), MAX_USER_AGENT)));
-        let call_id: Arc<str> = Arc::from(call_id);
+        // A phone refreshes with the same Call-ID and User-Agent (RFC 3261 §10.2.4): share the
+        // stored text then instead of copying it again.
+        let user_agent: Option<Arc<str>> = req.headers.get(&HeaderName::UserAgent).map(|v| {
+            let ua = truncate(v.as_str(), MAX_USER_AGENT);
+            working.iter().filter_map(|b| b.user_agent.as_ref()).find(|s| ***s == *ua).cloned().unwrap_or_else(|| Arc::from(ua))
+        });
+        let call_id: Arc<str> =
+            working.iter().find(|b| &*b.call_id == call_id).map_or_else(|| Arc::from(call_id), |b| Arc::clone(&b.call_id));
         let mut touched = vec![false; working.len()];
-        let mut upserted: Vec<Arc<str>> = Vec::new();
         for w in wanted {
             let found = working.iter().position(|b| stored_uri_equal(&b.contact, &w.uri));
             match (found, w.granted) {
@@ -153,21 +159,18 @@ impl LocationTable {
                                 changes.push(Change::Remove { aor: Arc::clone(&aor_shared), contact: Arc::clone(&b.contact) });
                                 Arc::from(w.raw)
                             };
-                            upserted.push(Arc::clone(&contact));
                             working[i] = new_binding(&aor_shared, contact, &w, secs, now, &call_id, cseq, received, &user_agent);
                             touched[i] = true;
                         }
                         _ => {
                             let b = working.remove(i);
                             touched.remove(i);
-                            upserted.retain(|c| *c != b.contact);
                             changes.push(Change::Remove { aor: b.aor, contact: b.contact });
                         }
                     }
                 }
                 (None, Granted::Keep(secs)) => {
                     let contact: Arc<str> = Arc::from(w.raw);
-                    upserted.push(Arc::clone(&contact));
                     working.push(new_binding(&aor_shared, contact, &w, secs, now, &call_id, cseq, received, &user_agent));
                     touched.push(true);
                 }
@@ -187,7 +190,9 @@ impl LocationTable {
             return Err(RegisterError::TooManyContacts { max: self.max_contacts, retry_after });
         }
 
-        changes.extend(working.iter().filter(|b| upserted.contains(&b.contact)).cloned().map(Change::Upsert));
+        // What this request wrote is exactly what `touched` marks (removed bindings took their
+        // mark with them), so no list of upserted contacts is kept beside it.
+        changes.extend(working.iter().zip(&touched).filter(|(_, t)| **t).map(|(b, _)| Change::Upsert(b.clone())));
         Ok(self.commit(aor, working, changes, now))
     }
 
