@@ -35,63 +35,9 @@ use urpd::sip::{
     ParseError, Request, Response, Scheme, SipHeaders, Uri, Via,
 };
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/rfc4475");
-
-const VALID: [&str; 13] = [
-    "wsinv",
-    "intmeth",
-    "esc01",
-    "escnull",
-    "esc02",
-    "lwsdisp",
-    "longreq",
-    "dblreq",
-    "semiuri",
-    "transports",
-    "mpart01",
-    "unreason",
-    "noreason",
-];
-const INVALID: [&str; 19] = [
-    "badinv01",
-    "clerr",
-    "ncl",
-    "scalar02",
-    "scalarlg",
-    "quotbal",
-    "ltgtruri",
-    "lwsruri",
-    "lwsstart",
-    "trws",
-    "escruri",
-    "baddate",
-    "regbadct",
-    "badaspec",
-    "baddn",
-    "badvers",
-    "mismatch01",
-    "mismatch02",
-    "bigcode",
-];
-/// §3.2, §3.3 and §3.4 messages whose syntax is valid.
-const SEMANTIC_OK: [&str; 14] = [
-    "badbranch",
-    "unkscm",
-    "novelsc",
-    "unksm2",
-    "bext01",
-    "invut",
-    "regaut01",
-    "bcast",
-    "zeromf",
-    "cparam01",
-    "cparam02",
-    "regescrt",
-    "sdp01",
-    "inv2543",
-];
-/// §3.3 messages that a parser/validator must refuse (400).
-const SEMANTIC_BAD: [&str; 3] = ["insuf", "multi01", "mcl01"];
+#[path = "common/rfc4475.rs"]
+mod corpus;
+use corpus::{DIR, INVALID, SEMANTIC_BAD, SEMANTIC_OK, VALID};
 
 fn load(name: &str) -> Bytes {
     let path = format!("{DIR}/{name}.dat");
