@@ -186,7 +186,9 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         // were ~1.7% of a REGISTER's instructions, callgrind). The other sources keep the
         // wakers they registered when last polled, so they still wake the loop; and so that a
         // socket that never runs dry cannot starve them (timers, TCP, SIGTERM), every
-        // `UDP_FAIRNESS`-th turn in a row polls UDP last.
+        // `UDP_FAIRNESS`-th turn in a row polls UDP last. The rare sources (timers, signals,
+        // admin, case answers) come before the stream messages: handling one makes it not ready
+        // again, so none of them can starve TCP, while a TCP flood could starve them.
         let udp_first = udp_turns < UDP_FAIRNESS;
         tokio::select! {
             biased;
@@ -194,17 +196,6 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
                 udp_turns += 1;
                 let now = Now::system();
                 udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false));
-            }
-            ev = ev_rx.recv() => {
-                let Some(ev) = ev else { break };
-                handle_event(&mut core, ev);
-                // Drain what else is queued before going back to sleep: fewer wake-ups under load.
-                for _ in 0..256 {
-                    match ev_rx.try_recv() {
-                        Ok(ev) => handle_event(&mut core, ev),
-                        Err(_) => break,
-                    }
-                }
             }
             _ = sleep => core.handle_timeout(Now::system()),
             Some((tx, info)) = case_rx.recv() => core.handle_case(Now::system(), tx, info),
@@ -260,6 +251,17 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
                     notifier.ready(&serving_status(core.location().len(), core.load().2));
                 }
             },
+            ev = ev_rx.recv() => {
+                let Some(ev) = ev else { break };
+                handle_event(&mut core, ev);
+                // Drain what else is queued before going back to sleep: fewer wake-ups under load.
+                for _ in 0..256 {
+                    match ev_rx.try_recv() {
+                        Ok(ev) => handle_event(&mut core, ev),
+                        Err(_) => break,
+                    }
+                }
+            }
             i = udp_in.readable(), if !udp_first => {
                 udp_turns = 0;
                 let now = Now::system();
