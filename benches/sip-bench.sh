@@ -69,7 +69,7 @@ OUT=${OUT:-$ROOT/benches/results/$TS}
 mkdir -p "$OUT/raw"
 WORK=$(mktemp -d /tmp/sip-bench.XXXXXX)
 REPORT="python3 $ROOT/benches/report.py"
-URPD=$ROOT/target/release/urpd
+URPD=${URPD:-$ROOT/target/release/urpd}   # URPD=/path/to/urpd --no-build: another build (A/B)
 BG=()        # pids of background helpers started here
 SERVER_SID=""
 
@@ -342,8 +342,9 @@ bench_server() {   # name ip
     # memory with BIND_N distinct bindings, registered at ~70% of the sustained REGISTER rate
     local before rate
     rate=$(python3 -c "
-import json
-r=[json.loads(l) for l in open('$OUT/runs.jsonl')]
+import json, os
+p = '$OUT/runs.jsonl'
+r = [json.loads(l) for l in open(p)] if os.path.exists(p) else []
 g=[x['achieved'] for x in r if x['server']=='$server' and x['scenario']=='register' and x['pass']]
 print(int(max(500, min(4000, 0.7*max(g or [700])))))")
     # a fresh server, so that the memory delta is the bindings' (not reused transaction memory)
