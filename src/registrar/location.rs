@@ -47,7 +47,9 @@ struct Wanted<'a> {
 /// sweeps every second).
 #[derive(Debug, Clone)]
 pub struct LocationTable {
-    map: HashMap<String, Vec<Binding>>,
+    /// Keyed by the AOR text its bindings share (`Binding::aor`): one allocation per AOR for
+    /// the key, the bindings and the expiry index (a `String` key was a copy of it).
+    map: HashMap<Arc<str>, Vec<Binding>>,
     max_contacts: usize,
     /// (earliest `expires_at` of the AOR, AOR), one entry per AOR in `map`.
     expiry: std::collections::BTreeSet<(u64, Arc<str>)>,
@@ -203,8 +205,8 @@ impl LocationTable {
         } else if let Some(list) = self.map.get_mut(aor) {
             // A refresh: the key is there already, no copy of it.
             *list = bindings;
-        } else {
-            self.map.insert(aor.to_owned(), bindings);
+        } else if let Some(first) = bindings.first() {
+            self.map.insert(Arc::clone(&first.aor), bindings);
         }
         self.refile(aor);
         let current = self.lookup(aor, now).into_iter().cloned().collect();
@@ -262,7 +264,8 @@ impl LocationTable {
                 key
             }
             None if min.is_none() => return,
-            None => Arc::from(aor),
+            // The map's key: the text the AOR's bindings share.
+            None => self.map.get_key_value(aor).map_or_else(|| Arc::from(aor), |(k, _)| Arc::clone(k)),
         };
         match min {
             Some(min) => {
@@ -292,7 +295,7 @@ impl LocationTable {
 
     /// The AORs with at least one stored binding.
     pub fn aors(&self) -> impl Iterator<Item = &str> {
-        self.map.keys().map(String::as_str)
+        self.map.keys().map(|k| &**k)
     }
 
     /// Every stored binding, in no particular order.
@@ -307,7 +310,7 @@ impl LocationTable {
         let mut touched = std::collections::HashSet::new();
         for b in bindings.into_iter().filter(|b| b.is_live(now)) {
             touched.insert(b.aor.clone());
-            let list = self.map.entry(b.aor.to_string()).or_default();
+            let list = self.map.entry(Arc::clone(&b.aor)).or_default();
             let same = match Uri::parse_str(&b.contact) {
                 Ok(uri) => list.iter().position(|o| stored_uri_equal(&o.contact, &uri)),
                 Err(_) => list.iter().position(|o| o.contact == b.contact),
