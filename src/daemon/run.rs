@@ -194,8 +194,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
             biased;
             i = udp_in.readable(), if udp_first => {
                 udp_turns += 1;
-                let now = Now::system();
-                udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false));
+                read_udp(&mut udp_in, &mut core, i);
             }
             _ = sleep => core.handle_timeout(Now::system()),
             Some((tx, info)) = case_rx.recv() => core.handle_case(Now::system(), tx, info),
@@ -264,8 +263,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
             }
             i = udp_in.readable(), if !udp_first => {
                 udp_turns = 0;
-                let now = Now::system();
-                udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false));
+                read_udp(&mut udp_in, &mut core, i);
             }
         }
         while let Some(t) = core.poll_transmit() {
@@ -352,6 +350,12 @@ fn forward_signals() -> Result<mpsc::Receiver<Sig>, std::io::Error> {
         }
     });
     Ok(rx)
+}
+
+/// Hands what UDP socket `i` has (up to a burst) to the core, all stamped with one `now`.
+fn read_udp(udp_in: &mut crate::transport::UdpInput, core: &mut Core, i: usize) {
+    let now = Now::system();
+    udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false));
 }
 
 fn handle_event(core: &mut Core, ev: TransportEvent) {

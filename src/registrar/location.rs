@@ -253,7 +253,11 @@ impl LocationTable {
 
     /// Re-files `aor` in the expiry index after its bindings changed.
     fn refile(&mut self, aor: &str) {
-        let min = self.map.get(aor).and_then(|v| v.iter().map(|b| b.expires_at).min());
+        // One lookup: the AOR's key (the text its bindings share) and its earliest expiry.
+        let (map_key, min) = match self.map.get_key_value(aor) {
+            Some((k, v)) => (Some(k), v.iter().map(|b| b.expires_at).min()),
+            None => (None, None),
+        };
         let key = match self.filed.get_key_value(aor) {
             Some((key, &old)) => {
                 if Some(old) == min {
@@ -263,9 +267,11 @@ impl LocationTable {
                 self.expiry.remove(&(old, Arc::clone(&key)));
                 key
             }
-            None if min.is_none() => return,
-            // The map's key: the text the AOR's bindings share.
-            None => self.map.get_key_value(aor).map_or_else(|| Arc::from(aor), |(k, _)| Arc::clone(k)),
+            // First filing: under the map's own key (no copy of the text).
+            None => match map_key {
+                Some(k) if min.is_some() => Arc::clone(k),
+                _ => return,
+            },
         };
         match min {
             Some(min) => {
