@@ -11,7 +11,6 @@ use super::algorithm::Algorithm;
 use super::header::{Challenge, DigestCredentials};
 use super::nonce::{NonceKeeper, NonceStatus, DEFAULT_MAX_TRACKED_NONCES};
 use rand::RngCore;
-use std::fmt::Write as _;
 use subtle::ConstantTimeEq;
 
 /// `HA1 = H(username ":" realm ":" password)` as lowercase hex (RFC 7616 §3.4.2).
@@ -188,7 +187,7 @@ impl Authenticator {
                 let c = Challenge { realm: &self.config.realm, nonce: &nonce, opaque: Some(&self.opaque), algorithm, stale };
                 // Sized once: `to_string` grew the value from empty, four reallocations each.
                 let mut value = String::with_capacity(CHALLENGE_FIXED_LEN + c.realm.len() + nonce.len() + self.opaque.len());
-                let _ = write!(value, "{c}");
+                let _ = c.write_to(&mut value);
                 value
             })
             .collect()

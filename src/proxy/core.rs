@@ -443,7 +443,8 @@ impl Core {
         // §16.4: strip Route entries that name us; a strict router before us left our
         // Record-Route URI in the Request-URI and the real target in the last Route.
         let popped = pop_own_routes(&mut req, &self.me);
-        if self.me.is_local_uri(&req.uri) && req.uri.user().is_none() && req.uri.is_loose_route() {
+        // Cheap tests first: `is_local_uri` parses the host.
+        if req.uri.user().is_none() && req.uri.is_loose_route() && self.me.is_local_uri(&req.uri) {
             if let Some(last) = req.headers.0.iter().rposition(|h| h.name == HeaderName::Route) {
                 let v = req.headers.0.remove(last).value;
                 if let Some(u) = NameAddr::parse(&v).ok().and_then(|na| Uri::parse_str(na.uri).ok()) {
@@ -453,8 +454,9 @@ impl Core {
         }
         // Max-Forwards before authentication, as Kamailio's maxfwd: a request with no hops
         // left is refused whoever sends it, unless the node itself is its target.
-        let for_node =
-            first_route(&req).is_none() && self.me.is_local_uri(&req.uri) && (req.method == Method::Register || req.uri.user().is_none());
+        // The Request-URI does not change from here on: whether it names this node is asked once.
+        let uri_is_local = self.me.is_local_uri(&req.uri);
+        let for_node = first_route(&req).is_none() && uri_is_local && (req.method == Method::Register || req.uri.user().is_none());
         if !for_node && !self.check_max_forwards(now, tx, &req) {
             return;
         }
@@ -491,7 +493,7 @@ impl Core {
             self.reply(now, tx, &req, 416, vec![]);
             return;
         }
-        if self.me.is_local_uri(&req.uri) {
+        if uri_is_local {
             if req.method == Method::Register {
                 self.on_register(now, tx, req, from);
                 return;

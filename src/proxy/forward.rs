@@ -19,8 +19,7 @@ pub fn add_received(req: &mut Request, from: Peer) {
     let Ok(via) = Via::parse(top) else { return };
     let src_ip = from.addr.ip();
     let wants_rport = via.rport().is_some();
-    let sent_by_matches = via.host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok() == Some(src_ip);
-    if !wants_rport && sent_by_matches {
+    if !wants_rport && sent_by_is(via.host, src_ip) {
         return;
     }
     // Rebuild the parameter list without any received/rport, then append the real values.
@@ -38,11 +37,23 @@ pub fn add_received(req: &mut Request, from: Peer) {
             out.push_str(v);
         }
     }
-    let _ = write!(out, ";received={src_ip}");
+    out.push_str(";received=");
+    crate::sip::text::push_ip(&mut out, src_ip);
     if wants_rport {
-        let _ = write!(out, ";rport={}", from.addr.port());
+        out.push_str(";rport=");
+        crate::sip::text::push_decimal(&mut out, u64::from(from.addr.port()));
     }
     *top = ByteStr::from(out);
+}
+
+/// Whether a Via's sent-by host is the address `ip`: nearly always an IPv4 address written
+/// canonically, read without `IpAddr`'s general parser (~400 instructions a request with the
+/// trims); anything else (IPv6, names) goes through it.
+fn sent_by_is(host: &str, ip: IpAddr) -> bool {
+    if let Some(v4) = crate::sip::text::parse_ipv4_canonical(host.as_bytes()) {
+        return IpAddr::V4(v4) == ip;
+    }
+    host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok() == Some(ip)
 }
 
 /// Hash over what identifies this request at this hop (RFC 3261 §16.6 step 8): a request that
@@ -196,6 +207,21 @@ pub fn via_destination(resp: &Response) -> Option<Peer> {
 mod tests {
     use super::*;
     use crate::sip::{parse_datagram, Message};
+
+    #[test]
+    fn sent_by_compared_as_text_then_as_address() {
+        let v4: IpAddr = "192.0.2.10".parse().unwrap_or_else(|e| panic!("{e}"));
+        let v6: IpAddr = "2001:db8::1".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert!(sent_by_is("192.0.2.10", v4));
+        assert!(!sent_by_is("192.0.2.1", v4));
+        assert!(!sent_by_is("192.0.2.100", v4));
+        assert!(!sent_by_is("host.example.com", v4));
+        assert!(sent_by_is("[2001:db8::1]", v6));
+        assert!(sent_by_is("[2001:DB8:0::1]", v6));
+        assert!(!sent_by_is("192.0.2.10", v6));
+        assert!(sent_by_is("0.0.0.0", "0.0.0.0".parse().unwrap_or_else(|e| panic!("{e}"))));
+        assert!(sent_by_is("255.255.255.255", "255.255.255.255".parse().unwrap_or_else(|e| panic!("{e}"))));
+    }
 
     #[test]
     fn branch_and_hash_text_as_the_formatter_wrote_them() {

@@ -397,10 +397,15 @@ fn parse_version(v: &str) -> Result<(), ParseError> {
 fn parse_request_line(line: &ByteStr) -> Result<(Method, Uri), ParseError> {
     // Request-Line = Method SP Request-URI SP SIP-Version: exactly one space each (RFC 4475
     // lwsstart, trws, lwsruri).
-    let mut it = line.split(' ');
-    let (Some(m), Some(u), Some(v), None) = (it.next(), it.next(), it.next(), it.next()) else {
+    // Byte offsets, not `split(' ')`: its char searcher cost ~150 instructions a part.
+    let b = line.as_bytes();
+    let sp1 = memchr::memchr(b' ', b).ok_or(ParseError::BadRequestLine)?;
+    let sp2 = memchr::memchr(b' ', &b[sp1 + 1..]).map(|i| sp1 + 1 + i).ok_or(ParseError::BadRequestLine)?;
+    if b[sp2 + 1..].contains(&b' ') {
         return Err(ParseError::BadRequestLine);
-    };
+    }
+    // The offsets are at ASCII spaces: char boundaries.
+    let (m, u, v) = (&line[..sp1], &line[sp1 + 1..sp2], &line[sp2 + 1..]);
     if !is_token(m) {
         return Err(ParseError::BadMethod);
     }

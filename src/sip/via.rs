@@ -1,6 +1,6 @@
 //! The Via header (RFC 3261 §20.42, §18.2.1, RFC 3581): protocol, sent-by and parameters.
 
-use super::text::{is_token, is_ws, Params, SipStr};
+use super::text::{host_name_end, is_token, is_ws, token_len, Params, SipStr};
 use super::uri::split_hostport;
 
 /// The RFC 3261 branch prefix that marks a branch as globally unique (§8.1.1.7).
@@ -36,6 +36,59 @@ pub enum ViaError {
 impl<'a> Via<'a> {
     /// Parses one Via value. Whitespace around `/` and before `;` is allowed (RFC 4475 wsinv).
     pub fn parse(value: &'a str) -> Result<Via<'a>, ViaError> {
+        if let Some(via) = Self::parse_plain(value) {
+            return Ok(via);
+        }
+        Self::parse_general(value)
+    }
+
+    /// The shape nearly every Via has, `SIP/2.0/UDP host[:port][;params]` with single spaces
+    /// and a host name or IPv4 address, in one forward scan (~790 instructions a parse
+    /// through the general path, and a request's top Via is parsed three or four times:
+    /// validation, transaction key, `received`, the response's destination). Anything else
+    /// (spaces around the slashes, IPv6, an error) gives `None` and goes the general way,
+    /// which alone decides what is refused and why.
+    fn parse_plain(value: &'a str) -> Option<Via<'a>> {
+        const PREFIX: usize = "SIP/2.0/".len();
+        let b = value.as_bytes();
+        if b.len() <= PREFIX || !b[..PREFIX].eq_ignore_ascii_case(b"SIP/2.0/") {
+            return None;
+        }
+        let t_end = PREFIX + token_len(&b[PREFIX..]);
+        if t_end == PREFIX || !b.get(t_end).is_some_and(|&c| is_ws(c)) {
+            return None;
+        }
+        let host_start = skip_ws(b, t_end);
+        let host_end = host_name_end(b, host_start);
+        if host_end == host_start {
+            return None;
+        }
+        let (port, after) = if b.get(host_end) == Some(&b':') {
+            let digits = host_end + 1;
+            let mut i = digits;
+            let mut n: u32 = 0;
+            while i < b.len() && b[i].is_ascii_digit() && i - digits < 5 {
+                n = n * 10 + u32::from(b[i] - b'0');
+                i += 1;
+            }
+            match u16::try_from(n) {
+                Ok(p) if p > 0 && i > digits => (Some(p), i),
+                _ => return None,
+            }
+        } else {
+            (None, host_end)
+        };
+        let params_start = skip_ws(b, after);
+        let params_str = match b.get(params_start) {
+            None => "",
+            Some(b';') => &value[params_start..],
+            Some(_) => return None,
+        };
+        // Every offset above is at an ASCII byte, so the slices are on char boundaries.
+        Some(Via { transport: &value[PREFIX..t_end], host: &value[host_start..host_end], port, params_str })
+    }
+
+    fn parse_general(value: &'a str) -> Result<Via<'a>, ViaError> {
         // Byte scans: the protocol's slashes sit within a few bytes of the start, where a
         // plain loop beats both `splitn` (char pattern machinery) and a memchr call; this runs
         // several times per message (top_via), ~1,250 instructions each before.
@@ -100,6 +153,14 @@ impl<'a> Via<'a> {
     }
 }
 
+/// The first offset from `i` that is not a space or tab.
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && is_ws(b[i]) {
+        i += 1;
+    }
+    i
+}
+
 /// Parses a CSeq value: sequence number and method token.
 pub fn parse_cseq(value: &str) -> Option<(u32, &str)> {
     let v = value.trim_lws();
@@ -136,6 +197,41 @@ mod tests {
         assert_eq!(v.rport(), Some(None));
         assert!(Via::parse("SIP/2.0/UDP").is_err());
         assert!(Via::parse("SIP/3.0/UDP host").is_err());
+    }
+
+    #[test]
+    fn plain_and_general_paths_agree() {
+        let cases = [
+            "SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1-0;rport",
+            "sip/2.0/tcp Host.Example.com;branch=z9hG4bKx",
+            "SIP/2.0/UDP h",
+            "SIP/2.0/UDP h:5060",
+            "SIP/2.0/UDP h:5060 ;branch=x",
+            "SIP/2.0/UDP   h  ;  branch = x",
+            "SIP/2.0/UDP h:0;branch=x",
+            "SIP/2.0/UDP h:65536",
+            "SIP/2.0/UDP h:050600",
+            "SIP/2.0/UDP h:",
+            "SIP/2.0/UDP h:5060x",
+            "SIP/2.0/UDP h_x",
+            "SIP/2.0/UDP h x",
+            "SIP/2.0/UDP [::1]:5060;branch=x",
+            "SIP/2.0/UDP ",
+            "SIP/2.0/ h",
+            "SIP/2.0/U\"P h",
+            "SIP/2.0/UDP\th;branch=x",
+            "SIP/2.1/UDP h",
+            "SIP /2.0/UDP h",
+        ];
+        for c in cases {
+            let plain = Via::parse_plain(c);
+            let general = Via::parse_general(c);
+            if let Some(p) = plain {
+                assert_eq!(Ok(p), general, "{c}");
+            }
+            assert_eq!(Via::parse(c), general, "{c}");
+        }
+        assert!(Via::parse_plain(cases[0]).is_some_and(|v| v.port == Some(5061) && v.branch() == Some("z9hG4bK-1-0")));
     }
 
     #[test]

@@ -135,7 +135,7 @@ async fn upsert(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, rows: &[&Binding])
         return Ok(());
     }
     debug_assert!(rows.len().is_power_of_two() && rows.len() <= UPSERT_ROWS);
-    let addrs: Vec<String> = rows.iter().map(|b| b.received.addr.to_string()).collect();
+    let addrs: Vec<String> = rows.iter().map(|b| crate::sip::text::socket_addr_text(b.received.addr)).collect();
     let mut q = sqlx::query(upsert_sql(rows.len()));
     for (b, addr) in rows.iter().zip(&addrs) {
         q = q
