@@ -11,6 +11,7 @@ use super::policy::{ExpiryPolicy, Granted};
 use super::uri_match::uri_equal;
 use crate::sip::{HeaderName, NameAddr, Request, SipHeaders, Uri};
 use crate::transport::addr::Peer;
+use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -101,7 +102,9 @@ impl LocationTable {
             Some(_) => Some(req.expires().ok_or(RegisterError::BadExpires)?),
         };
         // Each Contact header with its trimmed text.
-        let contacts: Vec<(&crate::sip::ByteStr, &str)> =
+        // The per-request lists live on the stack for the usual one to four contacts: a phone
+        // registers one, and each heap list was an allocator call per REGISTER.
+        let contacts: SmallVec<[(&crate::sip::ByteStr, &str); 4]> =
             req.headers.get_all(&HeaderName::Contact).map(|v| (v, v.as_str().trim())).collect();
 
         // Lapsed bindings are treated as absent: they must neither block a new registration
@@ -128,7 +131,7 @@ impl LocationTable {
         }
 
         // Step 7: check every contact before touching anything.
-        let mut wanted = Vec::with_capacity(contacts.len());
+        let mut wanted: SmallVec<[Wanted<'_>; 4]> = SmallVec::with_capacity(contacts.len());
         for (hdr, raw) in &contacts {
             wanted.push(check_contact(hdr, raw, header_expires, policy)?);
         }
@@ -143,7 +146,7 @@ impl LocationTable {
         });
         let call_id: Arc<str> =
             working.iter().find(|b| &*b.call_id == call_id).map_or_else(|| Arc::from(call_id), |b| Arc::clone(&b.call_id));
-        let mut touched = vec![false; working.len()];
+        let mut touched: SmallVec<[bool; 8]> = smallvec::smallvec![false; working.len()];
         for w in wanted {
             let found = working.iter().position(|b| stored_uri_equal(&b.contact, &w.uri));
             match (found, w.granted) {
@@ -209,7 +212,8 @@ impl LocationTable {
             self.map.insert(Arc::clone(&first.aor), bindings);
         }
         self.refile(aor);
-        let current = self.lookup(aor, now).into_iter().cloned().collect();
+        let mut current: Vec<Binding> = self.map.get(aor).into_iter().flatten().filter(|b| b.is_live(now)).cloned().collect();
+        current.sort_by(best_first);
         RegisterOutcome { changes, current }
     }
 
@@ -217,7 +221,7 @@ impl LocationTable {
     /// first (the device the agent used last is the likeliest to answer).
     pub fn lookup(&self, aor: &str, now: u64) -> Vec<&Binding> {
         let mut v: Vec<&Binding> = self.map.get(aor).into_iter().flatten().filter(|b| b.is_live(now)).collect();
-        v.sort_by(|a, b| b.q.cmp(&a.q).then(b.updated_at.cmp(&a.updated_at)).then_with(|| a.contact.cmp(&b.contact)));
+        v.sort_by(|a, b| best_first(a, b));
         v
     }
 
@@ -335,6 +339,12 @@ impl LocationTable {
 
 /// Parses and checks one Contact value and applies the expiry policy to it.
 /// `raw` is the trimmed text of the header value `hdr`; the URI shares `hdr`'s bytes.
+/// The order of [`LocationTable::lookup`]: highest q first, then the most recently refreshed,
+/// then by contact text so that the order is total.
+fn best_first(a: &Binding, b: &Binding) -> std::cmp::Ordering {
+    b.q.cmp(&a.q).then(b.updated_at.cmp(&a.updated_at)).then_with(|| a.contact.cmp(&b.contact))
+}
+
 fn check_contact<'a>(
     hdr: &crate::sip::ByteStr,
     raw: &'a str,

@@ -363,16 +363,18 @@ pub fn is_host_name(s: &[u8]) -> bool {
 
 /// Splits `s` (after a `;`) into the first parameter and the rest (starting at the next `;`).
 fn split_param(s: &str) -> (&str, &str) {
+    // memchr2 rather than a byte loop: a branch or tag runs 20-40 bytes, where the vector
+    // search wins (~6 instructions a byte before, every parameter lookup walks them).
     let b = s.as_bytes();
     let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => match quoted_len(&b[i..]) {
-                Some(n) => i += n,
-                None => return (s, ""),
-            },
-            b';' => return (&s[..i], &s[i..]),
-            _ => i += 1,
+    while let Some(off) = memchr::memchr2(b'"', b';', &b[i..]) {
+        i += off;
+        if b[i] == b';' {
+            return (&s[..i], &s[i..]);
+        }
+        match quoted_len(&b[i..]) {
+            Some(n) => i += n,
+            None => return (s, ""),
         }
     }
     (s, "")

@@ -179,12 +179,15 @@ impl ServerKey {
     /// the request's To tag. The To header is only parsed for RFC 2543 keys: an RFC 3261 key
     /// (nearly every request) does not need it.
     fn build(req: &Request, via: &Via<'_>, method: Method, with_to_tag: bool) -> Option<ServerKey> {
-        if via.is_rfc3261() {
-            let branch = via.branch()?;
+        // The branch is looked up once (`is_rfc3261` would walk the parameters again), and the
+        // host lowercased in place rather than char by char (~500 + ~300 instructions).
+        let branch = via.branch();
+        if let Some(branch) = branch.filter(|b| b.starts_with(crate::sip::MAGIC_COOKIE)) {
             let split = u16::try_from(branch.len()).ok()?;
             let mut text = String::with_capacity(branch.len() + via.host.len());
             text.push_str(branch);
-            text.extend(via.host.chars().map(|c| c.to_ascii_lowercase()));
+            text.push_str(via.host);
+            text[branch.len()..].make_ascii_lowercase();
             return Some(ServerKey::Rfc3261 { branch_host: text.into_boxed_str(), split, port: via.port, method });
         }
         let via_value = req.headers.get(&crate::sip::HeaderName::Via)?;
