@@ -404,6 +404,24 @@ impl Core {
 
     /// Answers `req` with a chosen reason phrase.
     pub(super) fn reply_reason(&mut self, now: Now, tx: TxId, req: &Request, status: u16, reason: &str, extra: Vec<(HeaderName, String)>) {
+        let resp = self.build_reply(req, status, reason, extra);
+        if let Err(e) = self.txl.respond(now.mono, tx, resp) {
+            debug!(error = %e, "response not sent");
+        }
+    }
+
+    /// Answers a non-INVITE `req` with a final response and ends its transaction at once: for
+    /// answers that need no transaction state (challenges, OPTIONS, a REGISTER's 200, whose
+    /// retransmissions `answered` recognises).
+    fn reply_and_end(&mut self, tx: TxId, req: &Request, status: u16, extra: Vec<(HeaderName, String)>) {
+        let resp = self.build_reply(req, status, reason_phrase(status), extra);
+        if let Err(e) = self.txl.respond_and_end(tx, resp) {
+            debug!(error = %e, "response not sent");
+            let _ = self.txl.terminate(tx);
+        }
+    }
+
+    fn build_reply(&mut self, req: &Request, status: u16, reason: &str, extra: Vec<(HeaderName, String)>) -> Response {
         let tag = self.new_tag();
         let mut resp = req.response(status, reason, Some(tag.as_str()));
         resp.headers.push(HeaderName::Server, self.cfg.server_header.clone());
@@ -411,9 +429,7 @@ impl Core {
             resp.headers.push(n, v);
         }
         self.stats.count_response(status);
-        if let Err(e) = self.txl.respond(now.mono, tx, resp) {
-            debug!(error = %e, "response not sent");
-        }
+        resp
     }
 
     fn send_stateless_response(&mut self, req: &Request, from: Peer, resp: Response) {
@@ -594,12 +610,13 @@ impl Core {
         // Same answer whether the user exists or not: a fresh challenge.
         let challenges = self.auth.challenge(now.unix, stale);
         let extra = challenges.into_iter().map(|c| (chal.clone(), c)).collect();
-        self.reply(now, tx, req, status, extra);
-        if req.method != Method::Invite {
+        if req.method == Method::Invite {
+            self.reply(now, tx, req, status, extra);
+        } else {
             // A challenge needs no transaction state (Kamailio answers it with sl): a
             // retransmitted request just gets a fresh challenge. Holding it for Timer J would
             // cost memory proportional to the rate of unauthenticated requests.
-            let _ = self.txl.terminate(tx);
+            self.reply_and_end(tx, req, status, extra);
         }
         None
     }
@@ -608,9 +625,8 @@ impl Core {
         match req.method {
             Method::Options => {
                 let extra = vec![(HeaderName::Allow, ALLOW.to_string()), (HeaderName::Accept, "application/sdp".to_string())];
-                self.reply(now, tx, req, 200, extra);
                 // Keep-alive pings and monitoring need no transaction state (idempotent).
-                let _ = self.txl.terminate(tx);
+                self.reply_and_end(tx, req, 200, extra);
             }
             _ if req.to_tag().is_some() => self.reply(now, tx, req, 481, vec![]),
             _ => self.reply(now, tx, req, 404, vec![]),
@@ -641,8 +657,7 @@ impl Core {
             let aor = req.addr_uri(&HeaderName::To).and_then(|u| aor_key(&u));
             let current = aor.map(|aor| self.location.lookup(&aor, now.unix)).unwrap_or_default();
             let extra = register_ok_headers(current, now);
-            self.reply(now, tx, &req, 200, extra);
-            let _ = self.txl.terminate(tx);
+            self.reply_and_end(tx, &req, 200, extra);
             return;
         }
         if !self.authorized(now, tx, &req, from, true) {
@@ -658,12 +673,13 @@ impl Core {
                 let extra = register_ok_headers(&outcome.current, now);
                 self.changes.extend(outcome.changes);
                 self.stats.registers_ok += 1;
-                self.reply(now, tx, &req, 200, extra);
                 // Over UDP the 200 is remembered as a digest instead of a transaction held for
                 // Timer J (see `answered`); streams have no retransmissions to absorb.
                 if let (Some(d), false) = (digest, from.protocol.is_reliable()) {
                     self.answered.insert(now.mono, d);
-                    let _ = self.txl.terminate(tx);
+                    self.reply_and_end(tx, &req, 200, extra);
+                } else {
+                    self.reply(now, tx, &req, 200, extra);
                 }
             }
             Err(e) => {

@@ -114,6 +114,12 @@ impl Outputs {
         self.transmits.push_back(Transmit { dest, data: data.clone() });
     }
 
+    /// Queues `data` for `dest`, taking it: for a response nobody keeps for retransmission
+    /// (cloning a fresh buffer costs an allocation to share it).
+    pub(crate) fn send_owned(&mut self, dest: Peer, data: Bytes) {
+        self.transmits.push_back(Transmit { dest, data });
+    }
+
     /// Queues an event for the TU.
     pub(crate) fn event(&mut self, ev: TuEvent) {
         self.events.push_back(ev);

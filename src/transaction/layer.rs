@@ -261,6 +261,23 @@ impl TransactionLayer {
         r
     }
 
+    /// Sends a final response on non-INVITE server transaction `tx` and ends it at once: no
+    /// copy kept, no Timer J filed and then unfiled (the answer-then-`terminate` it replaces
+    /// shared the buffer, filed the timer and removed both again). INVITE transactions are
+    /// refused: their final response must be retransmitted until the ACK.
+    pub fn respond_and_end(&mut self, tx: TxId, resp: Response) -> Result<(), TxError> {
+        if !(200..=699).contains(&resp.status) {
+            return Err(TxError::InvalidStatus(resp.status));
+        }
+        let r = match self.servers.get_mut(&tx).map(|e| &mut e.tx) {
+            Some(ServerTx::NonInvite(m)) => m.respond_and_end(&resp, &mut self.out),
+            Some(ServerTx::Invite(_)) => return Err(TxError::InvalidState { tx, status: resp.status }),
+            None => return Err(if self.clients.contains_key(&tx) { TxError::NotServer(tx) } else { TxError::UnknownTransaction(tx) }),
+        };
+        self.sync_server(tx);
+        r
+    }
+
     /// Starts a client transaction (INVITE or non-INVITE by method) and sends the request to
     /// `dest`. The caller has put its own top Via with a unique `z9hG4bK` branch. ACK must not
     /// be sent this way: use [`send_stateless`](Self::send_stateless).

@@ -98,6 +98,23 @@ impl ServerNonInvite {
         Ok(())
     }
 
+    /// Sends a final response and terminates at once, keeping no copy and arming no Timer J:
+    /// for a TU that absorbs retransmissions itself or answers them afresh (stateless
+    /// challenges, OPTIONS, a REGISTER's 200 recognised later by its digest). Same states
+    /// allowed as [`respond`](Self::respond), final statuses only.
+    pub fn respond_and_end(&mut self, resp: &Response, out: &mut Outputs) -> Result<(), TxError> {
+        let status = resp.status;
+        match (self.state, status) {
+            (State::Trying | State::Proceeding, 200..=699) => {
+                out.send_owned(self.dest, resp.to_bytes());
+                self.state = State::Terminated;
+                self.timers.stop_all();
+                Ok(())
+            }
+            _ => Err(TxError::InvalidState { tx: self.id, status }),
+        }
+    }
+
     /// Handles a retransmission of the request.
     pub fn on_retransmission(&mut self, out: &mut Outputs) {
         if matches!(self.state, State::Proceeding | State::Completed) {

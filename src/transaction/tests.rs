@@ -530,6 +530,35 @@ fn non_invite_retransmissions_and_timer_j() {
 }
 
 #[test]
+fn respond_and_end_sends_once_and_keeps_nothing() {
+    let mut s = Sim::new();
+    let ua = peer(Protocol::Udp, UA);
+    let text = incoming("REGISTER", "UDP", "z9hG4bKe1");
+    s.recv(&text, ua);
+    let (tx, reg) = s.new_server_tx();
+    // Provisional answers are not final: refused, the transaction stays.
+    assert_eq!(s.layer.respond_and_end(tx, reg.response(100, "Trying", None)), Err(TxError::InvalidStatus(100)));
+    s.layer.respond_and_end(tx, reg.response(401, "Unauthorized", Some("me"))).unwrap_or_else(|e| panic!("{e}"));
+    s.drain();
+    let sent = s.take_sent();
+    assert_eq!(sent.iter().map(|(_, t)| (parse_resp(&t.data).status, t.dest)).collect::<Vec<_>>(), vec![(401, ua)]);
+    assert_eq!(s.take_events(), vec![TuEvent::ServerDone { tx }]);
+    assert!(s.layer.is_empty() && s.layer.poll_timeout().is_none(), "no Timer J filed");
+    // A retransmission is a new request for the TU, which answers it afresh.
+    s.recv(&text, ua);
+    let (again, _) = s.new_server_tx();
+    assert_ne!(again, tx);
+    // INVITE server transactions must keep their final until the ACK: refused.
+    s.recv(&incoming("INVITE", "UDP", "z9hG4bKe2"), ua);
+    let (inv, invite) = s.new_server_tx();
+    assert_eq!(
+        s.layer.respond_and_end(inv, invite.response(407, "Proxy Authentication Required", Some("me"))),
+        Err(TxError::InvalidState { tx: inv, status: 407 })
+    );
+    assert_eq!(s.layer.respond_and_end(TxId(u64::MAX), invite.response(200, "OK", None)), Err(TxError::UnknownTransaction(TxId(u64::MAX))));
+}
+
+#[test]
 fn timer_j_is_zero_on_tcp() {
     let mut s = Sim::new();
     s.recv(&incoming("OPTIONS", "TCP", "z9hG4bKj2"), peer(Protocol::Tcp, "192.0.2.10:40000"));
