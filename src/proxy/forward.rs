@@ -19,7 +19,7 @@ pub fn add_received(req: &mut Request, from: Peer) {
     let Ok(via) = Via::parse(top) else { return };
     let src_ip = from.addr.ip();
     let wants_rport = via.rport().is_some();
-    if !wants_rport && sent_by_is(via.host, src_ip) {
+    if !wants_rport && crate::sip::text::parse_host_ip(via.host) == Some(src_ip) {
         return;
     }
     // Rebuild the parameter list without any received/rport, then append the real values.
@@ -44,16 +44,6 @@ pub fn add_received(req: &mut Request, from: Peer) {
         crate::sip::text::push_decimal(&mut out, u64::from(from.addr.port()));
     }
     *top = ByteStr::from(out);
-}
-
-/// Whether a Via's sent-by host is the address `ip`: nearly always an IPv4 address written
-/// canonically, read without `IpAddr`'s general parser (~400 instructions a request with the
-/// trims); anything else (IPv6, names) goes through it.
-fn sent_by_is(host: &str, ip: IpAddr) -> bool {
-    if let Some(v4) = crate::sip::text::parse_ipv4_canonical(host.as_bytes()) {
-        return IpAddr::V4(v4) == ip;
-    }
-    host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok() == Some(ip)
 }
 
 /// Hash over what identifies this request at this hop (RFC 3261 §16.6 step 8): a request that
@@ -169,7 +159,7 @@ pub fn uri_destination(uri: &Uri) -> Option<Peer> {
         return None;
     }
     let host = uri.params().get("maddr").flatten().unwrap_or_else(|| uri.host());
-    let ip: IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let ip: IpAddr = crate::sip::text::parse_host_ip(host)?;
     let protocol = match uri.transport_param() {
         Some(t) => Protocol::from_token(t)?,
         None if uri.scheme() == crate::sip::Scheme::Sips => Protocol::Tls,
@@ -195,7 +185,7 @@ pub fn via_destination(resp: &Response) -> Option<Peer> {
     let via = resp.top_via()?;
     let protocol = Protocol::from_token(via.transport)?;
     let host = via.received().unwrap_or(via.host);
-    let ip: IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let ip: IpAddr = crate::sip::text::parse_host_ip(host)?;
     let port = match via.rport() {
         Some(Some(p)) => p,
         _ => via.port.unwrap_or(5060),
@@ -208,19 +198,23 @@ mod tests {
     use super::*;
     use crate::sip::{parse_datagram, Message};
 
+    fn host_is(host: &str, ip: IpAddr) -> bool {
+        crate::sip::text::parse_host_ip(host) == Some(ip)
+    }
+
     #[test]
-    fn sent_by_compared_as_text_then_as_address() {
+    fn host_ips_read_fast_or_by_std() {
         let v4: IpAddr = "192.0.2.10".parse().unwrap_or_else(|e| panic!("{e}"));
         let v6: IpAddr = "2001:db8::1".parse().unwrap_or_else(|e| panic!("{e}"));
-        assert!(sent_by_is("192.0.2.10", v4));
-        assert!(!sent_by_is("192.0.2.1", v4));
-        assert!(!sent_by_is("192.0.2.100", v4));
-        assert!(!sent_by_is("host.example.com", v4));
-        assert!(sent_by_is("[2001:db8::1]", v6));
-        assert!(sent_by_is("[2001:DB8:0::1]", v6));
-        assert!(!sent_by_is("192.0.2.10", v6));
-        assert!(sent_by_is("0.0.0.0", "0.0.0.0".parse().unwrap_or_else(|e| panic!("{e}"))));
-        assert!(sent_by_is("255.255.255.255", "255.255.255.255".parse().unwrap_or_else(|e| panic!("{e}"))));
+        assert!(host_is("192.0.2.10", v4));
+        assert!(!host_is("192.0.2.1", v4));
+        assert!(!host_is("192.0.2.100", v4));
+        assert!(!host_is("host.example.com", v4));
+        assert!(host_is("[2001:db8::1]", v6));
+        assert!(host_is("[2001:DB8:0::1]", v6));
+        assert!(!host_is("192.0.2.10", v6));
+        assert!(host_is("0.0.0.0", "0.0.0.0".parse().unwrap_or_else(|e| panic!("{e}"))));
+        assert!(host_is("255.255.255.255", "255.255.255.255".parse().unwrap_or_else(|e| panic!("{e}"))));
     }
 
     #[test]

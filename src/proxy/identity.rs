@@ -31,13 +31,11 @@ impl Identity {
         // Canonical IPv4 read directly, the rest by std's parser: called up to three times per
         // request for the same Request-URI (~190 instructions a parse, plus a lowercased copy
         // of a domain before).
-        let h = host.trim_start_matches('[').trim_end_matches(']');
-        let ip = crate::sip::text::parse_ipv4_canonical(h.as_bytes()).map(IpAddr::V4).or_else(|| h.parse::<IpAddr>().ok());
-        if let Some(ip) = ip {
+        if let Some(ip) = crate::sip::text::parse_host_ip(host) {
             let port = port.unwrap_or(5060);
             return self.listeners.iter().any(|(_, a)| a.port() == port && (a.ip() == ip || (a.ip().is_unspecified() && is_local_ip(ip))));
         }
-        self.domains.iter().any(|d| d.eq_ignore_ascii_case(h))
+        self.domains.iter().any(|d| d.eq_ignore_ascii_case(host))
     }
 
     /// Whether a SIP URI names this node.

@@ -148,6 +148,30 @@ pub fn parse_ipv4_canonical(s: &[u8]) -> Option<std::net::Ipv4Addr> {
     Some(std::net::Ipv4Addr::from(octets))
 }
 
+/// A host as an IP address, brackets around IPv6 removed: canonical IPv4 read directly, the
+/// rest by std's parser. `None` for names.
+pub fn parse_host_ip(host: &str) -> Option<std::net::IpAddr> {
+    if let Some(v4) = parse_ipv4_canonical(host.as_bytes()) {
+        return Some(std::net::IpAddr::V4(v4));
+    }
+    host.trim_start_matches('[').trim_end_matches(']').parse().ok()
+}
+
+/// A port of 1 to 5 digits starting at `start`, in 1..=65535, and the offset after it. The
+/// caller checks what may follow.
+pub fn read_port(b: &[u8], start: usize) -> Option<(u16, usize)> {
+    let mut i = start;
+    let mut n: u32 = 0;
+    while i < b.len() && b[i].is_ascii_digit() && i - start < 5 {
+        n = n * 10 + u32::from(b[i] - b'0');
+        i += 1;
+    }
+    match u16::try_from(n) {
+        Ok(p) if p > 0 && i > start => Some((p, i)),
+        _ => None,
+    }
+}
+
 /// `addr` as `SocketAddr`'s `Display` writes it (`1.2.3.4:5060`, `[::1]:5060`), IPv4 without
 /// the formatting machinery.
 pub fn socket_addr_text(addr: std::net::SocketAddr) -> String {
@@ -324,7 +348,7 @@ impl<'a> Params<'a> {
 }
 
 /// The first offset from `i` that is not a space or tab.
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
+pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && is_ws(b[i]) {
         i += 1;
     }

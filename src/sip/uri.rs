@@ -4,7 +4,7 @@
 //! Contact costs no copy and the URI is forwarded byte for byte as it came.
 
 use super::bytestr::ByteStr;
-use super::text::{has_uri_illegal, host_name_end, is_host_name, Params, SipStr};
+use super::text::{has_uri_illegal, host_name_end, is_host_name, parse_host_ip, read_port, Params, SipStr};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -84,7 +84,7 @@ impl Uri {
 
     /// The host as an IP address, brackets removed, when it is one.
     pub fn host_ip(&self) -> Option<IpAddr> {
-        self.host().trim_start_matches('[').trim_end_matches(']').parse().ok()
+        parse_host_ip(self.host())
     }
 
     /// The explicit port, if any.
@@ -190,22 +190,10 @@ impl Layout {
         }
         let (port, after) = match b.get(host_end) {
             None | Some(b';' | b'?') => (None, host_end),
-            Some(b':') => {
-                let digits = host_end + 1;
-                let mut i = digits;
-                let mut n: u32 = 0;
-                while i < b.len() && b[i].is_ascii_digit() && i - digits < 5 {
-                    n = n * 10 + u32::from(b[i] - b'0');
-                    i += 1;
-                }
-                if i == digits || !matches!(b.get(i), None | Some(b';' | b'?')) {
-                    return Err(UriError::BadPort);
-                }
-                match u16::try_from(n) {
-                    Ok(0) | Err(_) => return Err(UriError::BadPort),
-                    Ok(p) => (Some(p), i),
-                }
-            }
+            Some(b':') => match read_port(b, host_end + 1) {
+                Some((p, end)) if matches!(b.get(end), None | Some(b';' | b'?')) => (Some(p), end),
+                _ => return Err(UriError::BadPort),
+            },
             Some(_) => return Err(UriError::BadHost),
         };
         Self::finish(s, scheme, user, (host_start, host_end), port, after)

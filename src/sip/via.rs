@@ -1,6 +1,6 @@
 //! The Via header (RFC 3261 §20.42, §18.2.1, RFC 3581): protocol, sent-by and parameters.
 
-use super::text::{host_name_end, is_token, is_ws, token_len, Params, SipStr};
+use super::text::{host_name_end, is_token, is_ws, read_port, skip_ws, token_len, Params, SipStr};
 use super::uri::split_hostport;
 
 /// The RFC 3261 branch prefix that marks a branch as globally unique (§8.1.1.7).
@@ -64,17 +64,8 @@ impl<'a> Via<'a> {
             return None;
         }
         let (port, after) = if b.get(host_end) == Some(&b':') {
-            let digits = host_end + 1;
-            let mut i = digits;
-            let mut n: u32 = 0;
-            while i < b.len() && b[i].is_ascii_digit() && i - digits < 5 {
-                n = n * 10 + u32::from(b[i] - b'0');
-                i += 1;
-            }
-            match u16::try_from(n) {
-                Ok(p) if p > 0 && i > digits => (Some(p), i),
-                _ => return None,
-            }
+            let (p, end) = read_port(b, host_end + 1)?;
+            (Some(p), end)
         } else {
             (None, host_end)
         };
@@ -151,14 +142,6 @@ impl<'a> Via<'a> {
     pub fn is_reliable(&self) -> bool {
         !self.transport.eq_ignore_ascii_case("UDP")
     }
-}
-
-/// The first offset from `i` that is not a space or tab.
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && is_ws(b[i]) {
-        i += 1;
-    }
-    i
 }
 
 /// Parses a CSeq value: sequence number and method token.
