@@ -169,18 +169,26 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     // Consecutive turns that UDP won (see the `select!` below).
     let mut udp_turns = 0u32;
 
+    // One timer for the loop's life, moved with `reset`: a fresh `sleep_until` per turn was
+    // registered in tokio's timer wheel on its first poll and removed again when the turn's
+    // `select!` dropped it, under the driver's lock, on every datagram. `reset` to a later or
+    // equal deadline (the common case: new transactions' timers come after the earliest one)
+    // is one atomic update; only an earlier deadline re-registers.
+    let sleep = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(sleep);
     loop {
         let wake = core.poll_timeout().map(tokio::time::Instant::from_std);
         let sleep_until = match (wake, drain_deadline) {
             (Some(w), Some(d)) => Some(w.min(d)),
             (w, d) => w.or(d),
         };
-        let sleep = async {
-            match sleep_until {
-                Some(t) => tokio::time::sleep_until(t).await,
-                None => std::future::pending().await,
+        // Without a deadline the branch is off; the timer may still fire once (a spurious turn).
+        let armed = sleep_until.is_some();
+        if let Some(t) = sleep_until {
+            if sleep.deadline() != t {
+                sleep.as_mut().reset(t);
             }
-        };
+        }
         // UDP is polled first, and when it is ready nothing else is: an unbiased `select!`
         // polled all eight branches on every datagram wake-up (the three signal futures alone
         // were ~1.7% of a REGISTER's instructions, callgrind). The other sources keep the
@@ -196,7 +204,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
                 udp_turns += 1;
                 read_udp(&mut udp_in, &mut core, i);
             }
-            _ = sleep => core.handle_timeout(Now::system()),
+            _ = &mut sleep, if armed => core.handle_timeout(Now::system()),
             Some((tx, info)) = case_rx.recv() => core.handle_case(Now::system(), tx, info),
             Some(cmd) = admin_rx.recv() => {
                 match cmd.request {

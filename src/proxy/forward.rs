@@ -48,14 +48,17 @@ pub fn add_received(req: &mut Request, from: Peer) {
 
 /// Hash over what identifies this request at this hop (RFC 3261 §16.6 step 8): a request that
 /// comes back with the same hash in one of our Vias is a loop; a changed Request-URI or Route
-/// makes it a spiral, which is allowed.
+/// makes it a spiral, which is allowed; so does a new To tag (an in-dialog request).
 pub fn loop_hash(req: &Request) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     req.uri.as_str().hash(&mut h);
     req.call_id().map(|c| c.as_str()).hash(&mut h);
     req.cseq().map(|c| c.0).hash(&mut h);
-    req.from_tag().hash(&mut h);
-    req.to_tag().hash(&mut h);
+    // From and To whole rather than their tags: no proxy may change either (§16.6), so a
+    // looped request still carries both byte for byte, and the hash needs no name-addr parse
+    // (two per request, ~1,000 instructions, 4% of a proxied call's; callgrind).
+    req.headers.get(&HeaderName::From).map(|v| v.as_str()).hash(&mut h);
+    req.headers.get(&HeaderName::To).map(|v| v.as_str()).hash(&mut h);
     // The top Via is left out (unlike RFC 3261's suggestion): a looped request arrives with
     // another element's Via on top, and must still hash the same (RFC 5393 §4.2).
     for r in req.headers.get_all(&HeaderName::Route) {
@@ -244,6 +247,20 @@ mod tests {
         assert_eq!(v.received(), Some("192.0.2.9"));
         assert_eq!(v.rport(), Some(Some(40000)));
         assert_eq!(v.branch(), Some("z9hG4bK1"));
+    }
+
+    #[test]
+    fn the_loop_hash_follows_what_names_the_request_and_nothing_else() {
+        let h = loop_hash(&req(INV));
+        // Our own Via on top and one hop fewer do not change it (the loop comes back so)…
+        let mut fwd = req(INV);
+        push_via(&mut fwd, Protocol::Udp, "127.0.0.1:5060".parse().unwrap_or_else(|_| unreachable!()), &make_branch(&h, 0));
+        decrement_max_forwards(&mut fwd);
+        assert_eq!(loop_hash(&fwd), h);
+        // …while a To tag (an in-dialog request), another From tag, Call-ID or CSeq does.
+        for (from, to) in [("To: <sip:bob@x>\n", "To: <sip:bob@x>;tag=9\n"), ("tag=1", "tag=2"), ("Call-ID: c1", "Call-ID: c2"), ("CSeq: 1 ", "CSeq: 2 ")] {
+            assert_ne!(loop_hash(&req(&INV.replace(from, to))), h, "{to}");
+        }
     }
 
     #[test]
