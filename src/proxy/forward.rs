@@ -258,7 +258,9 @@ mod tests {
         decrement_max_forwards(&mut fwd);
         assert_eq!(loop_hash(&fwd), h);
         // …while a To tag (an in-dialog request), another From tag, Call-ID or CSeq does.
-        for (from, to) in [("To: <sip:bob@x>\n", "To: <sip:bob@x>;tag=9\n"), ("tag=1", "tag=2"), ("Call-ID: c1", "Call-ID: c2"), ("CSeq: 1 ", "CSeq: 2 ")] {
+        for (from, to) in
+            [("To: <sip:bob@x>\n", "To: <sip:bob@x>;tag=9\n"), ("tag=1", "tag=2"), ("Call-ID: c1", "Call-ID: c2"), ("CSeq: 1 ", "CSeq: 2 ")]
+        {
             assert_ne!(loop_hash(&req(&INV.replace(from, to))), h, "{to}");
         }
     }
