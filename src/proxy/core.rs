@@ -12,7 +12,7 @@ use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tracing::{debug, info, info_span, warn};
+use tracing::{debug, debug_span, info, info_span, warn};
 
 use super::context::{Branch, BranchState, ProxyCall};
 use super::forward::{
@@ -295,7 +295,10 @@ impl Core {
                     self.stats.rate_limited += 1;
                     return;
                 }
-                let span = info_span!("sip", call_id = %req.call_id().map(|c| c.as_str()).unwrap_or("-"), method = %req.method);
+                // At debug only: what happens before the transaction exists (validation) is
+                // logged at debug; at info the transaction's span below is the one span per
+                // request (a span costs its fields' formatting even when nothing is logged).
+                let span = debug_span!("sip", call_id = req.call_id().map(|c| c.as_str()).unwrap_or("-"), method = req.method.as_str());
                 let _g = span.enter();
                 if let Err(e) = req.validate() {
                     self.stats.parse_errors += 1;
@@ -318,7 +321,7 @@ impl Core {
                     self.stats.parse_errors += 1;
                     return;
                 }
-                let span = info_span!("sip", call_id = %resp.call_id().map(|c| c.as_str()).unwrap_or("-"), status = resp.status);
+                let span = info_span!("sip", call_id = resp.call_id().map(|c| c.as_str()).unwrap_or("-"), status = resp.status);
                 let _g = span.enter();
                 // §18.1.2: a response whose top Via is not ours is discarded.
                 if !resp.top_via().is_some_and(|v| self.me.is_local_host(v.host, v.port)) {
@@ -366,7 +369,12 @@ impl Core {
         while let Some(ev) = self.txl.poll_event() {
             match ev {
                 TuEvent::Request { tx, req, from } => {
-                    let span = info_span!("tx", %tx, call_id = %req.call_id().map(|c| c.as_str()).unwrap_or("-"), method = %req.method);
+                    let span = info_span!(
+                        "tx",
+                        tx = tx.as_u64(),
+                        call_id = req.call_id().map(|c| c.as_str()).unwrap_or("-"),
+                        method = req.method.as_str()
+                    );
                     let _g = span.enter();
                     self.on_request(now, tx, req, from);
                 }

@@ -196,7 +196,7 @@ impl ClientInvite {
                 out.event(TuEvent::Response { tx: self.id, resp });
             }
             _ => {
-                tracing::debug!(tx = %self.id, status, state = ?self.state, "client INVITE: response absorbed");
+                tracing::debug!(tx = self.id.as_u64(), status, state = ?self.state, "client INVITE: response absorbed");
             }
         }
         Followup::None
@@ -212,7 +212,7 @@ impl ClientInvite {
                     self.timers.set(Timer::A, now + self.a_interval);
                 }
                 (Timer::B, State::Calling | State::Proceeding) => {
-                    tracing::debug!(tx = %self.id, state = ?self.state, "client INVITE: Timer B, no final response");
+                    tracing::debug!(tx = self.id.as_u64(), state = ?self.state, "client INVITE: Timer B, no final response");
                     out.event(TuEvent::Timeout { tx: self.id });
                     self.terminate();
                 }

@@ -108,7 +108,7 @@ impl ClientNonInvite {
                 }
             }
             _ => {
-                tracing::trace!(tx = %self.id, status = resp.status, state = ?self.state, "client non-INVITE: response absorbed");
+                tracing::trace!(tx = self.id.as_u64(), status = resp.status, state = ?self.state, "client non-INVITE: response absorbed");
             }
         }
     }
@@ -129,7 +129,7 @@ impl ClientNonInvite {
                     self.timers.set(Timer::E, now + self.e_interval);
                 }
                 (Timer::F, State::Trying | State::Proceeding) => {
-                    tracing::debug!(tx = %self.id, "client non-INVITE: Timer F, no final response");
+                    tracing::debug!(tx = self.id.as_u64(), "client non-INVITE: Timer F, no final response");
                     out.event(TuEvent::Timeout { tx: self.id });
                     self.terminate();
                 }

@@ -351,7 +351,7 @@ impl TransactionLayer {
                 Some(id)
             }
             Err(e) => {
-                tracing::warn!(tx = %invite, error = %e, "CANCEL not sent");
+                tracing::warn!(tx = invite.as_u64(), error = %e, "CANCEL not sent");
                 None
             }
         }

@@ -160,7 +160,7 @@ impl ServerInvite {
             State::Accepted => out.event(TuEvent::Ack { req: ack, from }),
             State::Confirmed => {}
             State::Proceeding | State::Terminated => {
-                tracing::debug!(tx = %self.id, "server INVITE: ACK before any final response dropped");
+                tracing::debug!(tx = self.id.as_u64(), "server INVITE: ACK before any final response dropped");
             }
         }
     }
@@ -177,7 +177,7 @@ impl ServerInvite {
                     self.timers.set(Timer::G, now + self.g_interval);
                 }
                 (Timer::H, State::Completed) => {
-                    tracing::info!(tx = %self.id, dest = %self.dest, "server INVITE: Timer H, no ACK for the final response");
+                    tracing::info!(tx = self.id.as_u64(), dest = %self.dest, "server INVITE: Timer H, no ACK for the final response");
                     self.terminate();
                 }
                 (Timer::I, State::Confirmed) | (Timer::L, State::Accepted) => self.terminate(),
