@@ -5,7 +5,8 @@
 #   defaults: register 8000 10 perf;  SERVER=kamailio benches/profile.sh ... profiles Kamailio
 #   (benches/kamailio/kamailio.cfg, -n 2, as in sip-bench.sh) under the same load instead;
 #   CAP=PCT runs the server in a CPU cgroup limited to PCT% of one core (10 ms CFS period), as
-#   sip-bench.sh --cap does: for latency at a goal rate without the whole bench
+#   sip-bench.sh --cap does: for latency at a goal rate without the whole bench;
+#   KAM_MEM (default fm) and URPD_LOG (default info) as in sip-bench.sh
 #
 # Starts the release urpd exactly as benches/sip-bench.sh does (same config, 1,000 load users,
 # pinned to CPU 1; SIPp on CPU 0), offers RATE SIPp calls/s for SECONDS and meanwhile
@@ -70,7 +71,7 @@ rate_limit_per_ip = 0
 [auth]
 algorithms = ["MD5"]
 [log]
-level = "warn"
+level = "${URPD_LOG:-info}"
 EOF
 "$URPD" --config "$OUT/urpd.toml" --state-dir "$OUT/state" user add alice --password alicepw >/dev/null || exit 1
 $REPORT provision-urpd "$OUT/state/urpd.db" urpd alice:alicepw bob:bobpw ${PROVISION:-u0-999} >/dev/null || exit 1
@@ -79,7 +80,7 @@ if [ "${SERVER:-urpd}" = kamailio ]; then
     mkdir -p "$OUT/kam/db" "$OUT/kam/run"; cp "$ROOT/benches/kamailio/kamailio.cfg" "$OUT/kam/"
     echo '$var(bench_users) = "db_text";' > "$OUT/kam/users.cfg"
     $REPORT provision-kam "$OUT/kam/db" alice:alicepw bob:bobpw u0-999 >/dev/null || exit 1
-    setsid $IN_CG taskset -c 1 kamailio -f "$OUT/kam/kamailio.cfg" -DD -E -n ${KAM_CHILDREN:-2} -m 512 -M 16 -Y "$OUT/kam/run" \
+    setsid $IN_CG taskset -c 1 kamailio -f "$OUT/kam/kamailio.cfg" -DD -E -n ${KAM_CHILDREN:-2} -m 512 -M 16 -x ${KAM_MEM:-fm} -X ${KAM_MEM:-fm} -Y "$OUT/kam/run" \
         -l udp:$IP:$PORT -A WITH_DBTEXT_USERS -A "USERS_DB=\"text://$OUT/kam/db\"" \
         -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' > "$OUT/kamailio.log" 2>&1 &
 elif [ "$TOOL" = instr ]; then

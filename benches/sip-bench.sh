@@ -13,6 +13,11 @@
 #   env BISECT=N        bisections after the doubling steps (default 3, --quick 1)
 #   env KAM_CHILDREN=N  Kamailio's UDP workers (-n, default 2); with 1 it cannot reorder a 180
 #                        behind the 200, which makes SIPp abort calls (see docs/benchmarks.md)
+#   env KAM_MEM=fm|tlsf|qm  Kamailio's memory manager for shm and pkg (-x/-X, default fm: the
+#                        production one; the package's default, qm, is the debugging manager and
+#                        costs Kamailio ~20% at low load, see docs/benchmarks.md)
+#   env URPD_LOG=LEVEL  urpd's log level (default info, its shipped default; Kamailio runs at its
+#                        stock debug=2 with the stock per-message log_prefix)
 #
 # One run: builds urpd (release), then for each server in turn (never both at once; Kamailio
 # first, so that urpd can then also be run at exactly 1.5x Kamailio's maximum: the "goal" runs):
@@ -135,7 +140,7 @@ cat > "$OUT/meta.json" <<EOF
  "urpd": "urpd $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)",
  "kamailio": "$(kamailio -v | head -1 | sed 's/^version: //')",
  "sipp": "$(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1)",
- "pinning": "$PINNING; Kamailio -n ${KAM_CHILDREN:-2}",
+ "pinning": "$PINNING; Kamailio -n ${KAM_CHILDREN:-2} -x/-X ${KAM_MEM:-fm}; urpd log level ${URPD_LOG:-info}",
  "load": "after a ${WARM_DUR}s warm-up at the fixed rate, fixed: REGISTER $REG_RATE/s, calls $CALL_RATE/s (pause ${CALL_PAUSE_MS} ms), OPTIONS $OPT_RATE/s for ${FIXED_DUR}s; steps x2 for ${STEP_DUR}s (max $MAX_STEPS, then up to $BISECT bisections); $BIND_N extra bindings; UDP"}
 EOF
 
@@ -158,7 +163,7 @@ rate_limit_per_ip = 0
 [auth]
 algorithms = ["MD5"]
 [log]
-level = "warn"
+level = "${URPD_LOG:-info}"
 EOF
     "$URPD" --config "$d/urpd.toml" --state-dir "$d/state" user add alice --password alicepw >/dev/null || return 1
     log "urpd: provisioning $((LAST_USER + 3)) users"
@@ -174,7 +179,7 @@ start_kamailio() {
     echo '$var(bench_users) = "db_text";' > "$d/users.cfg"
     log "kamailio: provisioning $((LAST_USER + 3)) users"
     $REPORT provision-kam "$d/db" $USERS >/dev/null || return 1
-    setsid $IN_CG $PIN_SERVER kamailio -f "$d/kamailio.cfg" -DD -E -n ${KAM_CHILDREN:-2} -m 512 -M 16 -Y "$d/run" \
+    setsid $IN_CG $PIN_SERVER kamailio -f "$d/kamailio.cfg" -DD -E -n ${KAM_CHILDREN:-2} -m 512 -M 16 -x ${KAM_MEM:-fm} -X ${KAM_MEM:-fm} -Y "$d/run" \
         -l udp:$KAM_IP:$PORT -l tcp:$KAM_IP:$PORT \
         -A WITH_DBTEXT_USERS -A "USERS_DB=\"text://$d/db\"" \
         -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' > "$OUT/raw/kamailio.log" 2>&1 &
