@@ -16,11 +16,13 @@
 #   cpu:    only the CPU seconds per 1,000 transactions (utime/stime split), for before/after
 #   split:  the same, split into user and kernel time by sampling the server at ~5 kHz (`perf
 #           record -F 4999`): /proc's split is tick-based, too coarse at low load
-#   instr:  urpd under callgrind, counting only the measured window: instructions per
+#   instr:  the server under callgrind, counting only the measured window: instructions per
 #           transaction and the functions that execute them. Repeatable (the same count for
 #           the same binary and load, whatever else the machine does), unlike the CPU seconds
-#           on this shared 2-core VM: for before/after of user-space changes. Use low rates
-#           (~100-300/s): the server runs ~50x slower. Kernel work is not counted.
+#           on this shared 2-core VM: for before/after of user-space changes, and (SERVER=
+#           kamailio: every Kamailio process, summed) for the user-space work of the two
+#           servers side by side. Use low rates (~100-300/s): the server runs ~50x slower.
+#           Kernel work is not counted.
 # Output in /tmp/urpd-profile/ (perf.data, report.txt, sipp output). Bounded: every tool runs
 # under `timeout`; the daemon and the UAS are stopped on exit. Traffic stays on 127.0.203.0/24.
 set -uo pipefail
@@ -80,7 +82,9 @@ if [ "${SERVER:-urpd}" = kamailio ]; then
     mkdir -p "$OUT/kam/db" "$OUT/kam/run"; cp "$ROOT/benches/kamailio/kamailio.cfg" "$OUT/kam/"
     echo '$var(bench_users) = "db_text";' > "$OUT/kam/users.cfg"
     $REPORT provision-kam "$OUT/kam/db" alice:alicepw bob:bobpw u0-999 >/dev/null || exit 1
-    setsid $IN_CG taskset -c 1 kamailio -f "$OUT/kam/kamailio.cfg" -DD -E -n ${KAM_CHILDREN:-2} -m 512 -M 16 -x ${KAM_MEM:-fm} -X ${KAM_MEM:-fm} -Y "$OUT/kam/run" \
+    # Under callgrind every process Kamailio forks gets its own counts (summed below).
+    VG=""; [ "$TOOL" = instr ] && VG="valgrind --tool=callgrind --trace-children=yes --instr-atstart=no --callgrind-out-file=$OUT/callgrind.out.%p"
+    setsid $IN_CG taskset -c 1 $VG kamailio -f "$OUT/kam/kamailio.cfg" -DD -E -n ${KAM_CHILDREN:-2} -m 512 -M 16 -x ${KAM_MEM:-fm} -X ${KAM_MEM:-fm} -Y "$OUT/kam/run" \
         -l udp:$IP:$PORT -A WITH_DBTEXT_USERS -A "USERS_DB=\"text://$OUT/kam/db\"" \
         -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' > "$OUT/kamailio.log" 2>&1 &
 elif [ "$TOOL" = instr ]; then
@@ -118,7 +122,7 @@ case $TOOL in
     perf) timeout $((DUR + 5)) perf record ${PERF_EVENTS:--F 1999} -g -o "$OUT/perf.data" -p "$PID" -- sleep "$DUR" 2> "$OUT/perf.err" & PIDS+=($!) ;;
     split) timeout $((DUR + 5)) perf record -F 4999 -o "$OUT/perf.data" -p "$PID" -- sleep "$DUR" 2> "$OUT/perf.err" & PIDS+=($!) ;;
     strace) timeout $((DUR + 5)) strace -c -f -o "$OUT/strace.txt" -p "$PID" & PIDS+=($!) ;;
-    instr) timeout 30 callgrind_control -z "$PID" > /dev/null; timeout 30 callgrind_control -i on "$PID" > /dev/null ;;
+    instr) for p in ${PID//,/ }; do timeout 30 callgrind_control -z "$p" > /dev/null; timeout 30 callgrind_control -i on "$p" > /dev/null; done ;;
     syscalls) timeout $((DUR + 5)) perf stat -x, -o "$OUT/syscalls.txt" -p "$PID" \
         -e 'syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex,syscalls:sys_enter_write,syscalls:sys_enter_pwrite64,syscalls:sys_enter_pread64,context-switches' \
         -- sleep "$DUR" & PIDS+=($!) ;;
@@ -128,8 +132,10 @@ esac
     -trace_rtt -rtt_freq 200 > sipp.out 2>&1)
 read -r u1 s1 < <(cpu)
 if [ "$TOOL" = instr ]; then
-    timeout 30 callgrind_control -i off "$PID" > /dev/null
-    timeout 60 callgrind_control -d "$PID" > /dev/null
+    for p in ${PID//,/ }; do
+        timeout 30 callgrind_control -i off "$p" > /dev/null
+        timeout 60 callgrind_control -d "$p" > /dev/null
+    done
 fi
 rss=$(for p in $(pgrep -s "$SID"); do awk '/^VmRSS/ {print $2}' /proc/$p/status; done | awk '{s+=$1} END {print int(s/1024)}')
 TP=""
@@ -180,10 +186,17 @@ EOF2
     strace) cat "$OUT/strace.txt" ;;
     instr)
         sleep 2
-        f=$(ls -t "$OUT"/callgrind.out* 2>/dev/null | head -1)
-        [ -n "$f" ] || { echo "no callgrind dump" >&2; exit 1; }
+        # the dumps of the window (`callgrind_control -d` writes NAME.1), one per process
+        dumps=$(ls "$OUT"/callgrind.out*.1 2>/dev/null)
+        [ -n "$dumps" ] || { echo "no callgrind dump" >&2; exit 1; }
+        total=0; big=0; f=""
+        for d in $dumps; do
+            t=$(callgrind_annotate "$d" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); if ($1 ~ /^[0-9]+$/) print $1; exit}')
+            total=$((total + ${t:-0}))
+            [ "${t:-0}" -gt "$big" ] && { big=${t:-0}; f=$d; }
+        done
+        # the functions of the busiest process (urpd has one; Kamailio's UDP workers split the load)
         callgrind_annotate --inclusive=no "$f" 2>/dev/null | head -45 > "$OUT/instr.txt"
-        total=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
         awk -v t="$total" -v n="$ok" -v tx="$TX" 'BEGIN {printf "instructions in the window: %d; per transaction: %.0f\n", t, t / (n * tx)}'
         sed -n '/^-.*$/,$p' "$OUT/instr.txt" | head -40 ;;
     syscalls) awk -F, -v n="$ok" -v tx="$TX" -v d="$DUR" '$1 ~ /^[0-9]/ {printf "%-40s %10d  %.2f per transaction\n", $3, $1, $1 / (n * tx * d / (d + 0.0))}' "$OUT/syscalls.txt" ;;
