@@ -7,6 +7,15 @@
 //! (`sync_client` / `sync_server`). So `poll_timeout` is O(log n), a timer change is O(log n),
 //! and the index cannot drift from the tables. A transaction that reaches Terminated is
 //! removed in that same step, which is what bounds memory.
+//!
+//! A new non-INVITE server transaction is not filed in the maps at once: it waits in `pending`
+//! until the layer is next entered with an input or an action (`handle_*`, `respond`,
+//! `send_request`, `cancel`, `terminate`, `transport_error`, `send_stateless`; not
+//! `respond_and_end`, the `poll_*` calls or the queries), because most
+//! such requests — challenges, OPTIONS, a REGISTER answered over UDP — are answered and ended
+//! by the TU while their `Request` event is handled, and filing then unfiling them was two map
+//! inserts, two removals and a key allocation per request. A retransmission always enters the
+//! layer, which files what is pending first, so it is matched exactly as before.
 
 use super::client_invite::{CancelState, ClientInvite, Followup, State as ClientInviteState};
 use super::client_non_invite::ClientNonInvite;
@@ -122,6 +131,9 @@ pub struct TransactionLayer {
     client_index: ShardedMap<Arc<ClientKey>, TxId>,
     server_index: ShardedMap<Arc<ServerKey>, TxId>,
     deadlines: BTreeSet<(Instant, TxId)>,
+    /// Server transactions created but not yet filed (see the module doc): fresh non-INVITE
+    /// transactions, which have no timers until they answer.
+    pending: Vec<(TxId, ServerKey, ServerTx)>,
     out: Outputs,
 }
 
@@ -137,6 +149,7 @@ impl TransactionLayer {
             client_index: ShardedMap::new(),
             server_index: ShardedMap::new(),
             deadlines: BTreeSet::new(),
+            pending: Vec::new(),
             out: Outputs::default(),
         }
     }
@@ -157,6 +170,7 @@ impl TransactionLayer {
     /// else creates a server transaction and a `Request` or `Cancel` event. A request without a
     /// usable top Via is dropped (validation should have refused it).
     pub fn handle_request(&mut self, now: Instant, req: Request, from: Peer) {
+        self.file_pending();
         if req.method == Method::Ack {
             self.handle_ack(now, req, from);
             return;
@@ -168,6 +182,18 @@ impl TransactionLayer {
             tracing::debug!(method = %req.method, %from, "request without usable Via/CSeq/Call-ID dropped");
             return;
         };
+        // A new non-INVITE (CANCEL aside: it looks up its INVITE) waits unfiled; see the
+        // module doc. A lookup, not an insert, decides whether it is new.
+        if !matches!(req.method, Method::Invite | Method::Cancel) {
+            if let Some(&id) = self.server_index.get(&key) {
+                self.on_server_retransmission(id);
+                return;
+            }
+            let id = self.alloc_id();
+            self.pending.push((id, key, ServerTx::NonInvite(ServerNonInvite::new(id, dest))));
+            self.out.event(TuEvent::Request { tx: id, req, from });
+            return;
+        }
         // One hash of the key for the lookup and, when it misses (a new transaction), the insert.
         let key = Arc::new(key);
         let next_id = &mut self.next_id;
@@ -177,13 +203,7 @@ impl TransactionLayer {
             id
         });
         if !fresh {
-            if let Some(e) = self.servers.get_mut(&id) {
-                match &mut e.tx {
-                    ServerTx::Invite(m) => m.on_retransmission(&mut self.out),
-                    ServerTx::NonInvite(m) => m.on_retransmission(&mut self.out),
-                }
-            }
-            self.sync_server(id);
+            self.on_server_retransmission(id);
             return;
         }
         let tx = match req.method {
@@ -198,6 +218,28 @@ impl TransactionLayer {
             self.out.event(TuEvent::Cancel { tx: id, req, from, invite });
         } else {
             self.out.event(TuEvent::Request { tx: id, req, from });
+        }
+    }
+
+    /// A request that matched server transaction `id`: the machine decides what to resend.
+    fn on_server_retransmission(&mut self, id: TxId) {
+        if let Some(e) = self.servers.get_mut(&id) {
+            match &mut e.tx {
+                ServerTx::Invite(m) => m.on_retransmission(&mut self.out),
+                ServerTx::NonInvite(m) => m.on_retransmission(&mut self.out),
+            }
+        }
+        self.sync_server(id);
+    }
+
+    /// Files the pending server transactions in the maps (see the module doc). The layer is
+    /// entered between two requests, so a retransmission finds its transaction filed.
+    fn file_pending(&mut self) {
+        while let Some((id, key, tx)) = self.pending.pop() {
+            let key = Arc::new(key);
+            self.server_index.insert(key.clone(), id);
+            self.servers.insert(id, Entry { key, deadline: None, tx });
+            self.sync_server(id);
         }
     }
 
@@ -223,6 +265,7 @@ impl TransactionLayer {
     /// Handles a received response that passed validation: to its client transaction, or up
     /// as `StrayResponse`. Status codes outside 100..=699 are dropped.
     pub fn handle_response(&mut self, now: Instant, resp: Response, from: Peer) {
+        self.file_pending();
         if !(100..=699).contains(&resp.status) {
             tracing::debug!(status = resp.status, %from, "response with invalid status dropped");
             return;
@@ -247,6 +290,7 @@ impl TransactionLayer {
     /// Sends a response through server tx `tx` (1xx any number of times, then one final; for
     /// INVITE, further 2xx while Accepted). Unknown/ended tx → `Err`.
     pub fn respond(&mut self, now: Instant, tx: TxId, resp: Response) -> Result<(), TxError> {
+        self.file_pending();
         if !(100..=699).contains(&resp.status) {
             return Err(TxError::InvalidStatus(resp.status));
         }
@@ -269,6 +313,17 @@ impl TransactionLayer {
         if !(200..=699).contains(&resp.status) {
             return Err(TxError::InvalidStatus(resp.status));
         }
+        // Still pending: answered and ended without ever being filed.
+        if let Some((_, _, ServerTx::NonInvite(m))) = self.pending.iter_mut().find(|(id, _, _)| *id == tx) {
+            // Pending means fresh (Trying), so a final response ends it; should it not, it
+            // stays pending like any other transaction.
+            let r = m.respond_and_end(&resp, &mut self.out);
+            if m.is_terminated() {
+                self.pending.retain(|(id, _, _)| *id != tx);
+                self.out.event(TuEvent::ServerDone { tx });
+            }
+            return r;
+        }
         let r = match self.servers.get_mut(&tx).map(|e| &mut e.tx) {
             Some(ServerTx::NonInvite(m)) => m.respond_and_end(&resp, &mut self.out),
             Some(ServerTx::Invite(_)) => return Err(TxError::InvalidState { tx, status: resp.status }),
@@ -282,6 +337,7 @@ impl TransactionLayer {
     /// `dest`. The caller has put its own top Via with a unique `z9hG4bK` branch. ACK must not
     /// be sent this way: use [`send_stateless`](Self::send_stateless).
     pub fn send_request(&mut self, now: Instant, req: Request, dest: Peer) -> Result<TxId, TxError> {
+        self.file_pending();
         if req.method == Method::Ack {
             return Err(TxError::AckNotAllowed);
         }
@@ -309,6 +365,7 @@ impl TransactionLayer {
     /// was sent now; `None` if deferred, already asked, or `tx` is not a client INVITE
     /// awaiting its final response.
     pub fn cancel(&mut self, now: Instant, tx: TxId) -> Option<TxId> {
+        self.file_pending();
         let Some(Entry { tx: ClientTx::Invite(m), .. }) = self.clients.get_mut(&tx) else {
             return None;
         };
@@ -359,6 +416,7 @@ impl TransactionLayer {
 
     /// Sends without a transaction (ACK for 2xx, stateless forwarding of 2xx responses).
     pub fn send_stateless(&mut self, dest: Peer, data: Bytes) {
+        self.file_pending();
         self.out.transmits.push_back(Transmit { dest, data });
     }
 
@@ -366,6 +424,7 @@ impl TransactionLayer {
     /// every client transaction sending there ends, those still awaiting a final response
     /// with a `TransportError` event.
     pub fn transport_error(&mut self, _now: Instant, dest: Peer) {
+        self.file_pending();
         let mut ids: Vec<TxId> = self.clients.iter().filter(|(_, e)| e.tx.dest() == dest).map(|(id, _)| *id).collect();
         ids.sort_unstable();
         for id in ids {
@@ -381,7 +440,10 @@ impl TransactionLayer {
 
     /// The key a server transaction was filed under, if it is still there.
     pub fn server_key(&self, tx: TxId) -> Option<&ServerKey> {
-        self.servers.get(&tx).map(|e| &*e.key)
+        match self.pending.iter().find(|(id, _, _)| *id == tx) {
+            Some((_, key, _)) => Some(key),
+            None => self.servers.get(&tx).map(|e| &*e.key),
+        }
     }
 
     /// Ends transaction `tx` now, whatever its state, without sending anything: for a TU that
@@ -389,6 +451,7 @@ impl TransactionLayer {
     /// server transaction it will never answer). A server transaction still reports
     /// `ServerDone`, so every server transaction ends with exactly one.
     pub fn terminate(&mut self, tx: TxId) -> Result<(), TxError> {
+        self.file_pending();
         if self.remove_client(tx) || self.remove_server(tx) {
             Ok(())
         } else {
@@ -398,6 +461,7 @@ impl TransactionLayer {
 
     /// Fires every timer due at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.file_pending();
         while let Some(&(at, id)) = self.deadlines.first() {
             if at > now {
                 break;
@@ -447,20 +511,23 @@ impl TransactionLayer {
 
     /// Live transactions: (server, client).
     pub fn len(&self) -> (usize, usize) {
-        (self.servers.len(), self.clients.len())
+        (self.servers.len() + self.pending.len(), self.clients.len())
     }
 
     /// The state of live transaction `tx`; `None` if it is unknown or has ended.
     pub fn state(&self, tx: TxId) -> Option<TxState> {
         match self.clients.get(&tx) {
             Some(e) => e.tx.tx_state(),
-            None => self.servers.get(&tx).and_then(|e| e.tx.tx_state()),
+            None => match self.pending.iter().find(|(id, _, _)| *id == tx) {
+                Some((_, _, t)) => t.tx_state(),
+                None => self.servers.get(&tx).and_then(|e| e.tx.tx_state()),
+            },
         }
     }
 
     /// Whether there are no live transactions.
     pub fn is_empty(&self) -> bool {
-        self.servers.is_empty() && self.clients.is_empty()
+        self.servers.is_empty() && self.pending.is_empty() && self.clients.is_empty()
     }
 
     fn alloc_id(&mut self) -> TxId {

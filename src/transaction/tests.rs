@@ -558,6 +558,52 @@ fn respond_and_end_sends_once_and_keeps_nothing() {
     assert_eq!(s.layer.respond_and_end(TxId(u64::MAX), invite.response(200, "OK", None)), Err(TxError::UnknownTransaction(TxId(u64::MAX))));
 }
 
+/// A fresh non-INVITE transaction waits unfiled until the layer is next entered (see the
+/// layer's module doc); from outside it is a transaction like any other, and a retransmission
+/// is absorbed by it whether or not the TU has answered yet.
+#[test]
+fn unanswered_non_invite_is_filed_before_the_next_input() {
+    let mut s = Sim::new();
+    let ua = peer(Protocol::Udp, UA);
+    let text = incoming("OPTIONS", "UDP", "z9hG4bKp1");
+    s.recv(&text, ua);
+    let (tx, r) = s.new_server_tx();
+    assert_eq!(s.layer.len(), (1, 0));
+    assert_eq!(s.layer.state(tx), Some(TxState::Trying));
+    assert!(s.layer.server_key(tx).is_some());
+    // The TU has not answered: the retransmission is absorbed (Trying sends nothing), not a
+    // second request.
+    s.recv(&text, ua);
+    assert!(s.take_events().is_empty() && s.take_sent().is_empty());
+    // A stateful answer, then its retransmission resent from the transaction; Timer J ends it.
+    s.respond(tx, r.response(200, "OK", Some("t"))).unwrap_or_else(|e| panic!("{e}"));
+    s.recv(&text, ua);
+    assert_eq!(s.take_sent().iter().map(|(_, t)| parse_resp(&t.data).status).collect::<Vec<_>>(), vec![200, 200]);
+    s.run_to_end();
+    assert_eq!(s.take_events(), vec![TuEvent::ServerDone { tx }]);
+    assert!(s.layer.is_empty());
+}
+
+/// `respond_and_end` ends a transaction whether it is still pending or was filed meanwhile.
+#[test]
+fn respond_and_end_after_filing() {
+    let mut s = Sim::new();
+    let ua = peer(Protocol::Udp, UA);
+    s.recv(&incoming("MESSAGE", "UDP", "z9hG4bKp2"), ua);
+    let (first, m1) = s.new_server_tx();
+    // Another input files the first transaction.
+    s.recv(&incoming("OPTIONS", "UDP", "z9hG4bKp3"), ua);
+    let (second, m2) = s.new_server_tx();
+    assert_eq!(s.layer.len(), (2, 0));
+    for (tx, m) in [(first, m1), (second, m2)] {
+        s.layer.respond_and_end(tx, m.response(200, "OK", Some("t"))).unwrap_or_else(|e| panic!("{e}"));
+        s.drain();
+        assert_eq!(s.take_events(), vec![TuEvent::ServerDone { tx }]);
+    }
+    assert_eq!(s.take_sent().len(), 2);
+    assert!(s.layer.is_empty() && s.layer.poll_timeout().is_none());
+}
+
 #[test]
 fn timer_j_is_zero_on_tcp() {
     let mut s = Sim::new();
