@@ -170,8 +170,15 @@ fn check_one_node_at(n: &Node, gw: &str, agent: &str) {
     }
     let tokens: std::collections::HashSet<_> = ev.iter().map(|e| e.0.clone()).collect();
     assert_eq!(tokens.len(), 1, "the second call should reuse the open case: {tokens:?}");
+    let token = tokens.iter().next().map(String::as_str).unwrap_or("?");
     let h = cli_json(n, &["caller", "history", CITIZEN]);
-    assert!(h.to_string().contains(tokens.iter().next().map(String::as_str).unwrap_or("?")), "{h}");
+    assert!(h.to_string().contains(token), "{h}");
+    // The call's routing (after the CRM answered) is logged in a span carrying its Call-ID and
+    // the case token.
+    let log = n.log();
+    let line = log.lines().find(|l| l.contains("citizen call")).unwrap_or_default();
+    let span = line.split("}:").next().unwrap_or_default();
+    assert!(span.contains("tx{") && span.contains("call_id=") && span.contains(&format!("case={token}")), "{line}\n{log}");
 }
 
 #[test]
