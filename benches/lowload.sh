@@ -12,7 +12,8 @@
 # each run exactly as `benches/profile.sh SCENARIO RATE SECONDS cpu`: same config, users,
 # pinning, 2 s warm-up), and prints every pair's ratio and the median of each server's
 # figures: a drift of the machine moves both halves of a pair, and the median ignores the one
-# run a neighbour spoiled. Results appended to benches/results/lowload.csv (not committed).
+# run a neighbour spoiled; a bootstrap interval of the ratio says how far that median can be
+# trusted. Results appended to benches/results/lowload.csv (not committed).
 # Bounded: every run is profile.sh's, itself under `timeout`; ~(SECONDS + 12) s per run.
 set -uo pipefail
 
@@ -65,4 +66,13 @@ mu, mk = statistics.median(u), statistics.median(k)
 print(f"| median | {mu:.4f} | {mk:.4f} | **{mu / mk:.2f}** |")
 print(f"pair ratios: median {statistics.median(pairs):.2f}, range {min(pairs):.2f}-{max(pairs):.2f}; "
       f"urpd {min(u):.4f}-{max(u):.4f}, Kamailio {min(k):.4f}-{max(k):.4f}")
+# How far the ratio of medians can be trusted with this few runs: a bootstrap (each server's
+# runs resampled with replacement, 4,000 times, fixed seed so a rerun of the script on the same
+# numbers prints the same interval).
+import random
+rng = random.Random(6)
+boot = sorted(statistics.median(rng.choices(u, k=len(u))) / statistics.median(rng.choices(k, k=len(k)))
+              for _ in range(4000))
+lo, hi = boot[int(0.05 * len(boot))], boot[int(0.95 * len(boot)) - 1]
+print(f"ratio of medians {mu / mk:.2f}, 90% bootstrap interval {lo:.2f}-{hi:.2f}")
 EOF
