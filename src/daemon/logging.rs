@@ -155,22 +155,12 @@ fn write_text(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
 }
 
 /// Decimal digits without `core::fmt` (transaction numbers, status codes: every span).
-fn write_u64(w: &mut impl fmt::Write, mut v: u64) -> fmt::Result {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        if let Some(d) = digits.get_mut(i) {
-            *d = b'0' + (v % 10) as u8;
-        }
-        v /= 10;
-        if v == 0 || i == 0 {
-            break;
-        }
-    }
-    match digits.get(i..).map(std::str::from_utf8) {
-        Some(Ok(text)) => w.write_str(text),
-        _ => Err(fmt::Error),
+fn write_u64(w: &mut impl fmt::Write, v: u64) -> fmt::Result {
+    let mut buf = [0u8; 20];
+    // ASCII digits only, so always UTF-8.
+    match std::str::from_utf8(crate::sip::text::decimal_digits(v, &mut buf)) {
+        Ok(text) => w.write_str(text),
+        Err(_) => Err(fmt::Error),
     }
 }
 
