@@ -34,6 +34,9 @@ pub struct RegisterOutcome {
     pub current: Vec<Binding>,
 }
 
+/// An AOR's bindings while a REGISTER works on them.
+type Working = SmallVec<[Binding; 4]>;
+
 /// One Contact of the request, checked and with its lifetime decided.
 struct Wanted<'a> {
     uri: Uri,
@@ -49,8 +52,11 @@ struct Wanted<'a> {
 #[derive(Debug, Clone)]
 pub struct LocationTable {
     /// Keyed by the AOR text its bindings share (`Binding::aor`): one allocation per AOR for
-    /// the key, the bindings and the expiry index (a `String` key was a copy of it).
-    map: HashMap<Arc<str>, Vec<Binding>>,
+    /// the key, the bindings and the expiry index (a `String` key was a copy of it). The
+    /// bindings are an exact-size slice: a `Vec` grown by one push keeps room for four, and
+    /// for the usual one contact per AOR that was 384 unused bytes per binding (memory with
+    /// 100k bindings: 801 → ~440 bytes each, docs/benchmarks.md).
+    map: HashMap<Arc<str>, Box<[Binding]>>,
     max_contacts: usize,
     /// (earliest `expires_at` of the AOR, AOR), one entry per AOR in `map`.
     expiry: std::collections::BTreeSet<(u64, Arc<str>)>,
@@ -109,10 +115,12 @@ impl LocationTable {
 
         // Lapsed bindings are treated as absent: they must neither block a new registration
         // through the CSeq rule nor count against the cap.
-        let stored = self.map.get(aor).map(Vec::as_slice).unwrap_or(&[]);
+        let stored: &[Binding] = self.map.get(aor).map_or(&[], |b| &b[..]);
         // The AOR text is shared by all its bindings (and kept from the stored ones).
         let aor_shared: Arc<str> = stored.first().map_or_else(|| Arc::from(aor), |b| Arc::clone(&b.aor));
-        let (mut working, lapsed): (Vec<Binding>, Vec<Binding>) = stored.iter().cloned().partition(|b| b.is_live(now));
+        // The working copy lives on the stack (the usual one to four bindings); `commit` moves
+        // it into an exact-size allocation.
+        let (mut working, lapsed): (Working, Working) = stored.iter().cloned().partition(|b| b.is_live(now));
         let mut changes: Vec<Change> = lapsed.into_iter().map(|b| Change::Remove { aor: b.aor, contact: b.contact }).collect();
         let live_before = working.len();
 
@@ -202,7 +210,9 @@ impl LocationTable {
     }
 
     /// Stores the AOR's new bindings and builds the outcome.
-    fn commit(&mut self, aor: &str, bindings: Vec<Binding>, changes: Vec<Change>, now: u64) -> RegisterOutcome {
+    fn commit(&mut self, aor: &str, bindings: Working, changes: Vec<Change>, now: u64) -> RegisterOutcome {
+        // Collected from an exact-size iterator: one allocation of exactly `len` bindings.
+        let bindings: Box<[Binding]> = bindings.into_iter().collect();
         if bindings.is_empty() {
             self.map.remove(aor);
         } else if let Some(list) = self.map.get_mut(aor) {
@@ -212,7 +222,7 @@ impl LocationTable {
             self.map.insert(Arc::clone(&first.aor), bindings);
         }
         self.refile(aor);
-        let mut current: Vec<Binding> = self.map.get(aor).into_iter().flatten().filter(|b| b.is_live(now)).cloned().collect();
+        let mut current: Vec<Binding> = self.map.get(aor).into_iter().flat_map(|b| b.iter()).filter(|b| b.is_live(now)).cloned().collect();
         current.sort_by(best_first);
         RegisterOutcome { changes, current }
     }
@@ -220,7 +230,7 @@ impl LocationTable {
     /// Live bindings of `aor`, highest q first; among equal q the most recently refreshed
     /// first (the device the agent used last is the likeliest to answer).
     pub fn lookup(&self, aor: &str, now: u64) -> Vec<&Binding> {
-        let mut v: Vec<&Binding> = self.map.get(aor).into_iter().flatten().filter(|b| b.is_live(now)).collect();
+        let mut v: Vec<&Binding> = self.map.get(aor).into_iter().flat_map(|b| b.iter()).filter(|b| b.is_live(now)).collect();
         v.sort_by(|a, b| best_first(a, b));
         v
     }
@@ -234,15 +244,18 @@ impl LocationTable {
                 break;
             }
             if let Some(bindings) = self.map.get_mut(&*aor) {
-                bindings.retain(|b| {
+                let mut kept = std::mem::take(bindings).into_vec();
+                kept.retain(|b| {
                     let live = b.is_live(now);
                     if !live {
                         changes.push(Change::Remove { aor: b.aor.clone(), contact: b.contact.clone() });
                     }
                     live
                 });
-                if bindings.is_empty() {
+                if kept.is_empty() {
                     self.map.remove(&*aor);
+                } else {
+                    *bindings = kept.into_boxed_slice();
                 }
             }
             self.refile(&aor);
@@ -295,7 +308,7 @@ impl LocationTable {
 
     /// Number of stored bindings (lapsed ones included until [`Self::expire`] runs).
     pub fn len(&self) -> usize {
-        self.map.values().map(Vec::len).sum()
+        self.map.values().map(|b| b.len()).sum()
     }
 
     /// Whether no binding is stored.
@@ -310,17 +323,18 @@ impl LocationTable {
 
     /// Every stored binding, in no particular order.
     pub fn all(&self) -> impl Iterator<Item = &Binding> {
-        self.map.values().flatten()
+        self.map.values().flat_map(|b| b.iter())
     }
 
     /// Fills the table at startup from persisted bindings, skipping lapsed ones. When two
     /// bindings of an AOR are the same contact the most recently refreshed wins. The cap is
     /// not applied: these bindings were accepted before.
     pub fn load(&mut self, bindings: Vec<Binding>, now: u64) {
-        let mut touched = std::collections::HashSet::new();
+        // Gathered per AOR in growable lists (with what the table held already), then stored
+        // as exact-size slices.
+        let mut gathered: HashMap<Arc<str>, Vec<Binding>> = HashMap::new();
         for b in bindings.into_iter().filter(|b| b.is_live(now)) {
-            touched.insert(b.aor.clone());
-            let list = self.map.entry(Arc::clone(&b.aor)).or_default();
+            let list = gathered.entry(Arc::clone(&b.aor)).or_insert_with_key(|aor| self.map.remove(aor).map(Vec::from).unwrap_or_default());
             let same = match Uri::parse_str(&b.contact) {
                 Ok(uri) => list.iter().position(|o| stored_uri_equal(&o.contact, &uri)),
                 Err(_) => list.iter().position(|o| o.contact == b.contact),
@@ -331,7 +345,8 @@ impl LocationTable {
                 None => list.push(b),
             }
         }
-        for aor in touched {
+        for (aor, list) in gathered {
+            self.map.insert(Arc::clone(&aor), list.into_boxed_slice());
             self.refile(&aor);
         }
     }

@@ -337,3 +337,19 @@ fn expiry_index_touches_only_lapsed_bindings_and_follows_refreshes() {
     assert_eq!(t.next_expiry(), None);
     assert!(t.is_empty());
 }
+
+#[test]
+fn load_merges_with_bindings_already_held() {
+    let mut src = LocationTable::new();
+    ok(&mut src, NOW, &reg("a", 1, &["<sip:1001@192.0.2.1>;expires=60"], &[]));
+    let saved: Vec<Binding> = src.all().cloned().collect();
+    let mut t = LocationTable::new();
+    ok(&mut t, NOW, &reg("b", 1, &["<sip:1001@192.0.2.9>;expires=120"], &[]));
+    t.load(saved, NOW);
+    assert_eq!(contacts(&t, NOW), vec!["sip:1001@192.0.2.1", "sip:1001@192.0.2.9"]);
+    // The expiry index follows the merged list: the loaded binding lapses first.
+    assert_eq!(t.next_expiry(), Some(NOW + 60));
+    assert_eq!(t.expire(NOW + 60).len(), 1);
+    assert_eq!(contacts(&t, NOW + 60), vec!["sip:1001@192.0.2.9"]);
+    assert_eq!(t.next_expiry(), Some(NOW + 120));
+}
