@@ -81,6 +81,17 @@ impl Answered {
         self.seen.is_empty()
     }
 
+    /// Forgets what Timer J let go of at `now`, and gives back the memory a burst of
+    /// registrations left behind: without it a table stayed at its peak size while no
+    /// REGISTER arrived to expire its entries (the core calls this once a second).
+    pub fn sweep(&mut self, now: Instant) {
+        self.expire(now);
+        self.seen.shrink_sparse();
+        if self.order.capacity() > 1024 && self.order.len() * 4 < self.order.capacity() {
+            self.order.shrink_to(self.order.len() * 2);
+        }
+    }
+
     fn expire(&mut self, now: Instant) {
         while let Some(&(at, d)) = self.order.front() {
             if at > now {
@@ -135,6 +146,22 @@ mod tests {
         assert_ne!(digest(&a, &register("z9hG4bK1", 2, "nc=00000002")), Some(d));
         // after Timer J it is forgotten, and the memory goes with it
         assert!(!a.contains(t0 + Duration::from_secs(32), d));
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn the_sweep_lets_go_of_a_burst_without_further_registers() {
+        let t0 = Instant::now();
+        let mut a = Answered::new(Duration::from_secs(32));
+        for d in 0..50_000u64 {
+            a.insert(t0, d.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        }
+        a.insert(t0 + Duration::from_secs(20), 7);
+        a.sweep(t0 + Duration::from_secs(40));
+        assert_eq!(a.len(), 1);
+        assert!(a.seen.capacity() < 4_096 && a.order.capacity() < 1_024, "{} {}", a.seen.capacity(), a.order.capacity());
+        assert!(a.contains(t0 + Duration::from_secs(40), 7));
+        a.sweep(t0 + Duration::from_secs(60));
         assert!(a.is_empty());
     }
 }

@@ -267,6 +267,8 @@ impl Core {
             let expired = self.location.expire(now.unix);
             self.changes.extend(expired);
             self.limiter.sweep(now.mono);
+            self.answered.sweep(now.mono);
+            self.txl.shrink_sparse();
         }
         self.drain_events(now);
     }

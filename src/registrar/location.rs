@@ -12,7 +12,7 @@ use super::uri_match::uri_equal;
 use crate::sip::{HeaderName, NameAddr, Request, SipHeaders, Uri};
 use crate::transport::addr::Peer;
 use smallvec::SmallVec;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Default cap on bindings per AOR (Kamailio's `max_contacts` plays the same role): an agent
@@ -56,15 +56,31 @@ pub struct LocationTable {
     /// bindings are an exact-size slice: a `Vec` grown by one push keeps room for four, and
     /// for the usual one contact per AOR that was 384 unused bytes per binding (memory with
     /// 100k bindings: 801 → ~440 bytes each, docs/benchmarks.md).
-    map: HashMap<Arc<str>, Box<[Binding]>>,
+    map: HashMap<Arc<str>, Aor>,
     max_contacts: usize,
-    /// (earliest `expires_at` of the AOR, AOR), one entry per AOR in `map`.
+    /// (earliest `expires_at` of the AOR, AOR), one entry per AOR in `map`: exactly
+    /// `(aor.filed, key)` for each entry. The AOR text is the allocation its bindings share,
+    /// made once per AOR (re-filing on every refresh used to copy it three times).
     expiry: std::collections::BTreeSet<(u64, Arc<str>)>,
-    /// The key under which each AOR is filed in `expiry`. The AOR text is one allocation
-    /// shared with `expiry` and made once per AOR: re-filing on every refresh used to copy it
-    /// three times (~2,500 instructions per REGISTER, callgrind).
-    filed: HashMap<Arc<str>, u64>,
+    /// `User-Agent` texts shared by bindings (agents of one office run the same softphone):
+    /// one allocation per distinct text instead of one per binding. At most [`MAX_AGENTS`];
+    /// texts no binding holds any more are dropped when it fills.
+    agents: HashSet<Arc<str>>,
 }
+
+/// One AOR's entry in the table.
+#[derive(Debug, Clone)]
+struct Aor {
+    /// Never empty (an AOR without bindings is removed). Exact size: a `Vec` grown by one push
+    /// kept room for four, 384 unused bytes per binding for the usual one contact per AOR.
+    bindings: Box<[Binding]>,
+    /// The earliest `expires_at` of `bindings`: the key under which the AOR is in `expiry`.
+    /// Kept here rather than in a map of its own (one lookup and ~33 bytes per AOR less).
+    filed: u64,
+}
+
+/// Distinct `User-Agent` texts shared between bindings (see `LocationTable::agents`).
+const MAX_AGENTS: usize = 1024;
 
 impl Default for LocationTable {
     fn default() -> Self {
@@ -80,7 +96,7 @@ impl LocationTable {
 
     /// An empty table allowing at most `max_contacts` bindings per AOR (at least 1).
     pub fn with_max_contacts(max_contacts: usize) -> Self {
-        LocationTable { map: HashMap::new(), max_contacts: max_contacts.max(1), expiry: Default::default(), filed: HashMap::new() }
+        LocationTable { map: HashMap::new(), max_contacts: max_contacts.max(1), expiry: Default::default(), agents: HashSet::new() }
     }
 
     /// The per-AOR cap.
@@ -115,7 +131,7 @@ impl LocationTable {
 
         // Lapsed bindings are treated as absent: they must neither block a new registration
         // through the CSeq rule nor count against the cap.
-        let stored: &[Binding] = self.map.get(aor).map_or(&[], |b| &b[..]);
+        let stored: &[Binding] = self.map.get(aor).map_or(&[], |a| &a.bindings[..]);
         // The AOR text is shared by all its bindings (and kept from the stored ones).
         let aor_shared: Arc<str> = stored.first().map_or_else(|| Arc::from(aor), |b| Arc::clone(&b.aor));
         // The working copy lives on the stack (the usual one to four bindings); `commit` moves
@@ -148,9 +164,10 @@ impl LocationTable {
         // that a contact listed twice is not refused as out of order against itself.
         // A phone refreshes with the same Call-ID and User-Agent (RFC 3261 §10.2.4): share the
         // stored text then instead of copying it again.
+        // A new binding takes the text from the table's shared set.
         let user_agent: Option<Arc<str>> = req.headers.get(&HeaderName::UserAgent).map(|v| {
             let ua = truncate(v.as_str(), MAX_USER_AGENT);
-            working.iter().filter_map(|b| b.user_agent.as_ref()).find(|s| ***s == *ua).cloned().unwrap_or_else(|| Arc::from(ua))
+            working.iter().filter_map(|b| b.user_agent.as_ref()).find(|s| ***s == *ua).cloned().unwrap_or_else(|| self.agent(ua))
         });
         let call_id: Arc<str> =
             working.iter().find(|b| &*b.call_id == call_id).map_or_else(|| Arc::from(call_id), |b| Arc::clone(&b.call_id));
@@ -198,7 +215,7 @@ impl LocationTable {
             let retry_after = self
                 .map
                 .get(aor)
-                .and_then(|v| v.iter().filter(|b| b.is_live(now)).map(|b| b.remaining(now)).min())
+                .and_then(|a| a.bindings.iter().filter(|b| b.is_live(now)).map(|b| b.remaining(now)).min())
                 .map(|s| u32::try_from(s).unwrap_or(u32::MAX));
             return Err(RegisterError::TooManyContacts { max: self.max_contacts, retry_after });
         }
@@ -212,17 +229,9 @@ impl LocationTable {
     /// Stores the AOR's new bindings and builds the outcome.
     fn commit(&mut self, aor: &str, bindings: Working, changes: Vec<Change>, now: u64) -> RegisterOutcome {
         // Collected from an exact-size iterator: one allocation of exactly `len` bindings.
-        let bindings: Box<[Binding]> = bindings.into_iter().collect();
-        if bindings.is_empty() {
-            self.map.remove(aor);
-        } else if let Some(list) = self.map.get_mut(aor) {
-            // A refresh: the key is there already, no copy of it.
-            *list = bindings;
-        } else if let Some(first) = bindings.first() {
-            self.map.insert(Arc::clone(&first.aor), bindings);
-        }
-        self.refile(aor);
-        let mut current: Vec<Binding> = self.map.get(aor).into_iter().flat_map(|b| b.iter()).filter(|b| b.is_live(now)).cloned().collect();
+        self.put(aor, bindings.into_iter().collect());
+        let mut current: Vec<Binding> =
+            self.map.get(aor).into_iter().flat_map(|a| a.bindings.iter()).filter(|b| b.is_live(now)).cloned().collect();
         current.sort_by(best_first);
         RegisterOutcome { changes, current }
     }
@@ -230,7 +239,7 @@ impl LocationTable {
     /// Live bindings of `aor`, highest q first; among equal q the most recently refreshed
     /// first (the device the agent used last is the likeliest to answer).
     pub fn lookup(&self, aor: &str, now: u64) -> Vec<&Binding> {
-        let mut v: Vec<&Binding> = self.map.get(aor).into_iter().flat_map(|b| b.iter()).filter(|b| b.is_live(now)).collect();
+        let mut v: Vec<&Binding> = self.map.get(aor).into_iter().flat_map(|a| a.bindings.iter()).filter(|b| b.is_live(now)).collect();
         v.sort_by(|a, b| best_first(a, b));
         v
     }
@@ -239,66 +248,79 @@ impl LocationTable {
     pub fn expire(&mut self, now: u64) -> Vec<Change> {
         let mut changes = Vec::new();
         // Only AORs whose earliest binding has lapsed: the index is ordered by that time.
-        while let Some((at, aor)) = self.expiry.first().cloned() {
-            if at > now {
-                break;
-            }
-            if let Some(bindings) = self.map.get_mut(&*aor) {
-                let mut kept = std::mem::take(bindings).into_vec();
-                kept.retain(|b| {
-                    let live = b.is_live(now);
-                    if !live {
-                        changes.push(Change::Remove { aor: b.aor.clone(), contact: b.contact.clone() });
-                    }
-                    live
-                });
-                if kept.is_empty() {
-                    self.map.remove(&*aor);
-                } else {
-                    *bindings = kept.into_boxed_slice();
+        while self.expiry.first().is_some_and(|(at, _)| *at <= now) {
+            let Some((_, key)) = self.expiry.pop_first() else { break };
+            let Some(entry) = self.map.get_mut(&*key) else { continue };
+            let mut kept = std::mem::take(&mut entry.bindings).into_vec();
+            kept.retain(|b| {
+                let live = b.is_live(now);
+                if !live {
+                    changes.push(Change::Remove { aor: b.aor.clone(), contact: b.contact.clone() });
+                }
+                live
+            });
+            match kept.iter().map(|b| b.expires_at).min() {
+                // Re-filed after `now`: the loop cannot meet this AOR again.
+                Some(min) => {
+                    entry.bindings = kept.into_boxed_slice();
+                    entry.filed = min;
+                    self.expiry.insert((min, key));
+                }
+                None => {
+                    self.map.remove(&*key);
                 }
             }
-            self.refile(&aor);
-            // Every binding filed at `at` <= now has just lapsed, so `refile` moved or dropped
-            // the entry; should that ever not hold, stop rather than spin on it.
-            if self.expiry.first().is_some_and(|(a, k)| *a == at && *k == aor) {
-                break;
-            }
+        }
+        if self.agents.len() >= MAX_AGENTS {
+            self.agents.retain(|a| Arc::strong_count(a) > 1);
         }
         changes
     }
 
-    /// Re-files `aor` in the expiry index after its bindings changed.
-    fn refile(&mut self, aor: &str) {
-        // One lookup: the AOR's key (the text its bindings share) and its earliest expiry.
-        let (map_key, min) = match self.map.get_key_value(aor) {
-            Some((k, v)) => (Some(k), v.iter().map(|b| b.expires_at).min()),
-            None => (None, None),
-        };
-        let key = match self.filed.get_key_value(aor) {
-            Some((key, &old)) => {
-                if Some(old) == min {
-                    return;
-                }
-                let key = Arc::clone(key);
-                self.expiry.remove(&(old, Arc::clone(&key)));
-                key
+    /// Stores `bindings` as `aor`'s (none: removes the AOR) and files it in the expiry index.
+    fn put(&mut self, aor: &str, bindings: Box<[Binding]>) {
+        // Every binding of an AOR holds the AOR's text: the first one's is the key to file.
+        let (Some(first), Some(min)) = (bindings.first(), bindings.iter().map(|b| b.expires_at).min()) else {
+            if let Some((key, old)) = self.map.remove_entry(aor) {
+                self.expiry.remove(&(old.filed, key));
             }
-            // First filing: under the map's own key (no copy of the text).
-            None => match map_key {
-                Some(k) if min.is_some() => Arc::clone(k),
-                _ => return,
-            },
+            return;
         };
-        match min {
-            Some(min) => {
-                self.expiry.insert((min, Arc::clone(&key)));
-                self.filed.insert(key, min);
+        let key = Arc::clone(&first.aor);
+        match self.map.get_mut(aor) {
+            // A refresh: the key is there already, no copy of it; the index moves only when
+            // the earliest expiry did.
+            Some(entry) => {
+                if entry.filed != min {
+                    self.expiry.remove(&(entry.filed, Arc::clone(&key)));
+                    self.expiry.insert((min, key));
+                    entry.filed = min;
+                }
+                entry.bindings = bindings;
             }
             None => {
-                self.filed.remove(aor);
+                self.expiry.insert((min, Arc::clone(&key)));
+                self.map.insert(key, Aor { bindings, filed: min });
             }
         }
+    }
+
+    /// How many distinct `User-Agent` texts the table shares (tests).
+    #[cfg(test)]
+    pub(crate) fn agent_texts(&self) -> usize {
+        self.agents.len()
+    }
+
+    /// The shared copy of a `User-Agent` text (a fresh one once [`MAX_AGENTS`] are held).
+    fn agent(&mut self, ua: &str) -> Arc<str> {
+        if let Some(a) = self.agents.get(ua) {
+            return Arc::clone(a);
+        }
+        let a: Arc<str> = Arc::from(ua);
+        if self.agents.len() < MAX_AGENTS {
+            self.agents.insert(Arc::clone(&a));
+        }
+        a
     }
 
     /// When the next binding lapses (unix seconds), for the daemon's expiry timer.
@@ -308,7 +330,7 @@ impl LocationTable {
 
     /// Number of stored bindings (lapsed ones included until [`Self::expire`] runs).
     pub fn len(&self) -> usize {
-        self.map.values().map(|b| b.len()).sum()
+        self.map.values().map(|a| a.bindings.len()).sum()
     }
 
     /// Whether no binding is stored.
@@ -323,7 +345,7 @@ impl LocationTable {
 
     /// Every stored binding, in no particular order.
     pub fn all(&self) -> impl Iterator<Item = &Binding> {
-        self.map.values().flat_map(|b| b.iter())
+        self.map.values().flat_map(|a| a.bindings.iter())
     }
 
     /// Fills the table at startup from persisted bindings, skipping lapsed ones. When two
@@ -334,7 +356,9 @@ impl LocationTable {
         // as exact-size slices.
         let mut gathered: HashMap<Arc<str>, Vec<Binding>> = HashMap::new();
         for b in bindings.into_iter().filter(|b| b.is_live(now)) {
-            let list = gathered.entry(Arc::clone(&b.aor)).or_insert_with_key(|aor| self.map.remove(aor).map(Vec::from).unwrap_or_default());
+            let list = gathered
+                .entry(Arc::clone(&b.aor))
+                .or_insert_with_key(|aor| self.map.get(aor).map(|a| a.bindings.to_vec()).unwrap_or_default());
             let same = match Uri::parse_str(&b.contact) {
                 Ok(uri) => list.iter().position(|o| stored_uri_equal(&o.contact, &uri)),
                 Err(_) => list.iter().position(|o| o.contact == b.contact),
@@ -346,8 +370,7 @@ impl LocationTable {
             }
         }
         for (aor, list) in gathered {
-            self.map.insert(Arc::clone(&aor), list.into_boxed_slice());
-            self.refile(&aor);
+            self.put(&aor, list.into_boxed_slice());
         }
     }
 }
@@ -425,10 +448,10 @@ fn new_binding(
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.
-fn truncate(s: &str, max: usize) -> String {
+fn truncate(s: &str, max: usize) -> &str {
     let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].to_owned()
+    &s[..end]
 }

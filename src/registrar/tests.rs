@@ -1,9 +1,10 @@
 //! REGISTER scenarios against the location table, one test per RFC 3261 §10.3 rule.
 
 use super::*;
-use crate::sip::{parse_datagram, Message, Request};
+use crate::sip::{parse_datagram, HeaderName, Message, Request};
 use crate::transport::addr::{Peer, Protocol};
 use bytes::Bytes;
+use std::sync::Arc;
 
 const POLICY: ExpiryPolicy = ExpiryPolicy { min: 60, max: 3600, default: 1800 };
 const NOW: u64 = 1_700_000_000;
@@ -352,4 +353,56 @@ fn load_merges_with_bindings_already_held() {
     assert_eq!(t.expire(NOW + 60).len(), 1);
     assert_eq!(contacts(&t, NOW + 60), vec!["sip:1001@192.0.2.9"]);
     assert_eq!(t.next_expiry(), Some(NOW + 120));
+}
+
+/// A REGISTER for `aor` from a phone that says it is `ua`.
+fn reg_from(aor: &str, ua: &str) -> Request {
+    let t = format!(
+        "REGISTER sip:pa.example.it SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK{aor}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:{aor}@pa.example.it>;tag=f1\r\n\
+         To: <sip:{aor}@pa.example.it>\r\n\
+         Call-ID: c-{aor}\r\n\
+         CSeq: 1 REGISTER\r\n\
+         User-Agent: {ua}\r\n\
+         Contact: <sip:{aor}@192.0.2.4>\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    match parse_datagram(Bytes::from(t)) {
+        Ok(Message::Request(r)) => r,
+        other => panic!("not a request: {other:?}"),
+    }
+}
+
+#[test]
+fn user_agent_text_is_shared_between_aors_and_bounded() {
+    let mut t = LocationTable::new();
+    t.register(NOW, "2001", &reg_from("2001", "Office/2.1"), peer(), &POLICY).unwrap_or_else(|e| panic!("{e}"));
+    t.register(NOW, "2002", &reg_from("2002", "Office/2.1"), peer(), &POLICY).unwrap_or_else(|e| panic!("{e}"));
+    let a = t.lookup("2001", NOW)[0].user_agent.clone();
+    let b = t.lookup("2002", NOW)[0].user_agent.clone();
+    match (a, b) {
+        (Some(a), Some(b)) => assert!(Arc::ptr_eq(&a, &b), "one allocation for one text"),
+        other => panic!("user agents not kept: {other:?}"),
+    }
+    // Distinct texts past the bound are kept per binding, not in the shared set.
+    for i in 0..1100 {
+        let aor = format!("3{i:04}");
+        t.register(NOW, &aor, &reg_from(&aor, &format!("Phone/{i}")), peer(), &POLICY).unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(t.agent_texts(), 1024);
+    let last = t.lookup("31099", NOW)[0].user_agent.as_deref().map(str::to_owned);
+    assert_eq!(last.as_deref(), Some("Phone/1099"));
+    // Once full, the set drops the texts no binding holds any more.
+    for i in 0..600 {
+        let aor = format!("3{i:04}");
+        let mut r = reg_from(&aor, "x");
+        r.headers.set(HeaderName::Expires, "0");
+        r.headers.set(HeaderName::CSeq, "2 REGISTER");
+        r.headers.remove_all(&HeaderName::UserAgent);
+        t.register(NOW, &aor, &r, peer(), &POLICY).unwrap_or_else(|e| panic!("{e}"));
+    }
+    t.expire(NOW + 1);
+    assert_eq!(t.agent_texts(), 1 + 1023 - 600);
 }

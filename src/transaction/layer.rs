@@ -459,6 +459,18 @@ impl TransactionLayer {
         }
     }
 
+    /// Gives back the memory of maps a burst left mostly empty (see
+    /// [`ShardedMap::shrink_sparse`]); the core calls it once a second.
+    pub fn shrink_sparse(&mut self) {
+        self.clients.shrink_sparse();
+        self.servers.shrink_sparse();
+        self.client_index.shrink_sparse();
+        self.server_index.shrink_sparse();
+        if self.pending.capacity() > 1024 && self.pending.len() * 4 < self.pending.capacity() {
+            self.pending.shrink_to(self.pending.len() * 2);
+        }
+    }
+
     /// Fires every timer due at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.file_pending();

@@ -23,6 +23,8 @@ use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 /// log2 of the number of tables.
 const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
+/// Tables this small are not worth shrinking (a few KB each).
+const SHRINK_MIN: usize = 256;
 
 /// A hash map of `K` to `V` in 64 independently growing tables. The subset of `HashMap`'s API
 /// the transaction layer and the proxy use.
@@ -163,6 +165,22 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
         self.shards.iter().map(HashTable::capacity).sum()
     }
 
+    /// Gives back the memory of tables left mostly empty (a burst's transactions have gone):
+    /// a table with more than [`SHRINK_MIN`] slots at under a quarter full shrinks to twice
+    /// its entries, so a steady load never grows and shrinks the same table in turn. Each
+    /// table is rehashed on its own, as when it grows. Returns how many tables shrank.
+    pub fn shrink_sparse(&mut self) -> usize {
+        let hasher = &self.hasher;
+        let mut shrunk = 0;
+        for t in self.shards.iter_mut() {
+            if t.capacity() > SHRINK_MIN && t.len() * 4 < t.capacity() {
+                t.shrink_to(t.len() * 2, |(key, _)| Self::place(hasher.hash_one(key)).1);
+                shrunk += 1;
+            }
+        }
+        shrunk
+    }
+
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.shards.iter().flat_map(|t| t.iter().map(|(k, v)| (k, v)))
@@ -244,6 +262,24 @@ impl Hasher for IdMix {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn a_map_left_sparse_gives_its_memory_back_and_keeps_its_entries() {
+        let mut m: ShardedMap<u64, u64> = ShardedMap::new();
+        for i in 0..200_000u64 {
+            m.insert(i, i * 3);
+        }
+        let peak = m.capacity();
+        for i in 1_000..200_000u64 {
+            m.remove(&i);
+        }
+        assert!(m.shrink_sparse() > 0);
+        assert!(m.capacity() * 20 < peak, "{} of {peak}", m.capacity());
+        assert_eq!(m.len(), 1_000);
+        assert!((0..1_000u64).all(|i| m.get(&i) == Some(&(i * 3))));
+        // A map at its working size is left alone.
+        assert_eq!(m.shrink_sparse(), 0);
+    }
 
     #[test]
     fn behaves_like_a_hash_map() {
