@@ -124,7 +124,9 @@ pub struct Core {
     pub(super) auth: Authenticator,
     pub(super) creds: std::sync::Arc<dyn Credentials>,
     pub(super) flows: std::sync::Arc<dyn FlowCheck>,
-    pub(super) calls: ShardedMap<TxId, ProxyCall, IdHasher>,
+    /// Boxed: a call's state is ~600 bytes and stays for Timer L (32 s) after the answer; a
+    /// pointer in the map keeps its slots, empty ones included, and its growth small.
+    pub(super) calls: ShardedMap<TxId, Box<ProxyCall>, IdHasher>,
     pub(super) branch_of: ShardedMap<TxId, TxId, IdHasher>,
     pub(super) timer_c: BTreeSet<(Instant, TxId)>,
     pub(super) out: VecDeque<Transmit>,
@@ -753,7 +755,7 @@ impl Core {
             self.reply(now, tx, &req, 503, vec![]);
             return;
         }
-        self.calls.insert(tx, call);
+        self.calls.insert(tx, Box::new(call));
     }
 
     /// Proxy state for a request about to be forwarded: 100 Trying and Timer C for INVITE.

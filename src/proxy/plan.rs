@@ -145,7 +145,7 @@ impl Core {
             step_deadline: None,
             step_timed_out: false,
         });
-        self.calls.insert(tx, call);
+        self.calls.insert(tx, Box::new(call));
         self.next_step(now, tx);
     }
 
