@@ -52,10 +52,7 @@ struct Wanted<'a> {
 #[derive(Debug, Clone)]
 pub struct LocationTable {
     /// Keyed by the AOR text its bindings share (`Binding::aor`): one allocation per AOR for
-    /// the key, the bindings and the expiry index (a `String` key was a copy of it). The
-    /// bindings are an exact-size slice: a `Vec` grown by one push keeps room for four, and
-    /// for the usual one contact per AOR that was 384 unused bytes per binding (memory with
-    /// 100k bindings: 801 → ~440 bytes each, docs/benchmarks.md).
+    /// the key, the bindings and the expiry index (a `String` key was a copy of it).
     map: HashMap<Arc<str>, Aor>,
     max_contacts: usize,
     /// (earliest `expires_at` of the AOR, AOR), one entry per AOR in `map`: exactly
@@ -72,7 +69,8 @@ pub struct LocationTable {
 #[derive(Debug, Clone)]
 struct Aor {
     /// Never empty (an AOR without bindings is removed). Exact size: a `Vec` grown by one push
-    /// kept room for four, 384 unused bytes per binding for the usual one contact per AOR.
+    /// kept room for four, 384 unused bytes per binding for the usual one contact per AOR
+    /// (with the rest of round 11: 818 → 306 bytes per binding, docs/benchmarks.md).
     bindings: Box<[Binding]>,
     /// The earliest `expires_at` of `bindings`: the key under which the AOR is in `expiry`.
     /// Kept here rather than in a map of its own (one lookup and ~33 bytes per AOR less).
