@@ -87,7 +87,7 @@ impl Answered {
     pub fn sweep(&mut self, now: Instant) {
         self.expire(now);
         self.seen.shrink_sparse();
-        if self.order.capacity() > 1024 && self.order.len() * 4 < self.order.capacity() {
+        if crate::transaction::sparse(self.order.len(), self.order.capacity(), 1024) {
             self.order.shrink_to(self.order.len() * 2);
         }
     }
@@ -99,11 +99,6 @@ impl Answered {
             }
             self.order.pop_front();
             self.seen.remove(&d);
-        }
-        // A long-idle table gives its memory back (a burst of registrations can leave a big one).
-        if self.seen.is_empty() && self.seen.capacity() > 4096 {
-            self.seen = ShardedMap::default();
-            self.order = VecDeque::new();
         }
     }
 }
@@ -144,7 +139,7 @@ mod tests {
         assert_ne!(digest(&a, &register("z9hG4bK2", 2, "nc=00000001")), Some(d));
         assert_ne!(digest(&a, &register("z9hG4bK1", 3, "nc=00000001")), Some(d));
         assert_ne!(digest(&a, &register("z9hG4bK1", 2, "nc=00000002")), Some(d));
-        // after Timer J it is forgotten, and the memory goes with it
+        // after Timer J it is forgotten (the sweep gives the memory back: see below)
         assert!(!a.contains(t0 + Duration::from_secs(32), d));
         assert!(a.is_empty());
     }

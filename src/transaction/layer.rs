@@ -26,7 +26,7 @@ use super::event::{Outputs, Transmit, TuEvent, TxId, TxState};
 use super::key::{ClientKey, ServerKey};
 use super::server_invite::ServerInvite;
 use super::server_non_invite::ServerNonInvite;
-use super::sharded::{IdHasher, ShardedMap};
+use super::sharded::{sparse, IdHasher, ShardedMap};
 use super::timer::TimerTable;
 use crate::sip::{Method, Request, Response, SipHeaders, Via};
 use crate::transport::Peer;
@@ -466,7 +466,7 @@ impl TransactionLayer {
         self.servers.shrink_sparse();
         self.client_index.shrink_sparse();
         self.server_index.shrink_sparse();
-        if self.pending.capacity() > 1024 && self.pending.len() * 4 < self.pending.capacity() {
+        if sparse(self.pending.len(), self.pending.capacity(), 1024) {
             self.pending.shrink_to(self.pending.len() * 2);
         }
     }

@@ -26,6 +26,14 @@ const SHARDS: usize = 1 << SHARD_BITS;
 /// Tables this small are not worth shrinking (a few KB each).
 const SHRINK_MIN: usize = 256;
 
+/// The one rule for giving memory back after a burst, for these maps and the lists kept beside
+/// them: more than `min` slots at under a quarter full. Shrinking to twice the entries then
+/// leaves a steady load room to grow before it would need to, so no table grows and shrinks
+/// in turn.
+pub fn sparse(len: usize, capacity: usize, min: usize) -> bool {
+    capacity > min && len * 4 < capacity
+}
+
 /// A hash map of `K` to `V` in 64 independently growing tables. The subset of `HashMap`'s API
 /// the transaction layer and the proxy use.
 #[derive(Debug)]
@@ -166,14 +174,13 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     }
 
     /// Gives back the memory of tables left mostly empty (a burst's transactions have gone):
-    /// a table with more than [`SHRINK_MIN`] slots at under a quarter full shrinks to twice
-    /// its entries, so a steady load never grows and shrinks the same table in turn. Each
-    /// table is rehashed on its own, as when it grows. Returns how many tables shrank.
+    /// each table [`sparse`] shrinks to twice its entries, rehashed on its own as when it
+    /// grows. Returns how many tables shrank.
     pub fn shrink_sparse(&mut self) -> usize {
         let hasher = &self.hasher;
         let mut shrunk = 0;
         for t in self.shards.iter_mut() {
-            if t.capacity() > SHRINK_MIN && t.len() * 4 < t.capacity() {
+            if sparse(t.len(), t.capacity(), SHRINK_MIN) {
                 t.shrink_to(t.len() * 2, |(key, _)| Self::place(hasher.hash_one(key)).1);
                 shrunk += 1;
             }
