@@ -5,8 +5,15 @@
 /// `main`: with transparent huge pages mimalloc's growing heap took 2 MB page faults with
 /// synchronous compaction, which stalled the core for up to 200 ms under call load (p99 at
 /// 3,200 calls/s: 124 ms with THP, 4 ms without).
+#[cfg(not(feature = "heap-stats"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `cargo build --release --features heap-stats`: the same allocator, counted, for memory work
+/// (`urpd_heap_*` in the metrics; see `urpd::daemon::heap`).
+#[cfg(feature = "heap-stats")]
+#[global_allocator]
+static GLOBAL: urpd::daemon::heap::Counting<mimalloc::MiMalloc> = urpd::daemon::heap::Counting(mimalloc::MiMalloc);
 
 fn main() -> std::process::ExitCode {
     #[cfg(target_os = "linux")]

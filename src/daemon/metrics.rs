@@ -192,6 +192,12 @@ pub fn render(r: &StatusReport) -> String {
         &[(labels(&[("result", "ok")]), ok), (labels(&[("result", "failed")]), failed)],
     );
     family("urpd_draining", "gauge", "1 while the node finishes transactions after SIGTERM.", &one(u64::from(r.draining)));
+    // Only in builds with the `heap-stats` feature (see `super::heap`).
+    if let Some(h) = super::heap::snapshot() {
+        family("urpd_heap_live_bytes", "gauge", "Heap bytes requested and not yet freed (heap-stats build).", &one(h.live_bytes));
+        family("urpd_heap_peak_bytes", "gauge", "Most heap bytes held at once since the start (heap-stats build).", &one(h.peak_bytes));
+        family("urpd_heap_allocations_total", "counter", "Heap allocations since the start (heap-stats build).", &one(h.allocations));
+    }
     out
 }
 
