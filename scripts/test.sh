@@ -5,7 +5,8 @@
 #    (sipp sipsak baresip kamailio linphonec; Debian/Ubuntu packages);
 # 2. makes sure PostgreSQL answers on 127.0.0.1 (tests needing it use user
 #    postgres, database "test"); installs/starts it when needed;
-# 3. cargo fmt --check, cargo build --bins, then cargo test --no-fail-fast (unit + integration).
+# 3. cargo fmt --check, the benchmark report's rules (benches/test_report.py), cargo build --bins,
+#    then cargo test --no-fail-fast (unit + integration).
 # Exits non-zero when anything fails. All test traffic stays on 127.0.0.0/8 and ::1.
 set -euo pipefail
 
@@ -94,6 +95,9 @@ if cargo fmt --version >/dev/null 2>&1; then
 else
     echo "warning: rustfmt not installed; formatting not checked" >&2
 fi
+
+say "benchmark report rules (python3 benches/test_report.py)"
+python3 benches/test_report.py
 
 say "cargo build --bins"
 cargo build --bins

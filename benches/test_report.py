@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""benches/test_report.py - tests of benches/report.py's judgments, on made-up runs.
+
+The benchmark table decides things the README quotes (which maximum is a maximum, whether a
+goal run measured urpd or SIPp, the medians of capped pairs): those rules are tested here
+without SIPp or a server. Run by scripts/test.sh; `python3 benches/test_report.py` alone.
+"""
+import json
+import os
+import sys
+import tempfile
+import unittest
+import warnings
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+
+
+def run(server, scenario, phase, offered, achieved=None, ok=True, p99=4.0, cpu=0.01, sipp=0.3, wall=10.0, failed=0):
+    return {
+        "server": server, "scenario": scenario, "phase": phase, "offered": float(offered),
+        "achieved": float(offered if achieved is None else achieved), "pass": ok, "failed": failed,
+        "retransmissions": 0, "p50_ms": 0.0, "p90_ms": 0.0, "p99_ms": p99, "cpu_s_per_1k_tx": cpu,
+        "cpu_util": 0.2, "mem_pss_peak_kb": 1024, "x_sipp_cpu_s": sipp * wall, "wall_s": wall,
+    }
+
+
+def search(server, top, fail_at, cpu=0.01, p99=4.0, sipp_at_fail=0.5):
+    """A fixed run, passing steps up to `top`, and a failing step at `fail_at` (None: none)."""
+    r = [run(server, "register", "fixed", 500, cpu=0.03)]
+    rate = 1000
+    while rate < top:
+        r.append(run(server, "register", "step", rate))
+        rate *= 2
+    r.append(run(server, "register", "step", top, cpu=cpu, p99=p99))
+    if fail_at:
+        r.append(run(server, "register", "step", fail_at, achieved=fail_at * 0.6, ok=False, sipp=sipp_at_fail, failed=99))
+    return r
+
+
+def table(runs):
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "runs.jsonl"), "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in runs)
+        old = sys.stdout
+        sys.stdout = open(os.devnull, "w")
+        try:
+            report.summary(d)
+        finally:
+            sys.stdout.close()
+            sys.stdout = old
+        rows = json.load(open(os.path.join(d, "results.json")))["summary"]
+    return {(r["scenario"], r["figure"]): r for r in rows}
+
+
+class Quiet(unittest.TestCase):
+    def setUp(self):
+        # report.py is a script: it leaves files to the interpreter to close.
+        warnings.simplefilter("ignore", ResourceWarning)
+
+
+class Summary(Quiet):
+    def test_maximum_is_the_best_passing_step(self):
+        t = table(search("kamailio", 16000, 32000, cpu=0.008) + search("urpd", 20000, 24000, cpu=0.007))
+        row = t[("register", "max sustained rate /s (<0.1% fail)")]
+        self.assertEqual((row["urpd"], row["kamailio"], row["ratio"]), (20000.0, 16000.0, 1.25))
+        self.assertEqual(t[("register", "CPU s / 1000 tx at max rate")]["ratio"], 0.88)
+
+    def test_goal_run_against_a_real_kamailio_maximum(self):
+        runs = search("kamailio", 16000, 32000, p99=8.0) + search("urpd", 20000, 24000)
+        runs.append(run("urpd", "register", "goal", 24000, achieved=24000, p99=4.0, cpu=0.006))
+        t = table(runs)
+        self.assertEqual(t[("register", "goal: rate /s (urpd at 1.5x Kam max)")]["urpd"], 24000.0)
+        self.assertEqual(t[("register", "goal: p99 ms there (Kam: at its max)")]["kamailio"], 8.0)
+        self.assertEqual(t[("register", "goal: offered within SIPp's reach")]["urpd"], "yes")
+
+    def test_no_goal_rows_when_every_kamailio_step_passed(self):
+        # Kamailio never failed: its "maximum" is SIPp's, so 1.5x of it is no goal.
+        runs = search("kamailio", 32000, None) + search("urpd", 32000, None)
+        runs.append(run("urpd", "register", "goal", 48000, achieved=20000, ok=False))
+        t = table(runs)
+        self.assertNotIn(("register", "goal: rate /s (urpd at 1.5x Kam max)"), t)
+
+    def test_failed_goal_with_sipp_busy_is_flagged(self):
+        runs = search("kamailio", 16000, 32000) + search("urpd", 20000, 24000)
+        runs.append(run("urpd", "register", "goal", 24000, achieved=15000, ok=False, sipp=0.72))
+        t = table(runs)
+        self.assertTrue(t[("register", "goal: offered within SIPp's reach")]["urpd"].startswith("no (SIPp 72% busy"))
+
+    def test_failed_goal_with_sipp_idle_is_the_servers_limit(self):
+        runs = search("kamailio", 16000, 32000) + search("urpd", 20000, 24000)
+        runs.append(run("urpd", "register", "goal", 24000, achieved=15000, ok=False, sipp=0.5))
+        self.assertEqual(table(runs)[("register", "goal: offered within SIPp's reach")]["urpd"], "yes")
+
+    def test_skipped_goal_run_says_why(self):
+        runs = search("kamailio", 16000, 32000) + search("urpd", 16000, 20000, sipp_at_fail=0.74)
+        runs.append({"server": "urpd", "scenario": "register", "phase": "goal_skipped", "offered": 24000,
+                     "reason": "urpd step at 20000/s failed with SIPp 74% busy", "pass": False})
+        t = table(runs)
+        self.assertEqual(t[("register", "goal: offered within SIPp's reach")]["urpd"],
+                         "no (not run: urpd step at 20000/s failed with SIPp 74% busy)")
+        self.assertNotIn(("register", "goal: rate /s (urpd at 1.5x Kam max)"), t)
+
+
+class CappedPairs(Quiet):
+    def pairs(self, d, spec):
+        for i, (u, k, goal) in enumerate(spec, 1):
+            os.makedirs(os.path.join(d, f"pair{i}"))
+            runs = search("kamailio", k, k * 2 if k else None) + search("urpd", u, u * 2 if u else None)
+            if goal:
+                runs.append(run("urpd", "register", "goal", goal[0], achieved=goal[1], ok=goal[1] >= goal[0] * 0.95))
+            with open(os.path.join(d, f"pair{i}", "runs.jsonl"), "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in runs)
+
+    def summarise(self, d, n):
+        old = sys.stdout
+        sys.stdout = open(os.devnull, "w")
+        try:
+            report.capped_summary(d, "register", "30", str(n))
+        finally:
+            sys.stdout.close()
+            sys.stdout = old
+        return json.load(open(os.path.join(d, "summary.json")))
+
+    def test_medians_and_per_pair_ratios(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.pairs(d, [(20000, 16000, (24000, 16000)), (18000, 8000, None), (24000, 16000, (24000, 24000))])
+            s = self.summarise(d, 3)
+            self.assertEqual([p["ratio"] for p in s["pairs"]], [1.25, 2.25, 1.5])
+            self.assertEqual(s["median"]["urpd"], 20000.0)
+            self.assertEqual(s["median"]["kamailio"], 16000.0)
+            self.assertEqual(s["median"]["ratio"], 1.5)
+            self.assertEqual(s["median"]["ratio_of_medians"], 1.25)
+            self.assertEqual([g["passed"] for g in s["goals"]], [False, True])
+            self.assertIn("| median |", open(os.path.join(d, "summary.md")).read())
+
+    def test_a_search_without_a_failing_step_is_no_maximum(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.pairs(d, [(20000, 16000, None)])
+            # Kamailio's search never failed in pair 2 (SIPp or the step limit stopped it).
+            os.makedirs(os.path.join(d, "pair2"))
+            with open(os.path.join(d, "pair2", "runs.jsonl"), "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in search("kamailio", 32000, None) + search("urpd", 20000, 40000))
+            s = self.summarise(d, 3)  # pair 3 missing altogether (a search that did not start)
+            self.assertEqual(s["pairs"][1]["kamailio"], None)
+            self.assertEqual(s["pairs"][1]["ratio"], None)
+            self.assertEqual(s["pairs"][2]["urpd"], None)
+            self.assertEqual(s["median"]["ratio"], 1.25)
+
+
+if __name__ == "__main__":
+    unittest.main()
