@@ -134,19 +134,21 @@ class CappedPairs(Quiet):
             self.assertEqual([g["passed"] for g in s["goals"]], [False, True])
             self.assertIn("| median |", open(os.path.join(d, "summary.md")).read())
 
-    def test_a_search_without_a_failing_step_is_no_maximum(self):
+    def test_a_search_without_a_failing_step_is_a_lower_bound(self):
         with tempfile.TemporaryDirectory() as d:
             self.pairs(d, [(20000, 16000, None)])
-            # Kamailio's search never failed in pair 2 (SIPp or the step limit stopped it).
+            # Pair 2: urpd's search never failed (SIPp or the step limit stopped it).
             os.makedirs(os.path.join(d, "pair2"))
             with open(os.path.join(d, "pair2", "runs.jsonl"), "w") as f:
-                f.writelines(json.dumps(r) + "\n" for r in search("kamailio", 32000, None) + search("urpd", 20000, 40000))
+                f.writelines(json.dumps(r) + "\n" for r in search("kamailio", 16000, 32000) + search("urpd", 32000, None))
             s = self.summarise(d, 3)  # pair 3 missing altogether (a search that did not start)
-            self.assertEqual(s["pairs"][1]["kamailio"], None)
-            self.assertEqual(s["pairs"][1]["ratio"], None)
-            self.assertEqual(s["pairs"][2]["urpd"], None)
-            self.assertEqual(s["median"]["ratio"], 1.25)
-
+            self.assertEqual((s["pairs"][1]["urpd"], s["pairs"][1]["urpd_is_max"]), (32000.0, False))
+            self.assertEqual((s["pairs"][1]["ratio"], s["pairs"][1]["ratio_bound"]), (2.0, ">="))
+            self.assertEqual(s["pairs"][0]["ratio_bound"], "")
+            self.assertEqual((s["pairs"][2]["urpd"], s["pairs"][2]["ratio"]), (None, None))
+            self.assertFalse(s["median"]["urpd_all_max"])
+            md = open(os.path.join(d, "summary.md")).read()
+            self.assertIn("| 2 | urpd | ≥32,000 | 16,000 | ≥2.00 |", md)
 
 if __name__ == "__main__":
     unittest.main()
