@@ -285,7 +285,10 @@ def summary(out):
     notes = ["", "Ratios are urpd / Kamailio: for CPU, latency and memory lower is better for urpd (<1), "
              "for rates higher is better (>1). Response times come from SIPp's rtt dump (1 ms resolution, "
              "all timed transactions pooled). Memory is the sum of PSS over the server's processes "
-             "(Kamailio forks ~10 processes sharing memory; PSS counts shared pages once)."]
+             "(Kamailio forks ~10 processes sharing memory; PSS counts shared pages once). "
+             "The fixed-load CPU rows are one run each: at such low loads a run moves ±25-35% with the host, "
+             "so a ratio to quote comes from benches/lowload.sh (medians of interleaved runs), and a capped "
+             "maximum's from benches/capped.sh (interleaved pairs)."]
     m = ["# SIP benchmark: urpd vs Kamailio", ""]
     if meta:
         m += [f"- date: {meta.get('date')}", f"- mode: {meta.get('mode')}", f"- machine: {meta.get('cpu')}, {meta.get('nproc')} CPUs, {meta.get('mem')}, kernel {meta.get('kernel')}",
