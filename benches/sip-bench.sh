@@ -11,6 +11,9 @@
 #                        saturates: the max-rate search then measures the server's capacity
 #                        per PCT% of a core (needs a writable cgroup cpu controller, v1 or v2)
 #   env BISECT=N        bisections after the doubling steps (default 3, --quick 1)
+#   env GOAL_ONLY=1     with --only urpd and --out DIR: only urpd's warm-up and goal run against
+#                        the Kamailio maximum already in DIR, keeping urpd's earlier runs there
+#                        (benches/capped.sh: a goal run in the pairs where urpd went first)
 #   env KAM_CHILDREN=N  Kamailio's UDP workers (-n, default 2); with 1 it cannot reorder a 180
 #                        behind the 200, which makes SIPp abort calls (see docs/benchmarks.md)
 #   env KAM_MEM=fm|tlsf|qm  Kamailio's memory manager for shm and pkg (-x/-X, default fm: the
@@ -310,6 +313,18 @@ open(path, "w").write("".join(json.dumps(r) + "\n" for r in runs if not drop(r))
 EOF
 }
 
+# GOAL_ONLY: drop urpd's earlier goal runs of the scenarios about to be rerun, keep the rest
+forget_goal() {
+    [ -f "$OUT/runs.jsonl" ] || return 0
+    python3 - "$OUT/runs.jsonl" "$SCENARIOS" <<'EOF'
+import json, sys
+path, scen = sys.argv[1], sys.argv[2].split(",")
+runs = [json.loads(l) for l in open(path) if l.strip()]
+keep = [r for r in runs if not (r["server"] == "urpd" and r["scenario"] in scen and r["phase"] in ("goal", "goal_skipped"))]
+open(path, "w").write("".join(json.dumps(r) + "\n" for r in keep))
+EOF
+}
+
 bench_server() {   # name ip
     local server=$1 ip=$2 target=$2:$PORT
     log "=== $server on $target ($PINNING)"
@@ -324,7 +339,10 @@ bench_server() {   # name ip
     # kept in runs.jsonl, left out of the table): the first seconds of a fresh server pay for
     # first bindings, heap growth and cold caches, and made the fixed-load CPU figure of the
     # same build move 0.0435-0.0625 between runs (urpd; Kamailio likewise).
-    if want register; then
+    if want register && [ -n "${GOAL_ONLY:-}" ]; then
+    run_sipp $server $target register warmup $REG_RATE $WARM_DUR
+    goal_run $server $target register
+    elif want register; then
     run_sipp $server $target register warmup $REG_RATE $WARM_DUR
     run_sipp $server $target register fixed $REG_RATE $FIXED_DUR
     g=0; [ "$(last_pass)" = 1 ] && g=$REG_RATE
@@ -345,9 +363,11 @@ bench_server() {   # name ip
     local uas=$!; BG+=($uas)
     sleep 1
     run_sipp $server $target call warmup $CALL_RATE $WARM_DUR
+    if [ -z "${GOAL_ONLY:-}" ]; then
     run_sipp $server $target call fixed $CALL_RATE $FIXED_DUR
     g=0; [ "$(last_pass)" = 1 ] && g=$CALL_RATE
     step_up $server $target call $((CALL_RATE * 2)) $g
+    fi
     goal_run $server $target call
     kill $uas 2>/dev/null; wait $uas 2>/dev/null
     fi
@@ -405,7 +425,13 @@ EOF
 for s in kamailio urpd; do
     [ -n "$ONLY" ] && [ "$ONLY" != $s ] && continue
     ip=$URPD_IP; [ $s = kamailio ] && ip=$KAM_IP
-    forget_runs $s
+    if [ -n "${GOAL_ONLY:-}" ]; then
+        [ $s = urpd ] || continue
+        # keep urpd's search in OUT: only the goal run is added (replacing an earlier one)
+        forget_goal
+    else
+        forget_runs $s
+    fi
     bench_server $s $ip
 done
 fix_bindings_after
