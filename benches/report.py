@@ -171,6 +171,20 @@ def run(**kw):
 SCEN = [("register", "REGISTER with digest (401 + 200)"), ("call", "proxied call INVITE/407/ACK/INVITE/100/180/200/ACK/BYE/200"), ("options", "OPTIONS to the server")]
 
 
+def search_steps(runs, server, scen):
+    """The runs of one server's maximum-rate search for `scen`: the fixed load and the steps."""
+    return [r for r in runs if r["server"] == server and r["scenario"] == scen and r["phase"] in ("fixed", "step")]
+
+
+def search_top(steps):
+    """The best passing run of a search (None without one) and whether it is a maximum: it is
+    not when no step failed (SIPp or the step limit stopped the search: a lower bound)."""
+    good = [r for r in steps if r["pass"]]
+    if not good:
+        return None, False
+    return max(good, key=lambda r: r["achieved"]), not all(r["pass"] for r in steps)
+
+
 def summary(out):
     runs = [json.loads(l) for l in open(os.path.join(out, "runs.jsonl")) if l.strip()]
     meta = json.load(open(os.path.join(out, "meta.json"))) if os.path.exists(os.path.join(out, "meta.json")) else {}
@@ -196,10 +210,9 @@ def summary(out):
                 put(scen, "CPU s / 1000 tx", s, r["cpu_s_per_1k_tx"], "lower")
                 put(scen, "server CPU util", s, r["cpu_util"], "lower")
                 put(scen, "peak memory PSS MB", s, round(r["mem_pss_peak_kb"] / 1024, 1), "lower")
-            steps = [r for r in runs if r["server"] == s and r["scenario"] == scen and r["phase"] in ("fixed", "step")]
-            good = [r for r in steps if r["pass"]]
+            steps = search_steps(runs, s, scen)
             if steps:
-                best = max(good, key=lambda r: r["achieved"]) if good else None
+                best, _ = search_top(steps)
                 put(scen, "max sustained rate /s (<0.1% fail)", s, best["achieved"] if best else 0, "higher")
                 put(scen, "p99 ms at max rate", s, best["p99_ms"] if best else None, "lower")
                 put(scen, "CPU s / 1000 tx at max rate", s, best["cpu_s_per_1k_tx"] if best else None, "lower")
@@ -304,20 +317,11 @@ def capped_summary(base, scen, pct, pairs):
     ratio, the medians and the goal runs; writes base/summary.md and base/summary.json."""
     import statistics
     pairs = int(pairs)
-    def top(runs, server):
-        """The best passing run of a search and whether it is a maximum: it is not when no step
-        failed (SIPp or the step limit stopped the search; the rate is then a lower bound)."""
-        steps = [r for r in runs if r["server"] == server and r["scenario"] == scen and r["phase"] in ("fixed", "step")]
-        good = [r for r in steps if r["pass"]]
-        if not good:
-            return None, False
-        return max(good, key=lambda r: r["achieved"]), not all(r["pass"] for r in steps)
-
     rows, goals = [], []
     for i in range(1, pairs + 1):
         p = os.path.join(base, f"pair{i}", "runs.jsonl")
         runs = [json.loads(l) for l in open(p) if l.strip()] if os.path.exists(p) else []
-        (u, u_max), (k, k_max) = top(runs, "urpd"), top(runs, "kamailio")
+        (u, u_max), (k, k_max) = search_top(search_steps(runs, "urpd", scen)), search_top(search_steps(runs, "kamailio", scen))
         # A ratio over a lower bound is a bound itself: ">=" when only urpd's search never failed.
         bound = "" if (u_max and k_max) else ">=" if (k_max and not u_max) else "<=" if (u_max and not k_max) else "?"
         rows.append(dict(pair=i, first="kamailio" if i % 2 else "urpd",

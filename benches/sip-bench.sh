@@ -299,29 +299,19 @@ print('' if not f else 'urpd step at %d/s failed with SIPp %.0f%% busy' % (f[0][
 
 want() { case ",$SCENARIOS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
-# drop earlier runs of the scenarios about to be rerun (same server) from an existing OUT
-forget_runs() {   # server
+# forget_runs SERVER [PHASES]: drop that server's earlier runs of the scenarios about to be
+# rerun from an existing OUT; with PHASES (comma-separated), only runs of those phases
+# (GOAL_ONLY keeps urpd's search and replaces its goal run)
+forget_runs() {
     [ -f "$OUT/runs.jsonl" ] || return 0
-    python3 - "$OUT/runs.jsonl" "$1" "$SCENARIOS" <<'EOF'
+    python3 - "$OUT/runs.jsonl" "$1" "$SCENARIOS" "${2:-}" <<'EOF'
 import json, sys
-path, server, scen = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+path, server, scen, phases = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4]
 def drop(r):
     s = "bindings" if r["phase"] == "bindings" else r["scenario"]
-    return r["server"] == server and s in scen
+    return r["server"] == server and s in scen and (not phases or r["phase"] in phases.split(","))
 runs = [json.loads(l) for l in open(path) if l.strip()]
 open(path, "w").write("".join(json.dumps(r) + "\n" for r in runs if not drop(r)))
-EOF
-}
-
-# GOAL_ONLY: drop urpd's earlier goal runs of the scenarios about to be rerun, keep the rest
-forget_goal() {
-    [ -f "$OUT/runs.jsonl" ] || return 0
-    python3 - "$OUT/runs.jsonl" "$SCENARIOS" <<'EOF'
-import json, sys
-path, scen = sys.argv[1], sys.argv[2].split(",")
-runs = [json.loads(l) for l in open(path) if l.strip()]
-keep = [r for r in runs if not (r["server"] == "urpd" and r["scenario"] in scen and r["phase"] in ("goal", "goal_skipped"))]
-open(path, "w").write("".join(json.dumps(r) + "\n" for r in keep))
 EOF
 }
 
@@ -428,7 +418,7 @@ for s in kamailio urpd; do
     if [ -n "${GOAL_ONLY:-}" ]; then
         [ $s = urpd ] || continue
         # keep urpd's search in OUT: only the goal run is added (replacing an earlier one)
-        forget_goal
+        forget_runs urpd goal,goal_skipped
     else
         forget_runs $s
     fi

@@ -42,15 +42,20 @@ def table(runs):
     with tempfile.TemporaryDirectory() as d:
         with open(os.path.join(d, "runs.jsonl"), "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in runs)
-        old = sys.stdout
-        sys.stdout = open(os.devnull, "w")
-        try:
-            report.summary(d)
-        finally:
-            sys.stdout.close()
-            sys.stdout = old
+        quietly(report.summary, d)
         rows = json.load(open(os.path.join(d, "results.json")))["summary"]
     return {(r["scenario"], r["figure"]): r for r in rows}
+
+
+def quietly(fn, *args):
+    """Runs a report.py command without its printed table."""
+    old = sys.stdout
+    sys.stdout = open(os.devnull, "w")
+    try:
+        fn(*args)
+    finally:
+        sys.stdout.close()
+        sys.stdout = old
 
 
 class Quiet(unittest.TestCase):
@@ -113,13 +118,7 @@ class CappedPairs(Quiet):
                 f.writelines(json.dumps(r) + "\n" for r in runs)
 
     def summarise(self, d, n):
-        old = sys.stdout
-        sys.stdout = open(os.devnull, "w")
-        try:
-            report.capped_summary(d, "register", "30", str(n))
-        finally:
-            sys.stdout.close()
-            sys.stdout = old
+        quietly(report.capped_summary, d, "register", "30", str(n))
         return json.load(open(os.path.join(d, "summary.json")))
 
     def test_medians_and_per_pair_ratios(self):
