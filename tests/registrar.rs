@@ -28,8 +28,9 @@ fn register_raw(peer: &UdpPeer, node: &Node, user: &str, password: &str, call_id
 }
 
 /// The registrar answers an authenticated REGISTER without holding a transaction for Timer J
-/// (src/proxy/answered.rs); a retransmission must still get its 200 (RFC 3261 §8.2.7 rules
-/// out a stateless registrar), and a copy with another Contact must change nothing.
+/// (the nonce keeper remembers which request spent each nonce-count: src/auth/nonce.rs); a
+/// retransmission must still get its 200 (RFC 3261 §8.2.7 rules out a stateless registrar),
+/// and a copy with another Contact must change nothing.
 #[test]
 fn a_retransmitted_register_gets_its_200_again_and_changes_nothing() {
     let node = Node::builder().user("alice", "alicepw").md5_only().start("127.1.9.1", 5060);

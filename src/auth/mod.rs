@@ -19,7 +19,7 @@ mod verify;
 pub(crate) use algorithm::{hex_into, hex_string};
 pub use algorithm::{Algorithm, AlgorithmError};
 pub use header::{Challenge, DigestCredentials, NonceCount, ParseError};
-pub use nonce::{NonceId, NonceKeeper, NonceStatus, DEFAULT_MAX_TRACKED_NONCES};
+pub use nonce::{request_fingerprint, NcRecord, NonceId, NonceKeeper, NonceStatus, DEFAULT_MAX_TRACKED_NONCES};
 pub use verify::{ha1, AuthConfig, Authenticator, Reason, StoredCredentials, Verdict};
 
 #[cfg(test)]

@@ -14,6 +14,16 @@
 //! used before a restart with the same secret), so it is reported Stale rather than trusted —
 //! a replay can never be accepted because its record was dropped.
 //!
+//! Each entry also remembers which request used its last count (a fingerprint of its
+//! transaction: top Via branch and sent-by, Call-ID, CSeq) and when, so that a retransmission
+//! of that request is told apart from a replay: same nonce, same count, same transaction,
+//! within the retransmission window (Timer J) → [`NcRecord::Retransmission`]. This is how the
+//! registrar answers REGISTER without keeping a server transaction (RFC 3261 §8.2.7 still
+//! holds: a retransmission is not processed again) at no cost beyond the lookup the replay
+//! check makes anyway; the fingerprint needs no key, because matching it needs the verified
+//! digest of the same nonce and count, which only the original request (or a byte copy of it,
+//! answered the same read-only way) carries.
+//!
 //! The map is a hash map with a queue in recording order beside it (eviction and expiry pop
 //! the front), not an ordered map: at 8,000 REGISTER/s it holds its full 100k entries, and the
 //! B-tree's descent was ~1.8% of the CPU (perf). Recording order is nearly issue order; when
@@ -26,6 +36,9 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+
+use crate::transaction::DigestHasher;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -40,11 +53,42 @@ const NONCE_LEN: usize = SIGNED_LEN + MAC_LEN;
 pub const DEFAULT_MAX_TRACKED_NONCES: usize = 100_000;
 
 /// Identity of one of our nonces, as decoded from its text; ordered oldest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct NonceId {
     /// Unix seconds at which the nonce was issued.
     pub issued_at: u64,
     random: [u8; RAND_LEN],
+}
+
+impl Hash for NonceId {
+    // Only the random part: 8 bytes from the CSPRNG under our MAC (a peer cannot choose them),
+    // taken as the hash itself by `DigestHasher` — no SipHash over 24 bytes per lookup.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(u64::from_ne_bytes(self.random) ^ self.issued_at);
+    }
+}
+
+/// What one tracked nonce remembers.
+#[derive(Debug, Clone, Copy)]
+struct Tracked {
+    /// The highest count accepted.
+    nc: u32,
+    /// When that count was accepted (unix seconds, low 32 bits).
+    at: u32,
+    /// The fingerprint of the request that used it; 0 for none (see [`NcRecord`]).
+    request: u64,
+}
+
+/// What recording a nonce-count found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NcRecord {
+    /// A count higher than any before: accepted and recorded.
+    Fresh,
+    /// The count last accepted, by the same request (same fingerprint) within the
+    /// retransmission window: a retransmission, to be answered as before and not processed.
+    Retransmission,
+    /// A count already spent by another request, or too late: refused.
+    Replay,
 }
 
 /// Result of checking a nonce string.
@@ -66,7 +110,9 @@ pub struct NonceKeeper {
     key_id: [u8; KEY_ID_LEN],
     ttl_secs: u64,
     max_tracked: usize,
-    tracked: HashMap<NonceId, u32>,
+    /// How long a request's retransmissions are recognised (Timer J), in seconds.
+    retransmit_window: u64,
+    tracked: HashMap<NonceId, Tracked, DigestHasher>,
     /// The tracked nonces in the order they were first recorded.
     order: VecDeque<NonceId>,
     /// Untracked nonces issued before this time may have been evicted; see module doc.
@@ -118,7 +164,8 @@ impl NonceKeeper {
             key_id,
             ttl_secs,
             max_tracked: DEFAULT_MAX_TRACKED_NONCES,
-            tracked: HashMap::new(),
+            retransmit_window: 32,
+            tracked: HashMap::default(),
             order: VecDeque::new(),
             floor,
         }
@@ -127,6 +174,11 @@ impl NonceKeeper {
     /// Sets the cap on tracked nonces (minimum 1).
     pub fn set_max_tracked(&mut self, max: usize) {
         self.max_tracked = max.max(1);
+    }
+
+    /// Sets how long a request's retransmissions are recognised (Timer J: 64·T1 over UDP).
+    pub fn set_retransmit_window(&mut self, secs: u64) {
+        self.retransmit_window = secs;
     }
 
     /// Nonce lifetime in seconds.
@@ -201,17 +253,28 @@ impl NonceKeeper {
     /// strictly greater than every count accepted before for this nonce. Call only after the
     /// response was proven correct, so unauthenticated peers cannot fill the map.
     pub fn record_nc(&mut self, id: NonceId, nc: u32, now: u64) -> bool {
+        self.record(id, nc, now, None) == NcRecord::Fresh
+    }
+
+    /// Like [`record_nc`](Self::record_nc), for a request with fingerprint `request` (see
+    /// [`request_fingerprint`]; `None` where retransmissions are absorbed elsewhere: streams,
+    /// methods with a server transaction): the last count again from the same request within
+    /// the retransmission window is a [`NcRecord::Retransmission`], not a replay.
+    pub fn record(&mut self, id: NonceId, nc: u32, now: u64, request: Option<u64>) -> NcRecord {
         self.purge_expired(now);
-        if let Some(last) = self.tracked.get_mut(&id) {
-            if nc <= *last {
-                return false;
+        // 0 marks "no request": a real fingerprint of 0 only loses its retransmission match.
+        let fp = request.unwrap_or(0);
+        if let Some(t) = self.tracked.get_mut(&id) {
+            if nc > t.nc {
+                *t = Tracked { nc, at: now as u32, request: fp };
+                return NcRecord::Fresh;
             }
-            *last = nc;
-            return true;
+            let recent = (now as u32).wrapping_sub(t.at) as u64 <= self.retransmit_window;
+            return if nc == t.nc && fp != 0 && t.request == fp && recent { NcRecord::Retransmission } else { NcRecord::Replay };
         }
         // Not tracked: if it predates the floor we cannot know it was unused (see check()).
         if id.issued_at < self.floor || nc == 0 {
-            return false;
+            return NcRecord::Replay;
         }
         while self.tracked.len() >= self.max_tracked {
             match self.order.pop_front() {
@@ -222,9 +285,9 @@ impl NonceKeeper {
                 None => break,
             }
         }
-        self.tracked.insert(id, nc);
+        self.tracked.insert(id, Tracked { nc, at: now as u32, request: fp });
         self.order.push_back(id);
-        true
+        NcRecord::Fresh
     }
 
     /// Drops entries of nonces past their TTL: those nonces are Stale anyway.
@@ -237,6 +300,28 @@ impl NonceKeeper {
             self.order.pop_front();
         }
     }
+}
+
+/// A fingerprint of one request's transaction for [`NonceKeeper::record`]: its parts (top
+/// Via branch and sent-by, Call-ID, CSeq) folded eight bytes at a time. Not keyed, and need
+/// not be (see the module doc); never 0, which means "none".
+pub fn request_fingerprint(parts: &[&[u8]]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h: u64 = 0;
+    for part in parts {
+        let mut chunks = part.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        let mut w = [0u8; 8];
+        let rest = chunks.remainder();
+        w[..rest.len()].copy_from_slice(rest);
+        // The length goes in too, so ("ab", "c") and ("a", "bc") differ.
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(w) ^ ((part.len() as u64) << 56)).wrapping_mul(K);
+    }
+    (h ^ (h >> 29)).max(1)
 }
 
 #[cfg(test)]
@@ -281,6 +366,36 @@ mod tests {
         for junk in ["", "xyz", &n[..70], &format!("{n}00"), "€€"] {
             assert_eq!(k.check(junk, T0), NonceStatus::Invalid);
         }
+    }
+
+    #[test]
+    fn the_same_request_again_is_a_retransmission_within_the_window_only() {
+        let mut k = keeper();
+        k.set_retransmit_window(32);
+        let id = id_of(&k, &k.issue(T0), T0);
+        let a = request_fingerprint(&[b"z9hG4bK-1127.0.0.1", b"cid@host", b"2"]);
+        let b = request_fingerprint(&[b"z9hG4bK-2127.0.0.1", b"cid@host", b"3"]);
+        assert_ne!(a, b);
+        assert_eq!(k.record(id, 1, T0, Some(a)), NcRecord::Fresh);
+        // A byte copy (same transaction, same count): a retransmission, as often as it comes.
+        assert_eq!(k.record(id, 1, T0 + 1, Some(a)), NcRecord::Retransmission);
+        assert_eq!(k.record(id, 1, T0 + 32, Some(a)), NcRecord::Retransmission);
+        // Another transaction with the spent count, one without a fingerprint, or too late.
+        assert_eq!(k.record(id, 1, T0 + 2, Some(b)), NcRecord::Replay);
+        assert_eq!(k.record(id, 1, T0 + 2, None), NcRecord::Replay);
+        assert_eq!(k.record(id, 1, T0 + 33, Some(a)), NcRecord::Replay);
+        // The next count is fresh and moves the remembered request on.
+        assert_eq!(k.record(id, 2, T0 + 40, Some(b)), NcRecord::Fresh);
+        assert_eq!(k.record(id, 1, T0 + 40, Some(a)), NcRecord::Replay);
+        assert_eq!(k.record(id, 2, T0 + 41, Some(b)), NcRecord::Retransmission);
+    }
+
+    #[test]
+    fn fingerprints_separate_their_parts_and_are_never_zero() {
+        assert_ne!(request_fingerprint(&[b"ab", b"c"]), request_fingerprint(&[b"a", b"bc"]));
+        assert_ne!(request_fingerprint(&[b"12345678", b""]), request_fingerprint(&[b"1234567", b"8"]));
+        assert_ne!(request_fingerprint(&[]), 0);
+        assert_ne!(request_fingerprint(&[b""]), 0);
     }
 
     #[test]

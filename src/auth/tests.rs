@@ -55,7 +55,7 @@ fn alice() -> StoredCredentials {
 
 fn run(a: &mut Authenticator, now: u64, header: &str, stored: Option<&StoredCredentials>) -> Verdict {
     let creds = DigestCredentials::parse(header).unwrap();
-    a.verify(now, "REGISTER", RURI, &creds, stored)
+    a.verify(now, "REGISTER", RURI, &creds, stored, None)
 }
 
 fn challenge_for(a: &Authenticator, now: u64, alg: Algorithm) -> String {
@@ -171,9 +171,9 @@ fn semantic_rejections() {
     assert_eq!(run(&mut a, T0, &other_realm, Some(&st)), Verdict::Rejected(Reason::RealmMismatch));
 
     let creds = DigestCredentials::parse(&good).unwrap();
-    assert_eq!(a.verify(T0, "REGISTER", "sip:other.example", &creds, Some(&st)), Verdict::Rejected(Reason::UriMismatch));
+    assert_eq!(a.verify(T0, "REGISTER", "sip:other.example", &creds, Some(&st), None), Verdict::Rejected(Reason::UriMismatch));
     // Method is covered by the hash.
-    assert_eq!(a.verify(T0, "INVITE", RURI, &creds, Some(&st)), Verdict::Rejected(Reason::WrongResponse));
+    assert_eq!(a.verify(T0, "INVITE", RURI, &creds, Some(&st), None), Verdict::Rejected(Reason::WrongResponse));
 
     let no_qop = good.replace(", qop=auth", "");
     assert_eq!(run(&mut a, T0, &no_qop, Some(&st)), Verdict::Rejected(Reason::MissingQop));

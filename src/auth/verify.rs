@@ -9,7 +9,7 @@
 
 use super::algorithm::Algorithm;
 use super::header::{Challenge, DigestCredentials};
-use super::nonce::{NonceKeeper, NonceStatus, DEFAULT_MAX_TRACKED_NONCES};
+use super::nonce::{NcRecord, NonceKeeper, NonceStatus, DEFAULT_MAX_TRACKED_NONCES};
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
@@ -79,6 +79,13 @@ impl AuthConfig {
 pub enum Verdict {
     /// The response is correct, fresh and not replayed.
     Authenticated {
+        /// The authenticated username, as sent.
+        username: String,
+    },
+    /// The response is correct and repeats the count its nonce last accepted, from the same
+    /// request within the retransmission window: a retransmission of a request already
+    /// processed (answer it as before, read-only; see `NonceKeeper::record`).
+    Retransmission {
         /// The authenticated username, as sent.
         username: String,
     },
@@ -170,6 +177,11 @@ impl Authenticator {
         Authenticator { config, nonces, opaque, dummy_md5: hex::encode(d16), dummy_sha256: hex::encode(d32) }
     }
 
+    /// How long a request's retransmissions are recognised (Timer J), in seconds.
+    pub fn set_retransmit_window(&mut self, secs: u64) {
+        self.nonces.set_retransmit_window(secs);
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &AuthConfig {
         &self.config
@@ -198,8 +210,10 @@ impl Authenticator {
     ///
     /// Checks, in order: realm, algorithm (supported and offered), qop=auth, uri, nonce
     /// signature; then the response in constant time (against a dummy HA1 if the user is
-    /// unknown); then nonce freshness (→ `Stale`); then nc replay. `opaque` is not enforced:
-    /// it carries nothing the signed nonce does not already protect.
+    /// unknown); then nonce freshness (→ `Stale`); then nc replay, where `request` (a
+    /// [`request_fingerprint`](super::request_fingerprint), or `None`) lets a retransmission
+    /// of the request that spent the count through (→ `Retransmission`). `opaque` is not
+    /// enforced: it carries nothing the signed nonce does not already protect.
     pub fn verify(
         &mut self,
         now: u64,
@@ -207,6 +221,7 @@ impl Authenticator {
         request_uri: &str,
         creds: &DigestCredentials<'_>,
         stored: Option<&StoredCredentials>,
+        request: Option<u64>,
     ) -> Verdict {
         if creds.realm != self.config.realm {
             return Verdict::Rejected(Reason::RealmMismatch);
@@ -267,9 +282,10 @@ impl Authenticator {
             // Invalid was rejected above; only Stale reaches here.
             NonceStatus::Stale | NonceStatus::Invalid => return Verdict::Stale,
         };
-        if !self.nonces.record_nc(id, nc.value, now) {
-            return Verdict::Rejected(Reason::ReplayedNc);
+        match self.nonces.record(id, nc.value, now, request) {
+            NcRecord::Fresh => Verdict::Authenticated { username: creds.username.to_string() },
+            NcRecord::Retransmission => Verdict::Retransmission { username: creds.username.to_string() },
+            NcRecord::Replay => Verdict::Rejected(Reason::ReplayedNc),
         }
-        Verdict::Authenticated { username: creds.username.to_string() }
     }
 }

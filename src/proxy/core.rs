@@ -82,6 +82,15 @@ impl Principal {
     }
 }
 
+/// What the digest check found for a request it let through.
+enum Authorized {
+    /// A request to process, from this principal.
+    New(Principal),
+    /// The retransmission of a REGISTER already processed (same nonce, count and transaction):
+    /// answer it again, read-only.
+    Retransmission,
+}
+
 /// Settings of the core.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
@@ -144,8 +153,6 @@ pub struct Core {
     pub(super) dialogs: HashMap<String, (String, u64)>,
     /// The case of the call being dispatched right now (consumed by `begin_call`).
     pub(super) dispatching_case: Option<String>,
-    /// REGISTERs answered 200 without a transaction, to recognise their retransmissions.
-    pub(super) answered: super::answered::Answered,
     /// Counters for status and metrics.
     pub stats: Stats,
 }
@@ -164,7 +171,10 @@ impl Core {
         now: Now,
     ) -> Self {
         let limiter = RateLimiter::new(cfg.rate_limit.0, cfg.rate_limit.1);
-        let timer_j = txl.config().t1 * 64;
+        // A REGISTER answered 200 keeps no transaction: its retransmissions, for Timer J, are
+        // recognised by the nonce-count it spent (NonceKeeper::record).
+        let mut auth = auth;
+        auth.set_retransmit_window((txl.config().t1 * 64).as_secs().max(1));
         Core {
             cfg,
             me,
@@ -188,7 +198,6 @@ impl Core {
             parked: HashMap::new(),
             dialogs: HashMap::new(),
             dispatching_case: None,
-            answered: super::answered::Answered::new(timer_j),
             stats: Stats::default(),
         }
     }
@@ -269,7 +278,6 @@ impl Core {
             let expired = self.location.expire(now.unix);
             self.changes.extend(expired);
             self.limiter.sweep(now.mono);
-            self.answered.sweep(now.mono);
             self.txl.shrink_sparse();
         }
         self.drain_events(now);
@@ -427,7 +435,7 @@ impl Core {
 
     /// Answers a non-INVITE `req` with a final response and ends its transaction at once: for
     /// answers that need no transaction state (challenges, OPTIONS, a REGISTER's 200, whose
-    /// retransmissions `answered` recognises).
+    /// retransmissions the nonce-count they spent recognises).
     fn reply_and_end(&mut self, tx: TxId, req: &Request, status: u16, extra: Vec<(HeaderName, String)>) {
         let resp = self.build_reply(req, status, reason_phrase(status), extra);
         if let Err(e) = self.txl.respond_and_end(tx, resp) {
@@ -587,8 +595,27 @@ impl Core {
 
     /// Like `authorized`, telling who the request is from.
     fn authorize(&mut self, now: Now, tx: TxId, req: &Request, from: Peer, register: bool) -> Option<Principal> {
+        match self.authorize_request(now, tx, req, from, register, None)? {
+            Authorized::New(p) => Some(p),
+            // Only a fingerprinted request can be one (`request` is None here).
+            Authorized::Retransmission => None,
+        }
+    }
+
+    /// The digest check. `request` is the fingerprint of a REGISTER answered without a
+    /// transaction (see `on_register`): with it, a retransmission of a request already
+    /// processed comes back as [`Authorized::Retransmission`].
+    fn authorize_request(
+        &mut self,
+        now: Now,
+        tx: TxId,
+        req: &Request,
+        from: Peer,
+        register: bool,
+        request: Option<u64>,
+    ) -> Option<Authorized> {
         if self.cfg.trusted.contains(from.addr.ip()) {
-            return Some(Principal::Trusted);
+            return Some(Authorized::New(Principal::Trusted));
         }
         let (hdr, status, chal) = if register {
             (HeaderName::Authorization, 401, HeaderName::WwwAuthenticate)
@@ -601,11 +628,12 @@ impl Core {
         let creds_hdr = req.headers.get_all(&hdr).filter_map(|v| DigestCredentials::parse(v).ok()).find(|c| c.realm == realm);
         if let Some(c) = creds_hdr {
             let stored = self.creds.lookup(&c.username);
-            match self.auth.verify(now.unix, req.method.as_str(), req.uri.as_str(), &c, stored.as_deref()) {
-                Verdict::Authenticated { username } => {
+            let verdict = self.auth.verify(now.unix, req.method.as_str(), req.uri.as_str(), &c, stored.as_deref(), request);
+            match verdict {
+                Verdict::Authenticated { ref username } | Verdict::Retransmission { ref username } => {
                     // The identity asserted must be the one authenticated (Kamailio's
                     // check_from / check_to) — except a gateway's calls, whose From is the citizen.
-                    let gateway = !register && self.creds.is_gateway(&username);
+                    let gateway = !register && self.creds.is_gateway(username);
                     let claimed = req.addr_uri(if register { &HeaderName::To } else { &HeaderName::From });
                     let claimed_user = claimed.as_ref().and_then(|u| u.user()).map(crate::sip::uri::unescape);
                     if !gateway && claimed_user.as_deref() != Some(username.as_str()) {
@@ -613,7 +641,10 @@ impl Core {
                         self.reply(now, tx, req, 403, vec![]);
                         return None;
                     }
-                    return Some(Principal::User { name: username, gateway });
+                    return Some(match verdict {
+                        Verdict::Authenticated { username } => Authorized::New(Principal::User { name: username, gateway }),
+                        _ => Authorized::Retransmission,
+                    });
                 }
                 Verdict::Stale => stale = true,
                 Verdict::Rejected(reason) => {
@@ -655,29 +686,31 @@ impl Core {
             self.reply(now, tx, &req, 420, vec![(HeaderName::Unsupported, require.join(", "))]);
             return;
         }
-        // A retransmission of a REGISTER answered 200 statelessly: the same 200 again, from the
-        // current bindings, without re-running authentication (its nonce-count is spent) or the
-        // registrar (its CSeq is no longer new). Only a request that can be answered 200 can be
-        // such a retransmission: one with credentials, or from a trusted peer. The rest (half of
-        // all REGISTERs: the first of each challenge round) is challenged again, statelessly, so
-        // its digest is not computed (~1,000 instructions of keyed SipHash each).
-        let may_succeed = req.headers.get(&HeaderName::Authorization).is_some() || self.cfg.trusted.contains(from.addr.ip());
-        let digest = if from.protocol.is_reliable() || !may_succeed {
+        // Over UDP an authenticated REGISTER is answered 200 without keeping a transaction for
+        // Timer J (one per REGISTER was ~1.5 KB held 32 s; Kamailio's `save()` answers with
+        // `sl`). RFC 3261 §8.2.7 still rules out processing a retransmission again: the nonce
+        // keeper remembers which request spent each nonce-count (a fingerprint of its
+        // transaction), so the same request again is told from a replay and gets the same 200
+        // from the current bindings, read-only — a copy with another Contact changes nothing,
+        // as a transaction's cached response would not have. Trusted peers (no digest), RFC
+        // 2543 peers (no unique branch) and streams keep a transaction.
+        let request = if from.protocol.is_reliable() || req.headers.get(&HeaderName::Authorization).is_none() {
             None
         } else {
-            self.txl.server_key(tx).and_then(|k| self.answered.digest(k, &req))
+            self.txl.server_key(tx).and_then(|k| register_fingerprint(k, &req))
         };
-        if digest.is_some_and(|d| self.answered.contains(now.mono, d)) {
-            self.stats.register_retransmissions += 1;
-            let aor = req.addr_uri(&HeaderName::To).and_then(|u| aor_key(&u));
-            let current = aor.map(|aor| self.location.lookup(&aor, now.unix)).unwrap_or_default();
-            let extra = register_ok_headers(current, now);
-            self.reply_and_end(tx, &req, 200, extra);
-            return;
-        }
-        if !self.authorized(now, tx, &req, from, true) {
-            return;
-        }
+        let principal = match self.authorize_request(now, tx, &req, from, true, request) {
+            None => return,
+            Some(Authorized::Retransmission) => {
+                self.stats.register_retransmissions += 1;
+                let aor = req.addr_uri(&HeaderName::To).and_then(|u| aor_key(&u));
+                let current = aor.map(|aor| self.location.lookup(&aor, now.unix)).unwrap_or_default();
+                let extra = register_ok_headers(current, now);
+                self.reply_and_end(tx, &req, 200, extra);
+                return;
+            }
+            Some(Authorized::New(p)) => p,
+        };
         let aor = req.addr_uri(&HeaderName::To).and_then(|u| aor_key(&u));
         let Some(aor) = aor else {
             self.reply(now, tx, &req, 404, vec![]);
@@ -688,10 +721,8 @@ impl Core {
                 let extra = register_ok_headers(&outcome.current, now);
                 self.changes.extend(outcome.changes);
                 self.stats.registers_ok += 1;
-                // Over UDP the 200 is remembered as a digest instead of a transaction held for
-                // Timer J (see `answered`); streams have no retransmissions to absorb.
-                if let (Some(d), false) = (digest, from.protocol.is_reliable()) {
-                    self.answered.insert(now.mono, d);
+                // Fingerprinted (above): its retransmissions are recognised without a transaction.
+                if request.is_some() && principal != Principal::Trusted {
                     self.reply_and_end(tx, &req, 200, extra);
                 } else {
                     self.reply(now, tx, &req, 200, extra);
@@ -1085,6 +1116,17 @@ impl ToTag {
     fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
+}
+
+/// The fingerprint of a REGISTER's transaction for the nonce keeper (see `on_register`): top
+/// Via branch and sent-by (from the server key the transaction layer built), Call-ID and CSeq.
+/// `None` for an RFC 2543 key, which has no unique branch to tell a retransmission by.
+fn register_fingerprint(key: &crate::transaction::ServerKey, req: &Request) -> Option<u64> {
+    let crate::transaction::ServerKey::Rfc3261 { branch_host, port, .. } = key else { return None };
+    let port = port.unwrap_or(0).to_le_bytes();
+    let call_id = req.call_id().map(|c| c.as_str()).unwrap_or("");
+    let cseq = req.headers.get(&HeaderName::CSeq).map(|c| c.as_str()).unwrap_or("");
+    Some(crate::auth::request_fingerprint(&[branch_host.as_bytes(), &port, call_id.as_bytes(), cseq.as_bytes()]))
 }
 
 /// The headers of a 200 to REGISTER (§10.3 step 8): every current binding, and Date.

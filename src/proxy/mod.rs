@@ -2,7 +2,6 @@
 //! answers, forwarding), `forward` rewrites messages for the next hop, `context` keeps the state
 //! of forked requests, `identity` knows the node's own addresses.
 
-pub mod answered;
 pub mod case;
 pub mod context;
 pub mod core;

@@ -199,8 +199,8 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     }
 }
 
-/// A `BuildHasher` for `u64` keys that are already unpredictable digests (keyed SipHash
-/// outputs): it passes them through instead of hashing them again. Other input is folded in
+/// A `BuildHasher` for `u64` keys that are already unpredictable (keyed digests, the random
+/// part of our signed nonces): it passes them through instead of hashing them again. Other input is folded in
 /// with FNV-1a, so it stays a valid, if weak, hasher for anything else.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DigestHasher;
