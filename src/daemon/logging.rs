@@ -21,6 +21,7 @@ use std::fmt::{self, Write as _};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::registry::LookupSpan;
@@ -28,23 +29,62 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Safe to call once; later calls are ignored.
 pub fn init(level: &str, format: &str) {
-    // sqlx logs every statement at debug: keep it quiet unless RUST_LOG asks for it.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=warn")));
+    let filter = Filter::new(level);
     let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Everything passes the builder's own filter; `filter`, layered on top, decides.
+    let builder = tracing_subscriber::fmt().with_max_level(LevelFilter::TRACE).with_writer(std::io::stderr);
     if format == "json" {
-        let _ = builder.json().with_current_span(true).try_init();
-        return;
+        return filter.install(builder.json().with_current_span(true).finish());
     }
     let builder = builder.fmt_fields(PlainFields);
-    let _ = if stderr_is_journal() {
+    if stderr_is_journal() {
         let inner = tracing_subscriber::fmt::format().without_time().with_ansi(false);
-        builder.with_ansi(false).event_format(JournalPrefix(inner)).try_init()
+        filter.install(builder.with_ansi(false).event_format(JournalPrefix(inner)).finish())
     } else if under_systemd {
-        builder.without_time().with_ansi(false).try_init()
+        filter.install(builder.without_time().with_ansi(false).finish())
     } else {
-        builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
-    };
+        filter.install(builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).finish())
+    }
+}
+
+/// Which events and spans are logged.
+///
+/// `RUST_LOG` gets the full `EnvFilter` syntax (span and field directives too). The configured
+/// level (`[log] level`: a level, or `target=level` pairs) is a static `Targets` filter when it
+/// parses as one: `EnvFilter` takes four lock-guarded map lookups per span (new, enter, exit,
+/// close) to serve span directives even when it has none, and every SIP transaction opens a
+/// span at info.
+enum Filter {
+    /// Full directive syntax, dynamic per span.
+    Env(EnvFilter),
+    /// Static: decided once per callsite.
+    Targets(Targets),
+}
+
+impl Filter {
+    fn new(level: &str) -> Filter {
+        if let Ok(f) = EnvFilter::try_from_default_env() {
+            return Filter::Env(f);
+        }
+        // sqlx logs every statement at debug: keep it quiet unless RUST_LOG asks for it.
+        let spec = format!("{level},sqlx=warn");
+        match spec.parse::<Targets>() {
+            Ok(t) => Filter::Targets(t),
+            Err(_) => Filter::Env(EnvFilter::new(spec)),
+        }
+    }
+
+    fn install<S>(self, subscriber: S)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static,
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let _ = match self {
+            Filter::Env(f) => subscriber.with(f).try_init(),
+            Filter::Targets(t) => subscriber.with(t).try_init(),
+        };
+    }
 }
 
 /// Whether `$JOURNAL_STREAM` (`DEVICE:INODE`) is our stderr.
@@ -310,6 +350,17 @@ mod tests {
         assert_eq!(log.lines().count(), 1, "{log}");
         assert!(log.contains(r"peer=x\nINFO forged detail=x\nINFO forged"), "{log}");
         assert!(log.contains(r"odd x\nINFO forged"), "{log}");
+    }
+
+    #[test]
+    fn configured_levels_filter_statically_span_directives_dynamically() {
+        if std::env::var_os("RUST_LOG").is_some() {
+            return; // RUST_LOG decides, whatever the configuration says.
+        }
+        assert!(matches!(Filter::new("info"), Filter::Targets(_)));
+        assert!(matches!(Filter::new("warn,urpd::proxy=debug"), Filter::Targets(_)));
+        // Span directives need EnvFilter.
+        assert!(matches!(Filter::new("info,[tx{method=INVITE}]=debug"), Filter::Env(_)));
     }
 
     #[test]
