@@ -437,8 +437,13 @@ impl Core {
     /// answers that need no transaction state (challenges, OPTIONS, a REGISTER's 200, whose
     /// retransmissions the nonce-count they spent recognises).
     fn reply_and_end(&mut self, tx: TxId, req: &Request, status: u16, extra: Vec<(HeaderName, String)>) {
-        let resp = self.build_reply(req, status, reason_phrase(status), extra);
-        if let Err(e) = self.txl.respond_and_end(tx, resp) {
+        // Written straight from the request (what `build_reply` would build, serialized).
+        let tag = self.new_tag();
+        let tail =
+            std::iter::once((&HeaderName::Server, self.cfg.server_header.as_str())).chain(extra.iter().map(|(n, v)| (n, v.as_str())));
+        let data = req.response_bytes(status, reason_phrase(status), Some(tag.as_str()), tail);
+        self.stats.count_response(status);
+        if let Err(e) = self.txl.respond_and_end_bytes(tx, status, data) {
             debug!(error = %e, "response not sent");
             let _ = self.txl.terminate(tx);
         }

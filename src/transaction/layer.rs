@@ -313,11 +313,20 @@ impl TransactionLayer {
         if !(200..=699).contains(&resp.status) {
             return Err(TxError::InvalidStatus(resp.status));
         }
+        self.respond_and_end_bytes(tx, resp.status, resp.to_bytes())
+    }
+
+    /// [`respond_and_end`](Self::respond_and_end) with the final response already serialized
+    /// (`Request::response_bytes`: no `Response` built only to be written and dropped).
+    pub fn respond_and_end_bytes(&mut self, tx: TxId, status: u16, data: Bytes) -> Result<(), TxError> {
+        if !(200..=699).contains(&status) {
+            return Err(TxError::InvalidStatus(status));
+        }
         // Still pending: answered and ended without ever being filed.
         if let Some((_, _, ServerTx::NonInvite(m))) = self.pending.iter_mut().find(|(id, _, _)| *id == tx) {
             // Pending means fresh (Trying), so a final response ends it; should it not, it
             // stays pending like any other transaction.
-            let r = m.respond_and_end(&resp, &mut self.out);
+            let r = m.respond_and_end(status, data, &mut self.out);
             if m.is_terminated() {
                 self.pending.retain(|(id, _, _)| *id != tx);
                 self.out.event(TuEvent::ServerDone { tx });
@@ -325,8 +334,8 @@ impl TransactionLayer {
             return r;
         }
         let r = match self.servers.get_mut(&tx).map(|e| &mut e.tx) {
-            Some(ServerTx::NonInvite(m)) => m.respond_and_end(&resp, &mut self.out),
-            Some(ServerTx::Invite(_)) => return Err(TxError::InvalidState { tx, status: resp.status }),
+            Some(ServerTx::NonInvite(m)) => m.respond_and_end(status, data, &mut self.out),
+            Some(ServerTx::Invite(_)) => return Err(TxError::InvalidState { tx, status }),
             None => return Err(if self.clients.contains_key(&tx) { TxError::NotServer(tx) } else { TxError::UnknownTransaction(tx) }),
         };
         self.sync_server(tx);

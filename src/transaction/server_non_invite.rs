@@ -100,13 +100,12 @@ impl ServerNonInvite {
 
     /// Sends a final response and terminates at once, keeping no copy and arming no Timer J:
     /// for a TU that absorbs retransmissions itself or answers them afresh (stateless
-    /// challenges, OPTIONS, a REGISTER's 200 recognised later by its digest). Same states
+    /// challenges, OPTIONS, a REGISTER's 200 recognised later by its nonce-count). Same states
     /// allowed as [`respond`](Self::respond), final statuses only.
-    pub fn respond_and_end(&mut self, resp: &Response, out: &mut Outputs) -> Result<(), TxError> {
-        let status = resp.status;
+    pub fn respond_and_end(&mut self, status: u16, data: Bytes, out: &mut Outputs) -> Result<(), TxError> {
         match (self.state, status) {
             (State::Trying | State::Proceeding, 200..=699) => {
-                out.send_owned(self.dest, resp.to_bytes());
+                out.send_owned(self.dest, data);
                 self.state = State::Terminated;
                 self.timers.stop_all();
                 Ok(())
