@@ -8,6 +8,8 @@
   report.py mem SID                            "pss_kb rss_kb hwm_kb" summed over session SID
   report.py run K=V...                         one SIPp run -> one JSON line (reads stat + rtt files)
   report.py summary OUTDIR                     results table (text + markdown), CSV and JSON
+  report.py capped-summary BASE SCEN PCT PAIRS benches/capped.sh's pairs (urpd vs Kamailio)
+  report.py ab-summary BASE SCEN PCT PAIRS     benches/capped-ab.sh's pairs (old vs new urpd)
 
 USERS are NAME:PASSWORD or the range form uFIRST-LAST (password = "p" + name).
 """
@@ -382,10 +384,53 @@ def capped_summary(base, scen, pct, pairs):
     print(f"results: {base}")
 
 
+def ab_summary(base, scen, pct, pairs):
+    """benches/capped-ab.sh's table: each pair's capped maxima of the old and the new urpd
+    build (base/pairN-old, base/pairN-new), the CPU per transaction at them, and the medians;
+    writes base/summary.md and base/summary.json."""
+    import statistics
+    rows = []
+    for i in range(1, int(pairs) + 1):
+        row = dict(pair=i, first="new" if i % 2 else "old")
+        for b in ("old", "new"):
+            p = os.path.join(base, f"pair{i}-{b}", "runs.jsonl")
+            runs = [json.loads(l) for l in open(p) if l.strip()] if os.path.exists(p) else []
+            top, is_max = search_top(search_steps(runs, "urpd", scen))
+            row[b] = top and top["achieved"]
+            row[b + "_is_max"] = bool(top and is_max)
+            row[b + "_cpu"] = top and top["cpu_s_per_1k_tx"]
+        row["ratio"] = round(row["new"] / row["old"], 2) if row["new"] and row["old"] else None
+        row["cpu_ratio"] = round(row["new_cpu"] / row["old_cpu"], 2) if row["new_cpu"] and row["old_cpu"] else None
+        rows.append(row)
+
+    def med(key):
+        v = [r[key] for r in rows if r[key] is not None]
+        return statistics.median(v) if v else None
+
+    def f(v, d=0, bound=False):
+        return "-" if v is None else ("≥" if bound else "") + f"{v:,.{d}f}"
+
+    summ = dict(scenario=scen, cap_pct=int(pct), pairs=rows,
+                median={k: med(k) for k in ("old", "new", "ratio", "old_cpu", "new_cpu", "cpu_ratio")})
+    json.dump(summ, open(os.path.join(base, "summary.json"), "w"), indent=1)
+    out = [f"# {scen}, urpd capped at {pct}% of a core: {pairs} interleaved pairs, old build against new", "",
+           "| pair | first | old max /s | new max /s | new/old | old CPU s/1k tx at max | new | new/old |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['pair']} | {r['first']} | {f(r['old'], bound=not r['old_is_max'])} | {f(r['new'], bound=not r['new_is_max'])} | "
+                   f"{f(r['ratio'], 2)} | {f(r['old_cpu'], 4)} | {f(r['new_cpu'], 4)} | {f(r['cpu_ratio'], 2)} |")
+    m = summ["median"]
+    out.append(f"| median | | {f(m['old'])} | {f(m['new'])} | {f(m['ratio'], 2)} | {f(m['old_cpu'], 4)} | {f(m['new_cpu'], 4)} | {f(m['cpu_ratio'], 2)} |")
+    out += ["", "≥: that search never failed (SIPp or the step limit stopped it), so its best rate is a lower bound."]
+    text = "\n".join(out) + "\n"
+    open(os.path.join(base, "summary.md"), "w").write(text)
+    print(text)
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "run":
         run(**dict(a.split("=", 1) for a in args))
     else:
         {"provision-urpd": provision_urpd, "provision-kam": provision_kam, "users-csv": users_csv,
-         "cpu": cpu, "mem": mem, "summary": summary, "capped-summary": capped_summary}[cmd](*args)
+         "cpu": cpu, "mem": mem, "summary": summary, "capped-summary": capped_summary, "ab-summary": ab_summary}[cmd](*args)

@@ -149,5 +149,25 @@ class CappedPairs(Quiet):
             md = open(os.path.join(d, "summary.md")).read()
             self.assertIn("| 2 | urpd | ≥32,000 | 16,000 | ≥2.00 |", md)
 
+
+class OldAgainstNew(Quiet):
+    def test_pairs_of_two_urpd_builds(self):
+        with tempfile.TemporaryDirectory() as d:
+            # (old top, new top, old CPU, new CPU) per pair; pair 2's new search never failed.
+            for i, (old, new, oc, nc, new_fails) in enumerate([(16000, 20000, 0.010, 0.008, True), (16000, 24000, 0.010, 0.007, False)], 1):
+                for b, top, cpu, fails in (("old", old, oc, True), ("new", new, nc, new_fails)):
+                    os.makedirs(os.path.join(d, f"pair{i}-{b}"))
+                    with open(os.path.join(d, f"pair{i}-{b}", "runs.jsonl"), "w") as f:
+                        f.writelines(json.dumps(r) + "\n" for r in search("urpd", top, top * 2 if fails else None, cpu=cpu))
+            quietly(report.ab_summary, d, "register", "30", "2")
+            s = json.load(open(os.path.join(d, "summary.json")))
+            self.assertEqual([p["ratio"] for p in s["pairs"]], [1.25, 1.5])
+            self.assertEqual([p["cpu_ratio"] for p in s["pairs"]], [0.8, 0.7])
+            self.assertEqual([p["first"] for p in s["pairs"]], ["new", "old"])
+            self.assertEqual(s["median"]["ratio"], 1.375)
+            md = open(os.path.join(d, "summary.md")).read()
+            self.assertIn("| 2 | old | 16,000 | ≥24,000 | 1.50 |", md)
+
+
 if __name__ == "__main__":
     unittest.main()
