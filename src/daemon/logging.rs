@@ -54,6 +54,7 @@ pub fn init(level: &str, format: &str) {
 /// parses as one: `EnvFilter` takes four lock-guarded map lookups per span (new, enter, exit,
 /// close) to serve span directives even when it has none, and every SIP transaction opens a
 /// span at info.
+#[allow(clippy::large_enum_variant)] // one value, built once at start and moved into the subscriber
 enum Filter {
     /// Full directive syntax, dynamic per span.
     Env(EnvFilter),

@@ -199,7 +199,6 @@ pub fn via_destination(resp: &Response) -> Option<Peer> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::{parse_datagram, Message};
 
     fn host_is(host: &str, ip: IpAddr) -> bool {
         crate::sip::text::parse_host_ip(host) == Some(ip)
@@ -230,12 +229,7 @@ mod tests {
         assert!(h.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     }
 
-    fn req(text: &str) -> Request {
-        match parse_datagram(bytes::Bytes::from(text.replace('\n', "\r\n"))) {
-            Ok(Message::Request(r)) => r,
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::sip::parse::test_request as req;
 
     const INV: &str = "INVITE sip:bob@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.1:5062;rport;branch=z9hG4bK1\nFrom: <sip:alice@x>;tag=1\nTo: <sip:bob@x>\nCall-ID: c1\nCSeq: 1 INVITE\nMax-Forwards: 70\nRoute: <sip:127.0.0.1:5060;lr>\nContent-Length: 0\n\n";
 

@@ -435,6 +435,16 @@ fn parse_status_line(line: &ByteStr) -> Result<(u16, ByteStr), ParseError> {
     Ok((status, line.slice_ref(reason)))
 }
 
+/// A request from test text written with `\n` line ends (turned into CRLF); panics on
+/// anything else. For the unit tests of the layers above the codec.
+#[cfg(test)]
+pub(crate) fn test_request(text: &str) -> super::Request {
+    match parse_datagram(Bytes::from(text.replace('\n', "\r\n"))) {
+        Ok(Message::Request(r)) => r,
+        other => panic!("not a request: {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

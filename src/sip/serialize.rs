@@ -150,14 +150,7 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::parse::parse_datagram;
-
-    fn request(text: &str) -> Request {
-        match parse_datagram(Bytes::from(text.replace('\n', "\r\n"))) {
-            Ok(Message::Request(r)) => r,
-            other => panic!("not a request: {other:?}"),
-        }
-    }
+    use crate::sip::parse::test_request as request;
 
     /// What `response_bytes` replaces: build the `Response`, push the tail, serialize.
     fn built(req: &Request, status: u16, reason: &str, tag: Option<&str>, tail: &[(HeaderName, &str)]) -> Bytes {

@@ -215,15 +215,7 @@ impl ServerKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::{parse_datagram, Message};
-    use bytes::Bytes;
-
-    fn req(text: &str) -> Request {
-        match parse_datagram(Bytes::from(text.replace('\n', "\r\n"))) {
-            Ok(Message::Request(r)) => r,
-            other => panic!("not a request: {other:?}"),
-        }
-    }
+    use crate::sip::parse::test_request as req;
 
     const INVITE: &str = "INVITE sip:bob@example.com SIP/2.0\n\
 Via: SIP/2.0/UDP Pc33.Example.com:5060;branch=z9hG4bK776asdhds\n\
