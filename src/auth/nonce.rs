@@ -8,7 +8,7 @@
 //! silently once the digest proves it knows the password), the latter [`NonceStatus::Invalid`].
 //!
 //! Replay protection is the only state: a map from nonce to the highest `nc` accepted. It is
-//! filled only after a digest verified (see [`NonceKeeper::record_nc`]), so peers without
+//! filled only after a digest verified (see [`NonceKeeper::record`]), so peers without
 //! credentials cannot grow it, and it is capped: when full, the oldest nonce is evicted and the
 //! "floor" rises past it. An untracked nonce issued before the floor may have been evicted (or
 //! used before a restart with the same secret), so it is reported Stale rather than trusted —
@@ -249,17 +249,13 @@ impl NonceKeeper {
         now > issued_at.saturating_add(self.ttl_secs)
     }
 
-    /// Records `nc` for a nonce whose digest verified. Returns `false` (replay) unless `nc` is
+    /// Records `nc` for a nonce whose digest verified: [`NcRecord::Fresh`] only if `nc` is
     /// strictly greater than every count accepted before for this nonce. Call only after the
-    /// response was proven correct, so unauthenticated peers cannot fill the map.
-    pub fn record_nc(&mut self, id: NonceId, nc: u32, now: u64) -> bool {
-        self.record(id, nc, now, None) == NcRecord::Fresh
-    }
-
-    /// Like [`record_nc`](Self::record_nc), for a request with fingerprint `request` (see
-    /// [`request_fingerprint`]; `None` where retransmissions are absorbed elsewhere: streams,
-    /// methods with a server transaction): the last count again from the same request within
-    /// the retransmission window is a [`NcRecord::Retransmission`], not a replay.
+    /// response was proven correct, so unauthenticated peers cannot fill the map. `request` is
+    /// the request's [`request_fingerprint`] (`None` where retransmissions are absorbed
+    /// elsewhere: streams, methods with a server transaction): the last count again from the
+    /// same request within the retransmission window is a [`NcRecord::Retransmission`], not a
+    /// replay.
     pub fn record(&mut self, id: NonceId, nc: u32, now: u64, request: Option<u64>) -> NcRecord {
         self.purge_expired(now);
         // 0 marks "no request": a real fingerprint of 0 only loses its retransmission match.
@@ -334,6 +330,11 @@ mod tests {
         NonceKeeper::with_secret([7; 32], 300, T0)
     }
 
+    /// Whether `nc` is accepted as new (no request fingerprint).
+    fn fresh(k: &mut NonceKeeper, id: NonceId, nc: u32, now: u64) -> bool {
+        k.record(id, nc, now, None) == NcRecord::Fresh
+    }
+
     fn id_of(k: &NonceKeeper, n: &str, now: u64) -> NonceId {
         match k.check(n, now) {
             NonceStatus::Valid(id) => id,
@@ -402,20 +403,20 @@ mod tests {
     fn nc_strictly_increasing() {
         let mut k = keeper();
         let id = id_of(&k, &k.issue(T0), T0);
-        assert!(k.record_nc(id, 1, T0));
-        assert!(!k.record_nc(id, 1, T0));
-        assert!(k.record_nc(id, 3, T0));
-        assert!(!k.record_nc(id, 2, T0));
-        assert!(k.record_nc(id, 4, T0));
+        assert!(fresh(&mut k, id, 1, T0));
+        assert!(!fresh(&mut k, id, 1, T0));
+        assert!(fresh(&mut k, id, 3, T0));
+        assert!(!fresh(&mut k, id, 2, T0));
+        assert!(fresh(&mut k, id, 4, T0));
     }
 
     #[test]
     fn expired_entries_purged() {
         let mut k = keeper();
         let id = id_of(&k, &k.issue(T0), T0);
-        assert!(k.record_nc(id, 1, T0));
+        assert!(fresh(&mut k, id, 1, T0));
         let id2 = id_of(&k, &k.issue(T0 + 301), T0 + 301);
-        assert!(k.record_nc(id2, 1, T0 + 301));
+        assert!(fresh(&mut k, id2, 1, T0 + 301));
         assert_eq!(k.tracked_len(), 1);
     }
 
@@ -428,16 +429,18 @@ mod tests {
         let n3 = k.issue(T0 + 2);
         let unused = k.issue(T0 + 1);
         let (i1, i2, i3) = (id_of(&k, &n1, T0 + 2), id_of(&k, &n2, T0 + 2), id_of(&k, &n3, T0 + 2));
-        assert!(k.record_nc(i1, 1, T0 + 2));
-        assert!(k.record_nc(i2, 1, T0 + 2));
-        assert!(k.record_nc(i3, 1, T0 + 2));
+        assert!(fresh(&mut k, i1, 1, T0 + 2));
+        assert!(fresh(&mut k, i2, 1, T0 + 2));
+        assert!(fresh(&mut k, i3, 1, T0 + 2));
         assert_eq!(k.tracked_len(), 2);
         // n1 was evicted: a replay of it must not be accepted as a first use.
         assert_eq!(k.check(&n1, T0 + 2), NonceStatus::Stale);
-        assert!(!k.record_nc(i1, 1, T0 + 2));
+        assert!(!fresh(&mut k, i1, 1, T0 + 2));
         // Still-tracked nonces keep working; n2's replay is still caught.
-        assert!(!k.record_nc(id_of(&k, &n2, T0 + 2), 1, T0 + 2));
-        assert!(k.record_nc(id_of(&k, &n3, T0 + 2), 2, T0 + 2));
+        let i2b = id_of(&k, &n2, T0 + 2);
+        assert!(!fresh(&mut k, i2b, 1, T0 + 2));
+        let i3b = id_of(&k, &n3, T0 + 2);
+        assert!(fresh(&mut k, i3b, 2, T0 + 2));
         // An unused nonce issued at or after the floor is still valid.
         assert!(matches!(k.check(&unused, T0 + 2), NonceStatus::Valid(_)));
     }
