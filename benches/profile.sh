@@ -6,7 +6,7 @@
 #   (benches/kamailio/kamailio.cfg, -n 2, as in sip-bench.sh) under the same load instead;
 #   CAP=PCT runs the server in a CPU cgroup limited to PCT% of one core (10 ms CFS period), as
 #   sip-bench.sh --cap does: for latency at a goal rate without the whole bench;
-#   KAM_MEM (default fm) and URPD_LOG (default info) as in sip-bench.sh
+#   KAM_MEM (default fm), KAM_NC (default 1) and URPD_LOG (default info) as in sip-bench.sh
 #
 # Starts the release urpd exactly as benches/sip-bench.sh does (same config, 1,000 load users,
 # pinned to CPU 1; SIPp on CPU 0), offers RATE SIPp calls/s for SECONDS and meanwhile
@@ -79,6 +79,7 @@ EOF
 $REPORT provision-urpd "$OUT/state/urpd.db" urpd alice:alicepw bob:bobpw ${PROVISION:-u0-999} >/dev/null || exit 1
 $REPORT users-csv "$OUT/users.csv" 0 1000
 if [ "${SERVER:-urpd}" = kamailio ]; then
+    KAM_NC_DEF="-A WITH_NONCE_COUNT"; [ "${KAM_NC:-1}" = 0 ] && KAM_NC_DEF=""
     mkdir -p "$OUT/kam/db" "$OUT/kam/run"; cp "$ROOT/benches/kamailio/kamailio.cfg" "$OUT/kam/"
     echo '$var(bench_users) = "db_text";' > "$OUT/kam/users.cfg"
     $REPORT provision-kam "$OUT/kam/db" alice:alicepw bob:bobpw u0-999 >/dev/null || exit 1
@@ -86,7 +87,7 @@ if [ "${SERVER:-urpd}" = kamailio ]; then
     VG=""; [ "$TOOL" = instr ] && VG="valgrind --tool=callgrind --trace-children=yes --instr-atstart=no --callgrind-out-file=$OUT/callgrind.out.%p"
     setsid $IN_CG taskset -c 1 $VG kamailio -f "$OUT/kam/kamailio.cfg" -DD -E -n ${KAM_CHILDREN:-2} -m 512 -M 16 -x ${KAM_MEM:-fm} -X ${KAM_MEM:-fm} -Y "$OUT/kam/run" \
         -l udp:$IP:$PORT -A WITH_DBTEXT_USERS -A "USERS_DB=\"text://$OUT/kam/db\"" \
-        -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' > "$OUT/kamailio.log" 2>&1 &
+        -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' $KAM_NC_DEF > "$OUT/kamailio.log" 2>&1 &
 elif [ "$TOOL" = instr ]; then
     setsid taskset -c 1 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/callgrind.out" \
         "$URPD" --config "$OUT/urpd.toml" run --state-dir "$OUT/state" --listen udp:$IP:$PORT > "$OUT/urpd.log" 2>&1 &

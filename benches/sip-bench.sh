@@ -19,6 +19,9 @@
 #   env KAM_MEM=fm|tlsf|qm  Kamailio's memory manager for shm and pkg (-x/-X, default fm: the
 #                        production one; the package's default, qm, is the debugging manager and
 #                        costs Kamailio ~20% at low load, see docs/benchmarks.md)
+#   env KAM_NC=0        Kamailio without replay protection (no qop, no nonce-count check: its
+#                        defaults, the yardstick of rounds 1-13); by default it runs with
+#                        -A WITH_NONCE_COUNT (qop=auth, nonce-count checked), as urpd always does
 #   env URPD_LOG=LEVEL  urpd's log level (default info, its shipped default; Kamailio runs at its
 #                        stock debug=2 with the stock per-message log_prefix)
 #
@@ -143,7 +146,7 @@ cat > "$OUT/meta.json" <<EOF
  "urpd": "urpd $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)",
  "kamailio": "$(kamailio -v | head -1 | sed 's/^version: //')",
  "sipp": "$(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1)",
- "pinning": "$PINNING; Kamailio -n ${KAM_CHILDREN:-2} -x/-X ${KAM_MEM:-fm}; urpd log level ${URPD_LOG:-info}",
+ "pinning": "$PINNING; Kamailio -n ${KAM_CHILDREN:-2} -x/-X ${KAM_MEM:-fm} nonce-count check $([ "${KAM_NC:-1}" = 0 ] && echo off || echo on); urpd log level ${URPD_LOG:-info}",
  "load": "after a ${WARM_DUR}s warm-up at the fixed rate, fixed: REGISTER $REG_RATE/s, calls $CALL_RATE/s (pause ${CALL_PAUSE_MS} ms), OPTIONS $OPT_RATE/s for ${FIXED_DUR}s; steps x2 for ${STEP_DUR}s (max $MAX_STEPS, then up to $BISECT bisections); $BIND_N extra bindings; UDP"}
 EOF
 
@@ -176,6 +179,7 @@ EOF
     SERVER_SID=$!
 }
 
+KAM_NC_DEF="-A WITH_NONCE_COUNT"; [ "${KAM_NC:-1}" = 0 ] && KAM_NC_DEF=""
 start_kamailio() {
     local d=$WORK/kam; rm -rf "$d"; mkdir -p "$d/db" "$d/run"
     cp "$ROOT/benches/kamailio/kamailio.cfg" "$d/"
@@ -185,7 +189,7 @@ start_kamailio() {
     setsid $IN_CG $PIN_SERVER kamailio -f "$d/kamailio.cfg" -DD -E -n ${KAM_CHILDREN:-2} -m 512 -M 16 -x ${KAM_MEM:-fm} -X ${KAM_MEM:-fm} -Y "$d/run" \
         -l udp:$KAM_IP:$PORT -l tcp:$KAM_IP:$PORT \
         -A WITH_DBTEXT_USERS -A "USERS_DB=\"text://$d/db\"" \
-        -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' > "$OUT/raw/kamailio.log" 2>&1 &
+        -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' $KAM_NC_DEF > "$OUT/raw/kamailio.log" 2>&1 &
     SERVER_SID=$!
 }
 
