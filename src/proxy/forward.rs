@@ -3,7 +3,7 @@
 //! and turning a URI into a transport destination.
 
 use std::fmt::Write;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 use super::identity::{push_hostport, Identity};
@@ -49,8 +49,13 @@ pub fn add_received(req: &mut Request, from: Peer) {
 /// Hash over what identifies this request at this hop (RFC 3261 §16.6 step 8): a request that
 /// comes back with the same hash in one of our Vias is a loop; a changed Request-URI or Route
 /// makes it a spiral, which is allowed; so does a new To tag (an in-dialog request).
+///
+/// foldhash, not SipHash: the hash only has to be the same for the same request within this
+/// process (a looped request comes back to the node that hashed it), and nothing is keyed by
+/// it, so there is no table to flood; SipHash-1-3 over the ~200 bytes hashed here was 1.6% of
+/// a proxied call's instructions (callgrind).
 pub fn loop_hash(req: &Request) -> String {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = foldhash::fast::FixedState::with_seed(0x7572_7064).build_hasher();
     req.uri.as_str().hash(&mut h);
     req.call_id().map(|c| c.as_str()).hash(&mut h);
     req.cseq().map(|c| c.0).hash(&mut h);
