@@ -88,7 +88,7 @@ l: 0\r\n\
     assert_eq!(u.validate(), Ok(()));
     let Message::Request(r) = u else { panic!("request") };
     assert_eq!(r.branch(), Some("z9hG4bK776asdhds"));
-    assert_eq!(r.call_id().map(|c| c.as_str()), Some("a84b4c76e66710@pc33.example.com"));
+    assert_eq!(r.call_id(), Some("a84b4c76e66710@pc33.example.com"));
     assert!(r.headers.get(&HeaderName::Contact).is_some());
 }
 

@@ -82,11 +82,8 @@ pub const UUI_PURPOSE: &str = "urpd-case";
 
 /// Removes case headers a request must not carry in from an untrusted source.
 pub fn strip_case_headers(req: &mut Request) {
-    req.headers.0.retain(|h| match &h.name {
-        HeaderName::UserToUser => false,
-        HeaderName::CallInfo => !h.value.contains("/cases/"),
-        _ => true,
-    });
+    req.headers.remove_all(&HeaderName::UserToUser);
+    req.headers.remove_where(&HeaderName::CallInfo, |v| v.contains("/cases/"));
 }
 
 /// The case token a trusted peer put on a request, if any.

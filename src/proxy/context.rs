@@ -126,8 +126,8 @@ impl ProxyCall {
     pub fn offer_final(&mut self, resp: Response) {
         if resp.status == 401 || resp.status == 407 {
             for h in resp.headers.iter() {
-                if h.name == HeaderName::WwwAuthenticate || h.name == HeaderName::ProxyAuthenticate {
-                    self.challenges.push((h.name.clone(), h.value.clone()));
+                if *h.name == HeaderName::WwwAuthenticate || *h.name == HeaderName::ProxyAuthenticate {
+                    self.challenges.push((h.name.clone(), resp.headers.share(h.value)));
                 }
             }
         }

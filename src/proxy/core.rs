@@ -310,7 +310,7 @@ impl Core {
                 // At debug only: what happens before the transaction exists (validation) is
                 // logged at debug; at info the transaction's span below is the one span per
                 // request (a span costs its fields' formatting even when nothing is logged).
-                let span = debug_span!("sip", call_id = req.call_id().map(|c| c.as_str()).unwrap_or("-"), method = req.method.as_str());
+                let span = debug_span!("sip", call_id = req.call_id().unwrap_or("-"), method = req.method.as_str());
                 let _g = span.enter();
                 if let Err(e) = req.validate() {
                     self.stats.parse_errors += 1;
@@ -336,7 +336,7 @@ impl Core {
                 // Debug only, like the request's: a response belongs to a transaction that
                 // already had its info span, and what it can log at info or above names the
                 // Call-ID itself (a span per response was ~2,000 instructions, 5 per call).
-                let span = debug_span!("sip", call_id = resp.call_id().map(|c| c.as_str()).unwrap_or("-"), status = resp.status);
+                let span = debug_span!("sip", call_id = resp.call_id().unwrap_or("-"), status = resp.status);
                 let _g = span.enter();
                 // §18.1.2: a response whose top Via is not ours is discarded.
                 if !resp.top_via().is_some_and(|v| self.me.is_local_host(v.host, v.port)) {
@@ -384,12 +384,7 @@ impl Core {
         while let Some(ev) = self.txl.poll_event() {
             match ev {
                 TuEvent::Request { tx, req, from } => {
-                    let span = info_span!(
-                        "tx",
-                        tx = tx.as_u64(),
-                        call_id = req.call_id().map(|c| c.as_str()).unwrap_or("-"),
-                        method = req.method.as_str()
-                    );
+                    let span = info_span!("tx", tx = tx.as_u64(), call_id = req.call_id().unwrap_or("-"), method = req.method.as_str());
                     let _g = span.enter();
                     self.on_request(now, tx, req, from);
                 }
@@ -489,8 +484,7 @@ impl Core {
         let popped = pop_own_routes(&mut req, &self.me);
         // Cheap tests first: `is_local_uri` parses the host.
         if req.uri.user().is_none() && req.uri.is_loose_route() && self.me.is_local_uri(&req.uri) {
-            if let Some(last) = req.headers.0.iter().rposition(|h| h.name == HeaderName::Route) {
-                let v = req.headers.0.remove(last).value;
+            if let Some(v) = req.headers.remove_last(&HeaderName::Route) {
                 if let Some(u) = NameAddr::parse(&v).ok().and_then(|na| Uri::parse_str(na.uri).ok()) {
                     req.uri = u;
                 }
@@ -834,7 +828,7 @@ impl Core {
         let mut started = 0;
         for (uri, dest) in targets {
             let Some(local) = self.me.local_for(dest) else {
-                warn!(%dest, call_id = req.call_id().map(|c| c.as_str()).unwrap_or("-"), "no listener can reach destination");
+                warn!(%dest, call_id = req.call_id().unwrap_or("-"), "no listener can reach destination");
                 continue;
             };
             let local = self.me.advertised(local, dest.addr);
@@ -844,10 +838,8 @@ impl Core {
             }
             decrement_max_forwards(&mut out);
             // Our own credentials stop here (Kamailio's consume_credentials).
-            out.headers.0.retain(|h| {
-                h.name != HeaderName::ProxyAuthorization
-                    || DigestCredentials::parse(&h.value).map(|c| c.realm != realm.as_str()).unwrap_or(true)
-            });
+            out.headers
+                .remove_where(&HeaderName::ProxyAuthorization, |v| DigestCredentials::parse(v).is_ok_and(|c| c.realm == realm.as_str()));
             if record {
                 let inbound_adv = (inbound.0, self.me.advertised(inbound.1, from.addr));
                 add_record_route(&mut out, inbound_adv, (dest.protocol, local));
@@ -866,7 +858,7 @@ impl Core {
                     }
                 }
                 Err(e) => {
-                    warn!(error = %e, call_id = req.call_id().map(|c| c.as_str()).unwrap_or("-"), "could not start client transaction")
+                    warn!(error = %e, call_id = req.call_id().unwrap_or("-"), "could not start client transaction")
                 }
             }
         }
@@ -992,8 +984,9 @@ impl Core {
             // Locally generated finals (408, 503) carry our To tag; others keep the callee's.
             if best.to_tag().is_none() {
                 let tag = format!("{:08x}", rand::random::<u32>());
-                if let Some(to) = best.headers.get_mut(&HeaderName::To) {
-                    *to = format!("{to};tag={tag}").into();
+                if let Some(to) = best.headers.get(&HeaderName::To) {
+                    let tagged = format!("{to};tag={tag}");
+                    best.headers.replace_first(&HeaderName::To, tagged);
                 }
             }
             self.stats.count_response(best.status);
@@ -1100,7 +1093,7 @@ impl Core {
 
     fn case_hang_up(&mut self, req: &Request) {
         let Some(cid) = req.call_id() else { return };
-        if let Some((token, _)) = self.dialogs.remove(cid.as_str()) {
+        if let Some((token, _)) = self.dialogs.remove(cid) {
             let cid = cid.to_string();
             self.case_event(&token, super::case::CaseEvent::HungUp, Some(&cid), serde_json::json!({}));
         }
@@ -1129,8 +1122,8 @@ impl ToTag {
 fn register_fingerprint(key: &crate::transaction::ServerKey, req: &Request) -> Option<u64> {
     let crate::transaction::ServerKey::Rfc3261 { branch_host, port, .. } = key else { return None };
     let port = port.unwrap_or(0).to_le_bytes();
-    let call_id = req.call_id().map(|c| c.as_str()).unwrap_or("");
-    let cseq = req.headers.get(&HeaderName::CSeq).map(|c| c.as_str()).unwrap_or("");
+    let call_id = req.call_id().unwrap_or("");
+    let cseq = req.headers.get(&HeaderName::CSeq).unwrap_or("");
     Some(crate::auth::request_fingerprint(&[branch_host.as_bytes(), &port, call_id.as_bytes(), cseq.as_bytes()]))
 }
 

@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 use super::identity::{push_hostport, Identity};
-use crate::sip::{ByteStr, HeaderName, Request, Response, SipHeaders, Uri, Via, MAGIC_COOKIE};
+use crate::sip::{HeaderName, Request, Response, SipHeaders, Uri, Via, MAGIC_COOKIE};
 use crate::transport::{Peer, Protocol};
 
 /// The marker after the magic cookie that identifies branches this node made.
@@ -15,7 +15,7 @@ const BRANCH_TAG: &str = "-urpd-";
 
 /// RFC 3261 §18.2.1 and RFC 3581: records where the request really came from in its top Via.
 pub fn add_received(req: &mut Request, from: Peer) {
-    let Some(top) = req.headers.get_mut(&HeaderName::Via) else { return };
+    let Some(top) = req.headers.get(&HeaderName::Via) else { return };
     let Ok(via) = Via::parse(top) else { return };
     let src_ip = from.addr.ip();
     let wants_rport = via.rport().is_some();
@@ -43,7 +43,7 @@ pub fn add_received(req: &mut Request, from: Peer) {
         out.push_str(";rport=");
         crate::sip::text::push_decimal(&mut out, u64::from(from.addr.port()));
     }
-    *top = ByteStr::from(out);
+    req.headers.replace_first(&HeaderName::Via, out);
 }
 
 /// Hash over what identifies this request at this hop (RFC 3261 §16.6 step 8): a request that
@@ -57,20 +57,20 @@ pub fn add_received(req: &mut Request, from: Peer) {
 pub fn loop_hash(req: &Request) -> String {
     let mut h = foldhash::fast::FixedState::with_seed(0x7572_7064).build_hasher();
     req.uri.as_str().hash(&mut h);
-    req.call_id().map(|c| c.as_str()).hash(&mut h);
+    req.call_id().hash(&mut h);
     req.cseq().map(|c| c.0).hash(&mut h);
     // From and To whole rather than their tags: no proxy may change either (§16.6), so a
     // looped request still carries both byte for byte, and the hash needs no name-addr parse
     // (two per request, ~1,000 instructions, 4% of a proxied call's; callgrind).
-    req.headers.get(&HeaderName::From).map(|v| v.as_str()).hash(&mut h);
-    req.headers.get(&HeaderName::To).map(|v| v.as_str()).hash(&mut h);
+    req.headers.get(&HeaderName::From).hash(&mut h);
+    req.headers.get(&HeaderName::To).hash(&mut h);
     // The top Via is left out (unlike RFC 3261's suggestion): a looped request arrives with
     // another element's Via on top, and must still hash the same (RFC 5393 §4.2).
     for r in req.headers.get_all(&HeaderName::Route) {
-        r.as_str().hash(&mut h);
+        r.hash(&mut h);
     }
     for r in req.headers.get_all(&HeaderName::ProxyRequire) {
-        r.as_str().hash(&mut h);
+        r.hash(&mut h);
     }
     crate::auth::hex_string(&h.finish().to_be_bytes())
 }

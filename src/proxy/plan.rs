@@ -88,12 +88,7 @@ impl Core {
         if let Some((req, from, hash)) = self.parked.remove(&tx) {
             // The request's transaction span ended when it was parked: the call's routing gets
             // its own, with the case token (no personal data) beside the Call-ID.
-            let span = tracing::info_span!(
-                "tx",
-                tx = tx.as_u64(),
-                call_id = req.call_id().map(|c| c.as_str()).unwrap_or("-"),
-                case = info.token.as_str()
-            );
+            let span = tracing::info_span!("tx", tx = tx.as_u64(), call_id = req.call_id().unwrap_or("-"), case = info.token.as_str());
             let _g = span.enter();
             self.route_with_case(now, tx, req, from, &hash, Some(info));
         }

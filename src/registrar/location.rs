@@ -115,7 +115,7 @@ impl LocationTable {
         received: Peer,
         policy: &ExpiryPolicy,
     ) -> Result<RegisterOutcome, RegisterError> {
-        let call_id = req.call_id().ok_or(RegisterError::MissingHeader("Call-ID"))?.as_str();
+        let call_id = req.call_id().ok_or(RegisterError::MissingHeader("Call-ID"))?;
         let (cseq, _) = req.cseq().ok_or(RegisterError::MissingHeader("CSeq"))?;
         let header_expires = match req.headers.get(&HeaderName::Expires) {
             None => None,
@@ -124,8 +124,7 @@ impl LocationTable {
         // Each Contact header with its trimmed text.
         // The per-request lists live on the stack for the usual one to four contacts: a phone
         // registers one, and each heap list was an allocator call per REGISTER.
-        let contacts: SmallVec<[(&crate::sip::ByteStr, &str); 4]> =
-            req.headers.get_all(&HeaderName::Contact).map(|v| (v, v.as_str().trim())).collect();
+        let contacts: SmallVec<[&str; 4]> = req.headers.get_all(&HeaderName::Contact).map(str::trim).collect();
 
         // Lapsed bindings are treated as absent: they must neither block a new registration
         // through the CSeq rule nor count against the cap.
@@ -138,9 +137,9 @@ impl LocationTable {
         let mut changes: Vec<Change> = lapsed.into_iter().map(|b| Change::Remove { aor: b.aor, contact: b.contact }).collect();
         let live_before = working.len();
 
-        if contacts.iter().any(|(_, c)| c.starts_with('*')) {
+        if contacts.iter().any(|c| c.starts_with('*')) {
             // Step 6: `*` only alone, exactly `*`, and with `Expires: 0`.
-            if contacts.len() != 1 || contacts[0].1 != "*" || header_expires != Some(0) {
+            if contacts.len() != 1 || contacts[0] != "*" || header_expires != Some(0) {
                 return Err(RegisterError::BadWildcard);
             }
             // Removing a binding refreshed by a later REGISTER of the same Call-ID would undo
@@ -154,8 +153,8 @@ impl LocationTable {
 
         // Step 7: check every contact before touching anything.
         let mut wanted: SmallVec<[Wanted<'_>; 4]> = SmallVec::with_capacity(contacts.len());
-        for (hdr, raw) in &contacts {
-            wanted.push(check_contact(hdr, raw, header_expires, policy)?);
+        for raw in &contacts {
+            wanted.push(check_contact(&req.headers, raw, header_expires, policy)?);
         }
 
         // Step 8, applied to the copy. `touched[i]` marks bindings written by this request, so
@@ -164,7 +163,7 @@ impl LocationTable {
         // stored text then instead of copying it again.
         // A new binding takes the text from the table's shared set.
         let user_agent: Option<Arc<str>> = req.headers.get(&HeaderName::UserAgent).map(|v| {
-            let ua = truncate(v.as_str(), MAX_USER_AGENT);
+            let ua = truncate(v, MAX_USER_AGENT);
             working.iter().filter_map(|b| b.user_agent.as_ref()).find(|s| ***s == *ua).cloned().unwrap_or_else(|| self.agent(ua))
         });
         let call_id: Arc<str> =
@@ -374,7 +373,7 @@ impl LocationTable {
 }
 
 /// Parses and checks one Contact value and applies the expiry policy to it.
-/// `raw` is the trimmed text of the header value `hdr`; the URI shares `hdr`'s bytes.
+/// `raw` is the trimmed text of one of `hdrs`' Contact values; the URI shares its bytes.
 /// The order of [`LocationTable::lookup`]: highest q first, then the most recently refreshed,
 /// then by contact text so that the order is total.
 fn best_first(a: &Binding, b: &Binding) -> std::cmp::Ordering {
@@ -382,14 +381,14 @@ fn best_first(a: &Binding, b: &Binding) -> std::cmp::Ordering {
 }
 
 fn check_contact<'a>(
-    hdr: &crate::sip::ByteStr,
+    hdrs: &crate::sip::Headers,
     raw: &'a str,
     header_expires: Option<u32>,
     policy: &ExpiryPolicy,
 ) -> Result<Wanted<'a>, RegisterError> {
     let bad = |why: &str| RegisterError::BadContact(format!("{why}: {raw}"));
     let na = NameAddr::parse(raw).map_err(|e| bad(&e.to_string()))?;
-    let uri = Uri::parse(hdr.slice_ref(na.uri)).map_err(|e| bad(&e.to_string()))?;
+    let uri = Uri::parse(hdrs.share(na.uri)).map_err(|e| bad(&e.to_string()))?;
     // We can only ever send to SIP/SIPS contacts; accepting `mailto:` or `tel:` would create
     // bindings every INVITE then fails on.
     if !uri.is_sip() {

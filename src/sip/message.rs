@@ -63,7 +63,7 @@ impl Message {
 
     /// The Call-ID, for logs.
     pub fn call_id(&self) -> Option<&str> {
-        self.headers().get(&HeaderName::CallId).map(|v| v.as_str())
+        self.headers().get(&HeaderName::CallId)
     }
 }
 
@@ -73,8 +73,13 @@ pub trait SipHeaders {
     fn hdrs(&self) -> &Headers;
 
     /// The Call-ID value.
-    fn call_id(&self) -> Option<&ByteStr> {
+    fn call_id(&self) -> Option<&str> {
         self.hdrs().get(&HeaderName::CallId)
+    }
+
+    /// The Call-ID value, sharing the message's bytes: for keeping it beyond the message.
+    fn call_id_shared(&self) -> Option<ByteStr> {
+        self.hdrs().get_shared(&HeaderName::CallId)
     }
 
     /// CSeq number and method.
@@ -107,9 +112,10 @@ pub trait SipHeaders {
     /// The URI of the first `name` header in name-addr form (From, To, Route,
     /// P-Asserted-Identity), sharing the message's bytes: no copy of the text.
     fn addr_uri(&self, name: &HeaderName) -> Option<Uri> {
-        let v = self.hdrs().get(name)?;
+        let hdrs = self.hdrs();
+        let v = hdrs.get(name)?;
         let na = NameAddr::parse(v).ok()?;
-        Uri::parse(v.slice_ref(na.uri)).ok()
+        Uri::parse(hdrs.share(na.uri)).ok()
     }
 
     /// The From tag.
@@ -155,25 +161,26 @@ impl Request {
     /// Builds a response to this request per RFC 3261 §8.2.6: Via, From, To, Call-ID and CSeq
     /// copied; `to_tag` added to To when it has none and the status is above 100.
     pub fn response(&self, status: u16, reason: &str, to_tag: Option<&str>) -> Response {
-        let mut headers = Headers::with_capacity(8);
-        for h in self.headers.iter() {
+        // The response shares the request's header block: copied values stay spans of it.
+        let mut headers = self.headers.sharing(8);
+        for (i, h) in self.headers.iter().enumerate() {
             match h.name {
-                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => headers.0.push(h.clone()),
+                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => headers.push_from(&self.headers, i),
                 HeaderName::To => {
                     let needs_tag = status > 100 && self.to_tag().is_none();
                     match (needs_tag, to_tag) {
                         (true, Some(tag)) => {
                             let mut to = String::with_capacity(h.value.len() + 5 + tag.len());
-                            to.push_str(&h.value);
+                            to.push_str(h.value);
                             to.push_str(";tag=");
                             to.push_str(tag);
                             headers.push(HeaderName::To, to)
                         }
-                        _ => headers.0.push(h.clone()),
+                        _ => headers.push_from(&self.headers, i),
                     }
                 }
                 // RFC 3261 §8.2.6.1: Timestamp is echoed in responses.
-                HeaderName::Timestamp if status == 100 => headers.0.push(h.clone()),
+                HeaderName::Timestamp if status == 100 => headers.push_from(&self.headers, i),
                 _ => {}
             }
         }

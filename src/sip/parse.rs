@@ -9,7 +9,7 @@
 use super::bytestr::ByteStr;
 use super::error::ParseError;
 use super::header_name::HeaderName;
-use super::headers::{Header, Headers};
+use super::headers::Headers;
 use super::message::{Message, Request, Response};
 use super::method::Method;
 use super::text::{for_each_list_item, is_token, is_ws, token_len, SipStr};
@@ -223,7 +223,7 @@ fn parse_inner(buf: Bytes, framed: bool) -> Result<Message, ParseError> {
 
     // One entry per header line is the usual case: size the list once (lines that hold several
     // list values grow it).
-    let mut headers = Headers::with_capacity(memchr::memchr_iter(b'\n', head.as_bytes()).count().max(1));
+    let mut headers = Headers::over(ByteStr::slice_of(&buf, head), memchr::memchr_iter(b'\n', head.as_bytes()).count().max(1));
     let mut content_length: Option<usize> = None;
     // Logical header line under construction: a slice of `head`, or a joined copy once folded.
     let mut pending: Option<(&str, Option<String>)> = None;
@@ -324,10 +324,15 @@ fn push_header(
 ) -> Result<(), ParseError> {
     let joined = joined.map(ByteStr::from);
     let line = joined.as_deref().unwrap_or(line);
-    // Names and values share the datagram (or the joined copy): no copy, one refcount each.
+    // An unknown name shares the datagram (or the joined copy); values are spans of the header
+    // block (`Headers::push_span`), or slices of the joined copy for a folded line.
     let share = |part: &str| match &joined {
         Some(j) => j.slice_ref(part),
         None => ByteStr::slice_of(buf, part),
+    };
+    let push = |headers: &mut Headers, name: HeaderName, part: &str| match &joined {
+        Some(j) => headers.push(name, j.slice_ref(part)),
+        None => headers.push_span(name, part),
     };
     // name = token, then optional whitespace, then ':' (one scan: names are a few bytes, too
     // short for memchr's dispatch to pay).
@@ -353,9 +358,9 @@ fn push_header(
     if name.is_list() && value_txt.has_byte(b',') {
         // Check the whole list first so a bad line adds no entries.
         for_each_list_item(value_txt, |_| ()).ok_or(ParseError::BadHeader(static_name(&name)))?;
-        for_each_list_item(value_txt, |part| headers.0.push(Header { name: name.clone(), value: share(part) }));
+        for_each_list_item(value_txt, |part| push(headers, name.clone(), part));
     } else {
-        headers.0.push(Header { name, value: share(value_txt) });
+        push(headers, name, value_txt);
     }
     Ok(())
 }
@@ -502,8 +507,8 @@ mod tests {
                 let value = if want == HeaderName::ContentLength { "0" } else { "<sip:x@example.com>" };
                 let text = format!("MESSAGE sip:a@b SIP/2.0\r\n{name} : {value}\r\n\r\n");
                 let r = request(text.as_bytes());
-                assert_eq!(r.headers.0[0].name, want, "{name}");
-                assert_eq!(r.headers.0[0].value.as_str(), value, "{name}");
+                assert_eq!(r.headers.iter().nth(0).map(|h| h.name.clone()).unwrap_or(HeaderName::Via), want, "{name}");
+                assert_eq!(r.headers.iter().nth(0).map(|h| h.value).unwrap_or_default(), value, "{name}");
             }
         }
         // A compact-form message validates like its long-form twin.
@@ -521,13 +526,13 @@ mod tests {
         let r = request(
             b"OPTIONS sip:a@b SIP/2.0\r\nvIA: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCALL-id: abc\r\nmax-FORWARDS: 5\r\nX-Custom: 1\r\n\r\n",
         );
-        assert_eq!(r.headers.0[0].name, HeaderName::Via);
-        assert_eq!(r.headers.0[1].name, HeaderName::CallId);
+        assert_eq!(r.headers.iter().nth(0).map(|h| h.name.clone()).unwrap_or(HeaderName::Via), HeaderName::Via);
+        assert_eq!(r.headers.iter().nth(1).map(|h| h.name.clone()).unwrap_or(HeaderName::Via), HeaderName::CallId);
         assert_eq!(r.max_forwards(), Some(5));
         // Unknown names keep their spelling but compare case-insensitively with `is`.
-        assert_eq!(r.headers.0[3].name.as_str(), "X-Custom");
-        assert!(r.headers.0[3].name.is("x-custom"));
-        assert!(r.headers.0[1].name.is("i"));
+        assert_eq!(r.headers.iter().nth(3).map(|h| h.name.clone()).unwrap_or(HeaderName::Via).as_str(), "X-Custom");
+        assert!(r.headers.iter().nth(3).map(|h| h.name.clone()).unwrap_or(HeaderName::Via).is("x-custom"));
+        assert!(r.headers.iter().nth(1).map(|h| h.name.clone()).unwrap_or(HeaderName::Via).is("i"));
     }
 
     #[test]
@@ -535,8 +540,8 @@ mod tests {
         let r = request(
             b"OPTIONS sip:a@b SIP/2.0\r\nSubject: first\r\n  second\r\n\tthird  \r\nX-Empty:\r\n later\r\nCSeq: 1\r\n   OPTIONS\r\n\r\n",
         );
-        assert_eq!(r.headers.get(&HeaderName::Subject).map(|s| s.as_str()), Some("first second third"));
-        assert_eq!(r.headers.0[1].value.as_str(), "later");
+        assert_eq!(r.headers.get(&HeaderName::Subject), Some("first second third"));
+        assert_eq!(r.headers.iter().nth(1).map(|h| h.value).unwrap_or_default(), "later");
         assert_eq!(r.cseq(), Some((1, "OPTIONS")));
         // A continuation with nothing before it is an error, not a panic.
         assert_eq!(parse_datagram(Bytes::from_static(b"OPTIONS sip:a@b SIP/2.0\r\n folded\r\n\r\n")), Err(ParseError::BadHeaderLine));
@@ -559,10 +564,10 @@ mod tests {
         );
         let hosts: Vec<_> = r.headers.get_all(&HeaderName::Via).map(|v| Via::parse(v).map(|v| v.host).unwrap_or("?")).collect();
         assert_eq!(hosts, ["a", "b", "[2001:db8::1]"]);
-        let routes: Vec<_> = r.headers.get_all(&HeaderName::Route).map(|v| v.as_str()).collect();
+        let routes: Vec<_> = r.headers.get_all(&HeaderName::Route).collect();
         assert_eq!(routes, ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr;x=\"a,b\">"]);
         assert_eq!(r.headers.count(&HeaderName::RecordRoute), 2);
-        let contacts: Vec<_> = r.headers.get_all(&HeaderName::Contact).map(|v| v.as_str()).collect();
+        let contacts: Vec<_> = r.headers.get_all(&HeaderName::Contact).collect();
         assert_eq!(contacts, ["\"Doe, John\" <sip:j@h1>;q=0.5", "<sip:j@h2,x>;expires=60", "sip:j@h3"]);
         assert_eq!(r.headers.count(&HeaderName::Path), 2);
         // Not list headers in the parser's sense: one entry each.
@@ -578,7 +583,7 @@ mod tests {
     #[test]
     fn unknown_headers_keep_their_order() {
         let r = request(b"OPTIONS sip:a@b SIP/2.0\r\nX-B: 2\r\nVia: SIP/2.0/UDP h\r\nX-A: 1\r\nx-b: 3\r\nP-Foo: a, b\r\n\r\n");
-        let names: Vec<_> = r.headers.iter().map(|h| (h.name.as_str(), h.value.as_str())).collect();
+        let names: Vec<_> = r.headers.iter().map(|h| (h.name.as_str(), h.value)).collect();
         assert_eq!(names, [("X-B", "2"), ("Via", "SIP/2.0/UDP h"), ("X-A", "1"), ("x-b", "3"), ("P-Foo", "a, b")]);
         let xb = HeaderName::Other("X-B".into());
         // Other names compare by spelling in `==`; `is` is the case-insensitive check.

@@ -11,7 +11,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// buffer is allocated once at its final size (and `freeze` then needs no second allocation).
 fn estimate(headers: &Headers, body: usize) -> usize {
     let hdrs: usize =
-        headers.iter().filter(|h| h.name != HeaderName::ContentLength).map(|h| h.name.as_str().len() + h.value.len() + 4).sum();
+        headers.iter().filter(|h| *h.name != HeaderName::ContentLength).map(|h| h.name.as_str().len() + h.value.len() + 4).sum();
     hdrs + "Content-Length: ".len() + decimal_len(body) + 4 + body
 }
 
@@ -26,7 +26,7 @@ fn decimal_len(mut n: usize) -> usize {
 
 fn put_headers(out: &mut BytesMut, headers: &Headers, body_len: usize) {
     for h in headers.iter() {
-        if h.name == HeaderName::ContentLength {
+        if *h.name == HeaderName::ContentLength {
             continue;
         }
         out.put_slice(h.name.as_str().as_bytes());
@@ -102,9 +102,9 @@ impl Request {
         };
         let line = |name: &HeaderName, value: usize| name.as_str().len() + 2 + value + 2;
         let mut cap = "SIP/2.0 ".len() + decimal_len(status as usize) + 1 + reason.len() + 2 + "Content-Length: 0\r\n\r\n".len();
-        for h in self.headers.iter().filter(|h| copied(&h.name)) {
-            cap += line(&h.name, h.value.len());
-            if let (HeaderName::To, Some(t)) = (&h.name, tag) {
+        for h in self.headers.iter().filter(|h| copied(h.name)) {
+            cap += line(h.name, h.value.len());
+            if let (HeaderName::To, Some(t)) = (h.name, tag) {
                 cap += ";tag=".len() + t.len();
             }
         }
@@ -115,11 +115,11 @@ impl Request {
         out.put_u8(b' ');
         out.put_slice(reason.as_bytes());
         out.put_slice(b"\r\n");
-        for h in self.headers.iter().filter(|h| copied(&h.name)) {
+        for h in self.headers.iter().filter(|h| copied(h.name)) {
             out.put_slice(h.name.as_str().as_bytes());
             out.put_slice(b": ");
             out.put_slice(h.value.as_bytes());
-            if let (HeaderName::To, Some(t)) = (&h.name, tag) {
+            if let (HeaderName::To, Some(t)) = (h.name, tag) {
                 out.put_slice(b";tag=");
                 out.put_slice(t.as_bytes());
             }

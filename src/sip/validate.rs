@@ -2,7 +2,6 @@
 //! present, single-valued headers single, CSeq consistent, addresses and Vias well-formed.
 //! Run once per received message before any layer trusts its headers.
 
-use super::bytestr::ByteStr;
 use super::error::ParseError;
 use super::header_name::HeaderName;
 use super::headers::Headers;
@@ -52,7 +51,7 @@ fn check_common(h: &Headers) -> Result<(u32, &str), ParseError> {
         if let Some(i) = counted(&hdr.name) {
             count[i] += 1;
             if i == 3 && count[i] == 1 {
-                cseq = hdr.value.as_str();
+                cseq = hdr.value;
             }
         }
     }
@@ -69,22 +68,22 @@ fn check_common(h: &Headers) -> Result<(u32, &str), ParseError> {
     for hdr in h.iter() {
         match hdr.name {
             HeaderName::Via => {
-                let via = Via::parse(&hdr.value).map_err(|_| ParseError::BadHeader("Via"))?;
+                let via = Via::parse(hdr.value).map_err(|_| ParseError::BadHeader("Via"))?;
                 if !via.params().validate() {
                     return Err(ParseError::BadHeader("Via"));
                 }
             }
-            HeaderName::From | HeaderName::To => check_addr(&hdr.name, &hdr.value)?,
+            HeaderName::From | HeaderName::To => check_addr(hdr.name, hdr.value)?,
             HeaderName::Contact
                 if hdr.value.trim() != "*" => {
-                    check_addr(&hdr.name, &hdr.value)?;
+                    check_addr(hdr.name, hdr.value)?;
                 }
             HeaderName::Route | HeaderName::RecordRoute | HeaderName::Path => {
-                let na = NameAddr::parse(&hdr.value).map_err(|_| ParseError::BadHeader(name_of(&hdr.name)))?;
+                let na = NameAddr::parse(hdr.value).map_err(|_| ParseError::BadHeader(name_of(hdr.name)))?;
                 if !na.bracketed {
-                    return Err(ParseError::BadHeader(name_of(&hdr.name)));
+                    return Err(ParseError::BadHeader(name_of(hdr.name)));
                 }
-                Uri::check(na.uri).map_err(|_| ParseError::BadHeader(name_of(&hdr.name)))?;
+                Uri::check(na.uri).map_err(|_| ParseError::BadHeader(name_of(hdr.name)))?;
             }
             HeaderName::CallId => {
                 let v = hdr.value.trim();
@@ -115,7 +114,7 @@ fn check_common(h: &Headers) -> Result<(u32, &str), ParseError> {
     parse_cseq(cseq).ok_or(ParseError::BadHeader("CSeq"))
 }
 
-fn check_addr(name: &HeaderName, value: &ByteStr) -> Result<(), ParseError> {
+fn check_addr(name: &HeaderName, value: &str) -> Result<(), ParseError> {
     let na = NameAddr::parse(value).map_err(|_| ParseError::BadHeader(name_of(name)))?;
     Uri::check(na.uri).map_err(|_| ParseError::BadHeader(name_of(name)))?;
     if !na.params().validate() {

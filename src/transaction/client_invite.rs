@@ -19,7 +19,7 @@
 use super::config::TimerConfig;
 use super::event::{Outputs, TuEvent, TxId, TxState};
 use super::timer::{Timer, TimerTable};
-use crate::sip::{HeaderName, Headers, Method, Request, Response, SipHeaders};
+use crate::sip::{HeaderName, Method, Request, Response, SipHeaders};
 use crate::transport::Peer;
 use bytes::Bytes;
 use std::time::{Duration, Instant};
@@ -252,32 +252,33 @@ impl ClientInvite {
     /// Builds the ACK for a non-2xx final (§17.1.1.3): like the CANCEL, but with the To of the
     /// response (its tag included).
     fn build_ack(&self, resp: &Response) -> Option<Request> {
-        self.build_hop_request(Method::Ack, resp.headers.get(&HeaderName::To).map(|v| v.as_str()))
+        self.build_hop_request(Method::Ack, resp.headers.get(&HeaderName::To))
     }
 
     fn build_hop_request(&self, method: Method, to: Option<&str>) -> Option<Request> {
         let req = self.request.as_deref()?;
-        let mut h = Headers::with_capacity(8);
+        // Shares the request's header block: the values copied from it stay spans of it.
+        let mut h = req.headers.sharing(8);
         if let Some(via) = req.headers.get(&HeaderName::Via) {
-            h.push(HeaderName::Via, via.clone());
+            h.push_span(HeaderName::Via, via);
         }
         for route in req.headers.get_all(&HeaderName::Route) {
-            h.push(HeaderName::Route, route.clone());
+            h.push_span(HeaderName::Route, route);
         }
         h.push(HeaderName::MaxForwards, "70");
         if let Some(from) = req.headers.get(&HeaderName::From) {
-            h.push(HeaderName::From, from.clone());
+            h.push_span(HeaderName::From, from);
         }
         match to {
             Some(to) => h.push(HeaderName::To, to),
             None => {
                 if let Some(to) = req.headers.get(&HeaderName::To) {
-                    h.push(HeaderName::To, to.clone());
+                    h.push_span(HeaderName::To, to);
                 }
             }
         }
         if let Some(call_id) = req.call_id() {
-            h.push(HeaderName::CallId, call_id.clone());
+            h.push_span(HeaderName::CallId, call_id);
         }
         let seq = req.cseq().map_or(0, |(n, _)| n);
         h.push(HeaderName::CSeq, format!("{seq} {}", method.as_str()));

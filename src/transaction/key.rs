@@ -204,9 +204,9 @@ impl ServerKey {
             uri: req.uri.as_str().to_owned(),
             to_tag: if with_to_tag { req.to_tag().map(str::to_owned) } else { None },
             from_tag: req.from_tag().map(str::to_owned),
-            call_id: req.call_id()?.as_str().to_owned(),
+            call_id: req.call_id()?.to_owned(),
             cseq,
-            via: via_value.as_str().to_owned(),
+            via: via_value.to_owned(),
             method,
         })))
     }
