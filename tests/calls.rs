@@ -1,6 +1,7 @@
 //! Calls through the stateful proxy, SIPp caller and callee(s) registered with the real daemon
 //! (test file T=2): answered calls on UDP and TCP, CANCEL, busy, forking with CANCEL of the
-//! losing branch, retransmission when the callee drops the first INVITE, 404/480, OPTIONS.
+//! losing branch, retransmission when the callee drops the first INVITE, 404/480, OPTIONS,
+//! a response relayed with the endpoints' addresses as received.
 
 mod common;
 use common::digest::{headers, status};
@@ -63,6 +64,19 @@ fn proxy_retransmits_when_first_invite_is_lost() {
     let run = callee.join();
     run.assert_ok();
     assert!(run.count_received("INVITE ") >= 2, "callee saw no retransmission:\n{}", run.report());
+}
+
+#[test]
+fn responses_are_relayed_with_the_endpoints_addresses_as_received() {
+    // The proxy reads a response's Via, To, Call-ID and CSeq (Response::validate_for_relay);
+    // a 180 whose Contact and Record-Route are not valid SIP still reaches the caller, as it
+    // would through Kamailio. (Checked with the full validation, it was dropped.)
+    let n = node("127.2.10.1");
+    let callee = sipp_callee(&n.target(), "127.2.10.3", 5062, "bob", "bobpw", "uas_odd_180.xml", &[]);
+    let caller = sipp_caller(&n.target(), "127.2.10.2", 5061, "alice", "alicepw", "bob", "uac_call.xml", &[]);
+    caller.assert_ok();
+    callee.join().assert_ok();
+    assert_eq!(caller.count_received("SIP/2.0 180"), 1, "the 180 did not reach the caller:\n{}", caller.report());
 }
 
 fn invite_raw(n: &Node, peer: &UdpPeer, to_user: &str, call_id: &str) -> String {
