@@ -46,8 +46,9 @@ fn span_text<'a>(block: &'a ByteStr, v: &'a Value) -> &'a str {
             // SAFETY: a span is only made by `span_of`, from a `str` slice lying inside
             // `block` (so `start..end` is in bounds and on char boundaries), and only kept with
             // that block (`push_from` copies spans between lists sharing it; `Clone` clones
-            // both); `block` is immutable. Checked slicing here was ~20 instructions a lookup,
-            // and the proxy reads some header on every step.
+            // both); `block` is immutable and never reassigned. Checked slicing made spans cost
+            // more instructions than the reference counts they replace (round 10 dropped them
+            // for that; docs/benchmarks.md), as the proxy reads some header on every step.
             unsafe { block.as_str().get_unchecked(start..end) }
         }
         Value::Own(s) => s.as_str(),
