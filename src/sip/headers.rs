@@ -6,7 +6,7 @@
 //! increment at parse and a decrement at drop; ~11 headers a message made them 4% of the CPU at
 //! the REGISTER top, perf). Values added or replaced later, and values of folded lines (joined
 //! into a new string), are held as their own `ByteStr`. `get` returns `&str`; a caller that
-//! keeps a value beyond the message asks for a shared copy (`get_shared`, `share`).
+//! keeps a value beyond the message asks for a shared copy (`share`).
 
 use super::bytestr::ByteStr;
 use super::header_name::HeaderName;
@@ -153,11 +153,6 @@ impl Headers {
         self.list.iter().find(|h| &h.name == name).map(|h| self.text(&h.value))
     }
 
-    /// The first value of `name`, as text sharing the message's bytes (for keeping it).
-    pub fn get_shared(&self, name: &HeaderName) -> Option<ByteStr> {
-        self.list.iter().find(|h| &h.name == name).map(|h| self.shared(&h.value))
-    }
-
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
         self.list.iter().filter(move |h| &h.name == name).map(|h| self.text(&h.value))
@@ -186,11 +181,16 @@ impl Headers {
         self.list.insert(pos, Entry { name, value: Value::Own(value.into()) });
     }
 
-    /// Removes the first header called `name` and returns its value.
-    pub fn remove_first(&mut self, name: &HeaderName) -> Option<ByteStr> {
-        let pos = self.list.iter().position(|h| &h.name == name)?;
-        let e = self.list.remove(pos);
-        Some(self.shared(&e.value))
+    /// Removes the first header called `name`; whether there was one. (The value is not
+    /// returned: no caller wants it, and a span would need a reference count to outlive it.)
+    pub fn remove_first(&mut self, name: &HeaderName) -> bool {
+        match self.list.iter().position(|h| &h.name == name) {
+            Some(pos) => {
+                self.list.remove(pos);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Removes the last header called `name` and returns its value.

@@ -77,11 +77,6 @@ pub trait SipHeaders {
         self.hdrs().get(&HeaderName::CallId)
     }
 
-    /// The Call-ID value, sharing the message's bytes: for keeping it beyond the message.
-    fn call_id_shared(&self) -> Option<ByteStr> {
-        self.hdrs().get_shared(&HeaderName::CallId)
-    }
-
     /// CSeq number and method.
     fn cseq(&self) -> Option<(u32, &str)> {
         self.hdrs().get(&HeaderName::CSeq).and_then(|v| parse_cseq(v))

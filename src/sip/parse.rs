@@ -507,8 +507,8 @@ mod tests {
                 let value = if want == HeaderName::ContentLength { "0" } else { "<sip:x@example.com>" };
                 let text = format!("MESSAGE sip:a@b SIP/2.0\r\n{name} : {value}\r\n\r\n");
                 let r = request(text.as_bytes());
-                assert_eq!(r.headers.iter().nth(0).map(|h| h.name.clone()).unwrap_or(HeaderName::Via), want, "{name}");
-                assert_eq!(r.headers.iter().nth(0).map(|h| h.value).unwrap_or_default(), value, "{name}");
+                assert_eq!(r.headers.iter().next().map(|h| h.name.clone()).unwrap_or(HeaderName::Via), want, "{name}");
+                assert_eq!(r.headers.iter().next().map(|h| h.value).unwrap_or_default(), value, "{name}");
             }
         }
         // A compact-form message validates like its long-form twin.
@@ -526,7 +526,7 @@ mod tests {
         let r = request(
             b"OPTIONS sip:a@b SIP/2.0\r\nvIA: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCALL-id: abc\r\nmax-FORWARDS: 5\r\nX-Custom: 1\r\n\r\n",
         );
-        assert_eq!(r.headers.iter().nth(0).map(|h| h.name.clone()).unwrap_or(HeaderName::Via), HeaderName::Via);
+        assert_eq!(r.headers.iter().next().map(|h| h.name.clone()).unwrap_or(HeaderName::Via), HeaderName::Via);
         assert_eq!(r.headers.iter().nth(1).map(|h| h.name.clone()).unwrap_or(HeaderName::Via), HeaderName::CallId);
         assert_eq!(r.max_forwards(), Some(5));
         // Unknown names keep their spelling but compare case-insensitively with `is`.

@@ -58,7 +58,7 @@ fn check_common(h: &Headers, depth: Depth) -> Result<(u32, &str), ParseError> {
     let mut count = [0u32; 8];
     let mut cseq = "";
     for hdr in h.iter() {
-        if let Some(i) = counted(&hdr.name) {
+        if let Some(i) = counted(hdr.name) {
             count[i] += 1;
             if i == 3 && count[i] == 1 {
                 cseq = hdr.value;
