@@ -6,6 +6,7 @@
 #   (benches/kamailio/kamailio.cfg, -n 2, as in sip-bench.sh) under the same load instead;
 #   CAP=PCT runs the server in a CPU cgroup limited to PCT% of one core (10 ms CFS period), as
 #   sip-bench.sh --cap does: for latency at a goal rate without the whole bench;
+#   URPD_TOML_EXTRA: more lines for urpd's config (e.g. $'[timers]\nt1_ms = 100', an experiment);
 #   KAM_MEM (default fm), KAM_NC (default 1) and URPD_LOG (default info) as in sip-bench.sh
 #
 # Starts the release urpd exactly as benches/sip-bench.sh does (same config, 1,000 load users,
@@ -74,6 +75,7 @@ rate_limit_per_ip = 0
 algorithms = ["MD5"]
 [log]
 level = "${URPD_LOG:-info}"
+${URPD_TOML_EXTRA:-}
 EOF
 "$URPD" --config "$OUT/urpd.toml" --state-dir "$OUT/state" user add alice --password alicepw >/dev/null || exit 1
 $REPORT provision-urpd "$OUT/state/urpd.db" urpd alice:alicepw bob:bobpw ${PROVISION:-u0-999} >/dev/null || exit 1
