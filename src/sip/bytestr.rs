@@ -27,13 +27,17 @@ impl ByteStr {
     /// Returns a `ByteStr` for `sub`, which must be a slice of `self`; shares the buffer.
     /// Falls back to a copy when `sub` does not point into `self` (never panics).
     pub fn slice_ref(&self, sub: &str) -> ByteStr {
-        let base = self.0.as_ptr() as usize;
-        let start = sub.as_ptr() as usize;
-        if start >= base && start + sub.len() <= base + self.0.len() {
-            ByteStr(self.0.slice(start - base..start - base + sub.len()))
-        } else {
-            ByteStr::from(sub.to_owned())
+        match self.offset_of(sub) {
+            Some(at) => ByteStr(self.0.slice(at..at + sub.len())),
+            None => ByteStr::from(sub.to_owned()),
         }
+    }
+
+    /// Where `sub` starts in `self`, when it lies wholly inside `self`'s bytes (an empty
+    /// `self` contains nothing).
+    pub fn offset_of(&self, sub: &str) -> Option<usize> {
+        let at = (sub.as_ptr() as usize).checked_sub(self.0.as_ptr() as usize)?;
+        (!self.0.is_empty() && at + sub.len() <= self.0.len()).then_some(at)
     }
 
     /// A `ByteStr` for `sub`, a slice of the text held in `buf`: shares `buf` without checking

@@ -109,11 +109,7 @@ impl Headers {
     }
 
     fn span_of(&self, sub: &str) -> Option<Value> {
-        let base = self.block.as_ptr() as usize;
-        let start = (sub.as_ptr() as usize).checked_sub(base)?;
-        if self.block.is_empty() || start + sub.len() > self.block.len() {
-            return None;
-        }
+        let start = self.block.offset_of(sub)?;
         Some(Value::Span { start: u32::try_from(start).ok()?, len: u32::try_from(sub.len()).ok()? })
     }
 
@@ -132,20 +128,16 @@ impl Headers {
     /// A `ByteStr` for `sub`, a slice of one of this list's values: shares the message's bytes
     /// (one reference count) instead of copying; copies when `sub` is not from this list.
     pub fn share(&self, sub: &str) -> ByteStr {
-        let base = self.block.as_ptr() as usize;
-        let start = sub.as_ptr() as usize;
-        if !self.block.is_empty() && start >= base && start + sub.len() <= base + self.block.len() {
-            return self.block.slice_ref(sub);
+        let owner = std::iter::once(&self.block)
+            .chain(self.list.iter().filter_map(|e| match &e.value {
+                Value::Own(s) => Some(s),
+                Value::Span { .. } => None,
+            }))
+            .find(|b| b.offset_of(sub).is_some());
+        match owner {
+            Some(b) => b.slice_ref(sub),
+            None => ByteStr::from(sub),
         }
-        for e in &self.list {
-            if let Value::Own(s) = &e.value {
-                let b = s.as_ptr() as usize;
-                if start >= b && start + sub.len() <= b + s.len() {
-                    return s.slice_ref(sub);
-                }
-            }
-        }
-        ByteStr::from(sub)
     }
 
     /// The first value of `name`.
