@@ -1,10 +1,11 @@
 //! Calls through the stateful proxy, SIPp caller and callee(s) registered with the real daemon
 //! (test file T=2): answered calls on UDP and TCP, CANCEL, busy, forking with CANCEL of the
 //! losing branch, retransmission when the callee drops the first INVITE, 404/480, OPTIONS,
-//! a response relayed with the endpoints' addresses as received.
+//! a response relayed with the endpoints' addresses as received, the caller's credentials kept
+//! from the callee.
 
 mod common;
-use common::digest::{headers, status};
+use common::digest::{authorization, headers, register_raw, status};
 use common::*;
 use std::time::Duration;
 
@@ -77,6 +78,45 @@ fn responses_are_relayed_with_the_endpoints_addresses_as_received() {
     caller.assert_ok();
     callee.join().assert_ok();
     assert_eq!(caller.count_received("SIP/2.0 180"), 1, "the 180 did not reach the caller:\n{}", caller.report());
+}
+
+#[test]
+fn the_callers_credentials_stop_at_the_proxy() {
+    // Kamailio's consume_credentials: the Proxy-Authorization that authenticated the caller is
+    // not forwarded to the callee (it names the caller's account and answers our nonce);
+    // credentials for another realm, meant for a proxy further on, are.
+    let n = node("127.2.11.1");
+    let bob = UdpPeer::bind("127.2.11.3", 5062);
+    let mut cseq = 1;
+    let contact = format!("Contact: <sip:bob@{}>", bob.local());
+    assert_eq!(status(&register_raw(&bob, &n, "bob", "bobpw", "reg-pa", &mut cseq, &[contact])), 200);
+    let alice = UdpPeer::bind("127.2.11.2", 5061);
+    let target = n.target();
+    let uri = format!("sip:bob@{target}");
+    let other =
+        r#"Digest username="alice", realm="elsewhere", nonce="n1", uri="sip:bob@elsewhere", response="00000000000000000000000000000000""#;
+    let build = |cseq: u32, auth: &[String]| {
+        let mut s = format!(
+            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {l};rport;branch=z9hG4bKpa{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@{target}>;tag=pa\r\nTo: <sip:bob@{target}>\r\nCall-ID: pa-consumed\r\nCSeq: {cseq} INVITE\r\nContact: <sip:alice@{l}>\r\n",
+            l = alice.local()
+        );
+        for a in auth {
+            s.push_str(&format!("Proxy-Authorization: {a}\r\n"));
+        }
+        s.push_str("Content-Length: 0\r\n\r\n");
+        s
+    };
+    alice.send(n.addr(), build(1, &[other.to_string()]).as_bytes());
+    let r = String::from_utf8_lossy(&alice.recv_until("SIP/2.0 407", Duration::from_secs(5)).unwrap_or_default()).to_string();
+    let chal = headers(&r, "Proxy-Authenticate").into_iter().next().unwrap_or_default();
+    assert!(!chal.is_empty(), "no challenge: {r}");
+    let ours = authorization(&chal, "alice", "alicepw", "INVITE", &uri, 1);
+    // Another realm's credentials first: the proxy must find and take off its own.
+    alice.send(n.addr(), build(2, &[other.to_string(), ours]).as_bytes());
+    let inv = String::from_utf8_lossy(&bob.recv_until("INVITE ", Duration::from_secs(5)).unwrap_or_default()).to_string();
+    assert!(inv.starts_with("INVITE "), "the INVITE did not reach the callee");
+    let forwarded = headers(&inv, "Proxy-Authorization");
+    assert_eq!(forwarded, vec![other.to_string()], "forwarded credentials:\n{inv}");
 }
 
 fn invite_raw(n: &Node, peer: &UdpPeer, to_user: &str, call_id: &str) -> String {

@@ -3,29 +3,11 @@
 //! client checks exact answers; SHA-256 from a real softphone lives in tests/softphones.rs.
 
 mod common;
-use common::digest::{authorization, headers, register, status};
+use common::digest::{authorization, headers, register, register_raw, status};
 use common::*;
 use std::time::Duration;
 
 const W: Duration = Duration::from_secs(5);
-
-/// Sends a REGISTER, answering one challenge; returns the final response text.
-fn register_raw(peer: &UdpPeer, node: &Node, user: &str, password: &str, call_id: &str, cseq: &mut u32, extra: &[String]) -> String {
-    let target = node.target();
-    let first = register(&target, peer.local(), user, call_id, *cseq, extra);
-    peer.send(node.addr(), first.as_bytes());
-    let resp = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string();
-    if status(&resp) != 401 {
-        return resp;
-    }
-    let chal = headers(&resp, "WWW-Authenticate").into_iter().next().unwrap_or_default();
-    *cseq += 1;
-    let auth = authorization(&chal, user, password, "REGISTER", &format!("sip:{target}"), 1);
-    let mut extra2 = extra.to_vec();
-    extra2.push(format!("Authorization: {auth}"));
-    peer.send(node.addr(), register(&target, peer.local(), user, call_id, *cseq, &extra2).as_bytes());
-    String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", W).unwrap_or_default()).to_string()
-}
 
 /// The registrar answers an authenticated REGISTER without holding a transaction for Timer J
 /// (the nonce keeper remembers which request spent each nonce-count: src/auth/nonce.rs); a

@@ -203,6 +203,17 @@ impl Headers {
         self.list.retain(|e| &e.name != name || !drop(span_text(block, &e.value)));
     }
 
+    /// Removes the `n`th (from 0) `name` header; false if there are not that many.
+    pub fn remove_nth(&mut self, name: &HeaderName, n: usize) -> bool {
+        match self.list.iter().enumerate().filter(|(_, e)| &e.name == name).nth(n) {
+            Some((i, _)) => {
+                self.list.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Replaces every `name` header by one with `value` (placed where the first one was).
     pub fn set(&mut self, name: HeaderName, value: impl Into<ByteStr>) {
         let value = Value::Own(value.into());
@@ -238,6 +249,11 @@ impl Headers {
         self.list.iter().map(move |e| Header { name: &e.name, value: self.text(&e.value) })
     }
 
+    /// Drops the entries after the first `len` (the parser's undo of a list line it refused).
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.list.truncate(len);
+    }
+
     /// Number of header entries.
     pub fn len(&self) -> usize {
         self.list.len()
@@ -252,6 +268,21 @@ impl Headers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remove_nth_counts_only_that_name() {
+        let mut h = Headers::default();
+        h.push(HeaderName::ProxyAuthorization, "a");
+        h.push(HeaderName::Via, "v");
+        h.push(HeaderName::ProxyAuthorization, "b");
+        h.push(HeaderName::ProxyAuthorization, "c");
+        assert!(h.remove_nth(&HeaderName::ProxyAuthorization, 1));
+        assert_eq!(h.get_all(&HeaderName::ProxyAuthorization).collect::<Vec<_>>(), ["a", "c"]);
+        assert!(!h.remove_nth(&HeaderName::ProxyAuthorization, 2));
+        assert!(h.remove_nth(&HeaderName::ProxyAuthorization, 0));
+        assert_eq!(h.get_all(&HeaderName::ProxyAuthorization).collect::<Vec<_>>(), ["c"]);
+        assert_eq!(h.get(&HeaderName::Via), Some("v"));
+    }
 
     fn parsed() -> Headers {
         let block = ByteStr::from("Via: SIP/2.0/UDP a;branch=z9hG4bK1\r\nTo: <sip:b@c>\r\n");

@@ -271,19 +271,18 @@ pub fn for_each_list_item<'a>(value: &'a str, mut f: impl FnMut(&'a str)) -> Opt
     let b = value.as_bytes();
     let mut start = 0;
     let mut i = 0;
-    while i < b.len() {
+    // Only quotes, brackets and commas matter: jump between them (a byte-at-a-time match was
+    // ~10 instructions per byte of a two-Via line).
+    while let Some(off) = b.get(i..).and_then(|rest| memchr::memchr3(b'"', b'<', b',', rest)) {
+        i += off;
         match b[i] {
             b'"' => i += quoted_len(&b[i..])?,
-            b'<' => {
-                let close = b[i..].iter().position(|&c| c == b'>')?;
-                i += close + 1;
-            }
-            b',' => {
+            b'<' => i += memchr::memchr(b'>', &b[i..])? + 1,
+            _ => {
                 f(value[start..i].trim_lws());
                 i += 1;
                 start = i;
             }
-            _ => i += 1,
         }
     }
     f(value[start..].trim_lws());
@@ -356,8 +355,28 @@ pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// The first offset from `i` whose byte is in none of the classes `mask`.
+///
+/// Four bytes a step while four remain: one bounds check per step instead of one per byte.
+/// Tokens, parameter values and host names are scanned with it, ~4% of a call's instructions
+/// byte by byte (callgrind).
 fn skip_class(b: &[u8], mut i: usize, mask: u8) -> usize {
-    while i < b.len() && CLASS[b[i] as usize] & mask != 0 {
+    let in_class = |c: u8| CLASS[c as usize] & mask != 0;
+    while let Some(&[c0, c1, c2, c3]) = b.get(i..i + 4) {
+        if !in_class(c0) {
+            return i;
+        }
+        if !in_class(c1) {
+            return i + 1;
+        }
+        if !in_class(c2) {
+            return i + 2;
+        }
+        if !in_class(c3) {
+            return i + 3;
+        }
+        i += 4;
+    }
+    while i < b.len() && in_class(b[i]) {
         i += 1;
     }
     i
@@ -584,6 +603,28 @@ mod tests {
         let v = split_list(r#""a,b" <sip:x@y;p=1,2>;q=1, <sip:z>"#).unwrap_or_default();
         assert_eq!(v, vec![r#""a,b" <sip:x@y;p=1,2>;q=1"#, "<sip:z>"]);
         assert!(split_list("\"open").is_none());
+        // An escaped quote inside a quoted string, an unterminated bracket, empty items.
+        assert_eq!(split_list(r#""a\",b", x"#).unwrap_or_default(), vec![r#""a\",b""#, "x"]);
+        assert!(split_list("<sip:a, b").is_none());
+        assert!(split_list("a, \"b\\").is_none());
+        assert_eq!(split_list("a,,b,").unwrap_or_default(), vec!["a", "", "b", ""]);
+        assert_eq!(split_list("").unwrap_or_default(), vec![""]);
+    }
+
+    #[test]
+    fn class_scan_stops_at_the_first_byte_outside() {
+        // Every length around the four-byte step, and a stop at each position in it.
+        for n in 0..10 {
+            let all = "a".repeat(n);
+            assert_eq!(token_len(all.as_bytes()), n);
+            for stop in 0..n {
+                let mut t = all.clone().into_bytes();
+                t[stop] = b' ';
+                assert_eq!(token_len(&t), stop, "{n} {stop}");
+            }
+        }
+        assert_eq!(token_len(b"Via: x"), 3);
+        assert_eq!(token_len(b"\xffabc"), 0);
     }
 
     #[test]

@@ -112,3 +112,29 @@ pub fn invite(peer: &super::UdpPeer, node: std::net::SocketAddr, caller: &str, p
     }
     String::new()
 }
+
+/// Sends a REGISTER, answering one challenge; returns the final response text.
+pub fn register_raw(
+    peer: &super::UdpPeer,
+    node: &super::Node,
+    user: &str,
+    password: &str,
+    call_id: &str,
+    cseq: &mut u32,
+    extra: &[String],
+) -> String {
+    let target = node.target();
+    let first = register(&target, peer.local(), user, call_id, *cseq, extra);
+    peer.send(node.addr(), first.as_bytes());
+    let resp = String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", std::time::Duration::from_secs(5)).unwrap_or_default()).to_string();
+    if status(&resp) != 401 {
+        return resp;
+    }
+    let chal = headers(&resp, "WWW-Authenticate").into_iter().next().unwrap_or_default();
+    *cseq += 1;
+    let auth = authorization(&chal, user, password, "REGISTER", &format!("sip:{target}"), 1);
+    let mut extra2 = extra.to_vec();
+    extra2.push(format!("Authorization: {auth}"));
+    peer.send(node.addr(), register(&target, peer.local(), user, call_id, *cseq, &extra2).as_bytes());
+    String::from_utf8_lossy(&peer.recv_until("SIP/2.0 ", std::time::Duration::from_secs(5)).unwrap_or_default()).to_string()
+}
