@@ -69,7 +69,10 @@ pub struct NonceId {
 
 impl NonceId {
     /// Issue order: time first, then `seq` (several nonces are issued each second). Slots only
-    /// ever move forward in it.
+    /// ever move forward in it. Time first so that another keeper's `seq` (a shared secret)
+    /// cannot move a slot backwards; a wall clock stepped back only delays the nonces whose
+    /// slot holds a record from the skipped seconds (Stale until the clock passes them), and a
+    /// slot is reused only after `slots.len()` more nonces.
     fn order(&self) -> u64 {
         (self.issued_at << 32) | u64::from(self.seq)
     }
