@@ -34,5 +34,5 @@ pub use error::TxError;
 pub use event::{Transmit, TuEvent, TxId, TxState};
 pub use key::{ClientKey, ServerKey};
 pub use layer::TransactionLayer;
-pub use sharded::{sparse, DigestHasher, IdHasher, ShardedMap};
+pub use sharded::{sparse, IdHasher, ShardedMap};
 pub use timer::{Timer, TimerTable};

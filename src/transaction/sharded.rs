@@ -11,8 +11,7 @@
 //!
 //! Keys are hashed once, by default with the standard library's `RandomState` (SipHash with a
 //! random key, as `HashMap`: keys come from the network); the top 6 bits choose the table and
-//! the other bits index it. Keys that are already keyed digests can skip the second hash with
-//! [`DigestHasher`]; ids this process allocates itself (transaction ids, a counter nobody
+//! the other bits index it. Ids this process allocates itself (transaction ids, a counter nobody
 //! outside chooses) need no keyed hash at all: [`IdHasher`] multiplies them. SipHash of a `u64`
 //! was ~450 instructions, and a REGISTER transaction looked up or removed ids ~14 times.
 
@@ -199,39 +198,10 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     }
 }
 
-/// A `BuildHasher` for `u64` keys that are already unpredictable (keyed digests, the random
-/// part of our signed nonces): it passes them through instead of hashing them again. Other input is folded in
-/// with FNV-1a, so it stays a valid, if weak, hasher for anything else.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DigestHasher;
-
-/// The hasher [`DigestHasher`] builds.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PassThrough(u64);
-
-impl BuildHasher for DigestHasher {
-    type Hasher = PassThrough;
-    fn build_hasher(&self) -> PassThrough {
-        PassThrough(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-/// FNV-1a over `bytes` from `state`: the fallback of the two `u64` hashers below for input
-/// that is not the one `u64` they are meant for.
+/// FNV-1a over `bytes` from `state`: the fallback of the `u64` hasher below for input that is
+/// not the one `u64` it is meant for.
 fn fnv1a(state: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(state, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
-}
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = fnv1a(self.0, bytes);
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
 }
 
 /// A `BuildHasher` for ids this process allocates from a counter (`TxId`): nobody outside
@@ -312,18 +282,6 @@ mod tests {
         }
         assert_eq!(m.iter().count(), reference.len());
         assert!(!m.contains_key("absent"));
-    }
-
-    #[test]
-    fn digests_pass_through() {
-        let mut m: ShardedMap<u64, (), DigestHasher> = ShardedMap::default();
-        let keys = RandomState::new();
-        for i in 0..10_000u64 {
-            m.insert(keys.hash_one(i), ());
-        }
-        assert_eq!(m.len(), 10_000);
-        assert!(m.contains_key(&keys.hash_one(42u64)));
-        assert!(m.shards.iter().all(|t| t.len() > 50));
     }
 
     #[test]
