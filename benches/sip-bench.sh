@@ -298,6 +298,11 @@ print('' if not f else 'urpd step at %d/s failed with SIPp %.0f%% busy' % (f[0][
             "$1" "$3" "$rate" "$why" >> "$OUT/runs.jsonl"
         return 0
     fi
+    # At rest first, as before each scenario: in a full search the goal run would otherwise
+    # follow the last bisection step directly, often a failed one whose backlog (retransmitted
+    # requests, transactions held for Timer J) the goal run would pay for; a GOAL_ONLY run
+    # starts from a fresh server and its warm-up anyway.
+    [ -z "${GOAL_ONLY:-}" ] && sleep $SETTLE
     run_sipp "$1" "$2" "$3" goal "$rate" $STEP_DUR
 }
 

@@ -19,9 +19,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
+use super::control::{Control, ControlTx};
 use crate::proxy::stats::Stats;
 use crate::proxy::Core;
 
@@ -200,7 +201,7 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
 }
 
 /// Binds the admin socket (replacing a stale one) and serves it until the process ends.
-pub fn serve(state_dir: &Path, commands: mpsc::Sender<AdminCommand>) -> std::io::Result<()> {
+pub fn serve(state_dir: &Path, commands: ControlTx) -> std::io::Result<()> {
     let path = socket_path(state_dir);
     if path.exists() {
         // A live daemon on the same state dir would answer; a dead one left its socket behind.
@@ -231,14 +232,14 @@ pub fn serve(state_dir: &Path, commands: mpsc::Sender<AdminCommand>) -> std::io:
     Ok(())
 }
 
-async fn handle(stream: UnixStream, commands: mpsc::Sender<AdminCommand>) {
+async fn handle(stream: UnixStream, commands: ControlTx) {
     let (rd, mut wr) = stream.into_split();
     let mut lines = BufReader::new(rd).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let answer = match serde_json::from_str::<AdminRequest>(&line) {
             Ok(request) => {
                 let (tx, rx) = oneshot::channel();
-                if commands.send(AdminCommand { request, reply: tx }).await.is_err() {
+                if commands.send(Control::Admin(AdminCommand { request, reply: tx })).await.is_err() {
                     break;
                 }
                 rx.await.unwrap_or_else(|_| serde_json::json!({"ok": false, "error": "daemon is stopping"}))

@@ -10,16 +10,16 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::config::Config;
+use super::control::{Control, ControlTx};
 use crate::crm::{
     resolve_url, run_replayer, run_retention, CaseToken, CrmError, CrmStore, EventKind, IncomingCall, OpenCase, Outbox, OutboxRecord,
     StoreOptions, TimelineEvent, OUTBOX_FILE,
 };
 use crate::proxy::case::{CaseEvent, CaseInfo, CaseLookup, Effect};
-use crate::transaction::TxId;
 
 /// The CRM as the running daemon uses it.
 pub struct Crm {
@@ -78,7 +78,7 @@ impl Crm {
     }
 
     /// Does what the core asked. Never blocks: lookups run in a task; outbox pushes are queued.
-    pub fn handle(&self, effect: Effect, answers: &mpsc::Sender<(TxId, CaseInfo)>) {
+    pub fn handle(&self, effect: Effect, answers: &ControlTx) {
         match effect {
             Effect::Lookup(l) => self.spawn_lookup(l, answers.clone()),
             Effect::Timeline { token, kind, leg, detail } => {
@@ -97,7 +97,7 @@ impl Crm {
         }
     }
 
-    fn spawn_lookup(&self, l: CaseLookup, answers: mpsc::Sender<(TxId, CaseInfo)>) {
+    fn spawn_lookup(&self, l: CaseLookup, answers: ControlTx) {
         let store = self.store.clone();
         let outbox = self.outbox.clone();
         let node = self.node.clone();
@@ -138,7 +138,7 @@ impl Crm {
                     }
                 }
             };
-            let _ = answers.send((l.tx, info)).await;
+            let _ = answers.send(Control::Case(l.tx, info)).await;
         });
     }
 

@@ -16,10 +16,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use super::admin::{AdminCommand, AdminRequest, StatusReport};
+use super::control::{Control, ControlTx};
 
 static DIALPLAN_RELOADS_OK: AtomicU64 = AtomicU64::new(0);
 static DIALPLAN_RELOADS_FAILED: AtomicU64 = AtomicU64::new(0);
@@ -52,7 +53,7 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves scrapes on `listener` until the process ends.
-pub fn spawn(listener: TcpListener, core: mpsc::Sender<AdminCommand>) {
+pub fn spawn(listener: TcpListener, core: ControlTx) {
     tokio::spawn(async move {
         loop {
             match listener.accept().await {
@@ -69,7 +70,7 @@ pub fn spawn(listener: TcpListener, core: mpsc::Sender<AdminCommand>) {
     });
 }
 
-async fn handle(mut stream: TcpStream, core: mpsc::Sender<AdminCommand>) {
+async fn handle(mut stream: TcpStream, core: ControlTx) {
     let head = match tokio::time::timeout(READ_DEADLINE, read_head(&mut stream)).await {
         Ok(Ok(Some(h))) => h,
         _ => {
@@ -128,9 +129,9 @@ async fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body:
     stream.shutdown().await
 }
 
-async fn scrape(core: &mpsc::Sender<AdminCommand>) -> Option<StatusReport> {
+async fn scrape(core: &ControlTx) -> Option<StatusReport> {
     let (tx, rx) = oneshot::channel();
-    let send = core.send(AdminCommand { request: AdminRequest::Status, reply: tx });
+    let send = core.send(Control::Admin(AdminCommand { request: AdminRequest::Status, reply: tx }));
     let answer = tokio::time::timeout(CORE_DEADLINE, async {
         send.await.ok()?;
         rx.await.ok()

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod cases;
 pub mod config;
+pub mod control;
 pub mod heap;
 pub mod logging;
 pub mod metrics;

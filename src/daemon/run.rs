@@ -13,8 +13,9 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
-use super::admin::{self, AdminCommand, AdminRequest, NodeInfo, StatusReport};
+use super::admin::{self, AdminRequest, NodeInfo, StatusReport};
 use super::config::{parse_nets, Config, ConfigError, Listen};
+use super::control::{Control, ControlTx, Sig, INBOX};
 use super::metrics;
 use super::notify::{serving_status, Notifier};
 use super::plans;
@@ -84,19 +85,19 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     let binds: Vec<_> = listens.iter().map(|l| (l.protocol, l.addr)).collect();
     let (hub, tcp_listeners) = TransportHub::bind(&binds, limits, ev_tx, shutdown_rx)?;
 
-    let (admin_tx, mut admin_rx) = mpsc::channel::<AdminCommand>(64);
-    admin::serve(&state_dir, admin_tx.clone())?;
+    // Case answers, admin and metrics commands and signals: one inbox (control.rs).
+    let (control_tx, mut control_rx) = mpsc::channel::<Control>(INBOX);
+    admin::serve(&state_dir, control_tx.clone())?;
     // Prometheus endpoint: scrapes ask the core over the same channel as the admin socket.
     let metrics_addr = match cfg.metrics.addr()? {
         Some(addr) => {
             let listener = metrics::bind(addr).await?;
             let bound = listener.local_addr()?;
-            metrics::spawn(listener, admin_tx.clone());
+            metrics::spawn(listener, control_tx.clone());
             Some(bound)
         }
         None => None,
     };
-    drop(admin_tx);
 
     let algorithms = cfg.auth.algorithms.iter().filter_map(|a| Algorithm::parse(a).ok()).collect();
     let mut auth_cfg = AuthConfig::new(cfg.node.realm.clone());
@@ -145,8 +146,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     let watcher = tokio::spawn(watch_users(db.clone(), users.clone()));
 
     // The CRM: store (lazy: a database down at start does not stop the node), durable outbox
-    // and its replayer, daily retention. Lookups run in tasks and come back on `case_rx`.
-    let (case_tx, mut case_rx) = mpsc::channel::<(crate::transaction::TxId, crate::proxy::case::CaseInfo)>(1024);
+    // and its replayer, daily retention. Lookups run in tasks and come back to the inbox.
     let crm = if cfg.crm.enabled { Some(super::cases::Crm::start(&cfg, &state_dir).await?) } else { None };
 
     let mut udp_in = hub.start(tcp_listeners);
@@ -164,7 +164,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     let mut notify_tick = tokio::time::interval(notifier.watchdog_interval().unwrap_or(Duration::from_secs(5)));
     notify_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
-    let mut signals = forward_signals()?;
+    forward_signals(control_tx.clone())?;
     let mut drain_deadline: Option<tokio::time::Instant> = None;
     // Consecutive turns that UDP won (see the `select!` below).
     let mut udp_turns = 0u32;
@@ -205,59 +205,61 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
                 read_udp(&mut udp_in, &mut core, i);
             }
             _ = &mut sleep, if armed => core.handle_timeout(Now::system()),
-            Some((tx, info)) = case_rx.recv() => core.handle_case(Now::system(), tx, info),
-            Some(cmd) = admin_rx.recv() => {
-                match cmd.request {
-                    AdminRequest::DialplanReload => {
-                        let _ = cmd.reply.send(reload_plans(&mut core, &plan_dir, plan_dir_named, &users));
-                    }
-                    AdminRequest::ReloadUsers => {
-                        // The CLI waits for its answer; SIP traffic does not.
-                        let (db2, users2, reply) = (db.clone(), users.clone(), cmd.reply);
-                        tokio::spawn(async move {
-                            let answer = match reload_users(db2, users2).await {
-                                Ok(n) => serde_json::json!({"ok": true, "users": n}),
-                                Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
-                            };
-                            let _ = reply.send(answer);
-                        });
-                    }
-                    ref other => {
-                        let answer = admin_answer(&mut core, &users, other, &info, drain_deadline.is_some());
-                        let _ = cmd.reply.send(answer);
+            Some(control) = control_rx.recv() => match control {
+                Control::Case(tx, info) => core.handle_case(Now::system(), tx, info),
+                Control::Admin(cmd) => {
+                    match cmd.request {
+                        AdminRequest::DialplanReload => {
+                            let _ = cmd.reply.send(reload_plans(&mut core, &plan_dir, plan_dir_named, &users));
+                        }
+                        AdminRequest::ReloadUsers => {
+                            // The CLI waits for its answer; SIP traffic does not.
+                            let (db2, users2, reply) = (db.clone(), users.clone(), cmd.reply);
+                            tokio::spawn(async move {
+                                let answer = match reload_users(db2, users2).await {
+                                    Ok(n) => serde_json::json!({"ok": true, "users": n}),
+                                    Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
+                                };
+                                let _ = reply.send(answer);
+                            });
+                        }
+                        ref other => {
+                            let answer = admin_answer(&mut core, &users, other, &info, drain_deadline.is_some());
+                            let _ = cmd.reply.send(answer);
+                        }
                     }
                 }
-            }
+                Control::Signal(sig) => match sig {
+                    // A second SIGTERM while draining changes nothing: the drain limit still holds.
+                    Sig::Stop(_) if drain_deadline.is_some() => {}
+                    Sig::Stop(name) => {
+                        info!("{name}: finishing transactions in progress");
+                        notifier.stopping();
+                        core.start_draining();
+                        drain_deadline = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
+                    }
+                    Sig::Reload => {
+                        info!("SIGHUP: reloading users and dial plans");
+                        notifier.reloading();
+                        // Users reload in the background (see reload_users); the plans' check of user
+                        // names may see the previous set for a moment: it only warns.
+                        let (db2, users2) = (db.clone(), users.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = reload_users(db2, users2).await {
+                                warn!(error = %e, "user reload failed");
+                            }
+                        });
+                        let _ = reload_plans(&mut core, &plan_dir, plan_dir_named, &users);
+                        notifier.ready(&serving_status(core.location().len(), core.load().2));
+                    }
+                },
+            },
             _ = notify_tick.tick(), if notifier.enabled() => {
                 notifier.watchdog();
                 if drain_deadline.is_none() {
                     notifier.status(&serving_status(core.location().len(), core.load().2));
                 }
             }
-            Some(sig) = signals.recv() => match sig {
-                // A second SIGTERM while draining changes nothing: the drain limit still holds.
-                Sig::Stop(_) if drain_deadline.is_some() => {}
-                Sig::Stop(name) => {
-                    info!("{name}: finishing transactions in progress");
-                    notifier.stopping();
-                    core.start_draining();
-                    drain_deadline = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
-                }
-                Sig::Reload => {
-                    info!("SIGHUP: reloading users and dial plans");
-                    notifier.reloading();
-                    // Users reload in the background (see reload_users); the plans' check of user
-                    // names may see the previous set for a moment: it only warns.
-                    let (db2, users2) = (db.clone(), users.clone());
-                    tokio::spawn(async move {
-                        if let Err(e) = reload_users(db2, users2).await {
-                            warn!(error = %e, "user reload failed");
-                        }
-                    });
-                    let _ = reload_plans(&mut core, &plan_dir, plan_dir_named, &users);
-                    notifier.ready(&serving_status(core.location().len(), core.load().2));
-                }
-            },
             ev = ev_rx.recv() => {
                 let Some(ev) = ev else { break };
                 handle_event(&mut core, ev);
@@ -288,7 +290,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         udp_in.flush();
         while let Some(effect) = core.poll_effect() {
             match &crm {
-                Some(crm) => crm.handle(effect, &case_tx),
+                Some(crm) => crm.handle(effect, &control_tx),
                 None => {
                     // No CRM: a lookup still gets an answer, with a case nobody stores.
                     if let crate::proxy::case::Effect::Lookup(l) = effect {
@@ -327,23 +329,13 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     Ok(())
 }
 
-/// A signal the core acts on.
-#[derive(Debug, Clone, Copy)]
-enum Sig {
-    /// SIGTERM or SIGINT (the name, for the log): drain and stop.
-    Stop(&'static str),
-    /// SIGHUP: reload users and dial plans.
-    Reload,
-}
-
-/// Listens for the signals in a task of its own and hands them to the core over one channel:
-/// the core's `select!` then polls one receiver per turn instead of three signal futures
-/// (~700 instructions a turn, callgrind).
-fn forward_signals() -> Result<mpsc::Receiver<Sig>, std::io::Error> {
+/// Listens for the signals in a task of its own and hands them to the core's inbox: the core's
+/// `select!` then polls one receiver per turn instead of three signal futures (~700
+/// instructions a turn, callgrind).
+fn forward_signals(tx: ControlTx) -> Result<(), std::io::Error> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
-    let (tx, rx) = mpsc::channel(8);
     tokio::spawn(async move {
         loop {
             let sig = tokio::select! {
@@ -352,12 +344,12 @@ fn forward_signals() -> Result<mpsc::Receiver<Sig>, std::io::Error> {
                 Some(()) = hup.recv() => Sig::Reload,
                 else => return,
             };
-            if tx.send(sig).await.is_err() {
+            if tx.send(Control::Signal(sig)).await.is_err() {
                 return;
             }
         }
     });
-    Ok(rx)
+    Ok(())
 }
 
 /// Hands what UDP socket `i` has (up to a burst) to the core, all stamped with one `now`.
