@@ -163,6 +163,36 @@ fn bindings_survive_a_restart() {
     assert_eq!(headers(&r, "Contact").len(), 1, "binding lost across restart:\n{r}");
 }
 
+/// A new binding is in the state file within a few seconds; a plain refresh is held (up to
+/// 30 s, src/daemon/persist.rs) but never lost: a graceful stop writes it.
+#[test]
+fn refreshes_are_written_late_but_never_lost() {
+    let mut node = Node::builder().user("fred", "fredpw").md5_only().start("127.1.5.3", 5060);
+    let peer = UdpPeer::bind("127.1.5.4", 5061);
+    let contact = [format!("Contact: <sip:fred@{}>", peer.local())];
+    let file = node.state_dir().join("urpd.db");
+    let cseq_stored = || state_query(&file, "SELECT coalesce(max(cseq), 0) FROM bindings WHERE contact LIKE '%fred@%'");
+    let mut c = 1;
+    let r = register_raw(&peer, &node, "fred", "fredpw", "cid-f", &mut c, &contact);
+    assert_eq!(status(&r), 200, "{r}");
+    let first = i64::from(c);
+    // Written within the writer's second (bounded wait, not a timing assertion).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while cseq_stored() != first && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(cseq_stored(), first, "new binding not written:\n{}", node.log_report());
+    c += 1;
+    let r = register_raw(&peer, &node, "fred", "fredpw", "cid-f", &mut c, &contact);
+    assert_eq!(status(&r), 200, "{r}");
+    // Two writer ticks later the refresh is still held (it waits 30 s)...
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(cseq_stored(), first, "refresh written at once:\n{}", node.log_report());
+    // ...and a graceful stop writes it.
+    node.stop_graceful();
+    assert_eq!(cseq_stored(), i64::from(c), "refresh lost at shutdown:\n{}", node.log_report());
+}
+
 /// Runs one statement on a node's state file (SQLite, WAL: safe beside the daemon) and returns
 /// the first column of its first row, or the rows affected.
 fn state_query(file: &std::path::Path, sql: &str) -> i64 {

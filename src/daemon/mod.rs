@@ -8,6 +8,7 @@ pub mod heap;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod persist;
 pub mod plans;
 pub mod run;
 pub mod users;

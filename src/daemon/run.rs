@@ -18,11 +18,12 @@ use super::config::{parse_nets, Config, ConfigError, Listen};
 use super::control::{Control, ControlTx, Sig, INBOX};
 use super::metrics;
 use super::notify::{serving_status, Notifier};
+use super::persist::{self, ChangeQueue};
 use super::plans;
 use super::users::UserCache;
 use crate::auth::{Algorithm, AuthConfig, Authenticator};
 use crate::proxy::{CaseConfig, Core, CoreConfig, Identity, Now};
-use crate::registrar::{Change, ExpiryPolicy, LocationTable};
+use crate::registrar::{ExpiryPolicy, LocationTable};
 use crate::state::{StateDb, StateError};
 use crate::transaction::{TimerConfig, TransactionLayer};
 use crate::transport::{Limits, NetList, Protocol, TransportError, TransportEvent, TransportHub};
@@ -141,7 +142,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     // Binding writes go to the database off the hot path, in order, batched.
     let to_persist = Arc::new(ChangeQueue::default());
     let (persist_stop, persist_stopped) = tokio::sync::oneshot::channel::<()>();
-    let writer = tokio::spawn(persist(db.clone(), to_persist.clone(), persist_stopped));
+    let writer = tokio::spawn(persist::persist(db.clone(), to_persist.clone(), persist_stopped));
     // Users changed by another process are noticed even without the admin poke.
     let watcher = tokio::spawn(watch_users(db.clone(), users.clone()));
 
@@ -404,112 +405,6 @@ async fn watch_users(db: Arc<StateDb>, users: Arc<UserCache>) {
     }
 }
 
-/// How often registration changes are written back to the state database.
-const PERSIST_EVERY: Duration = Duration::from_secs(1);
-
-/// Binding changes on their way from the core to the writer. The core appends after each
-/// turn and the writer takes the lot once a second: no task wake-up per turn, where a channel
-/// woke the writer on every turn that changed a binding (~1,000 instructions each, callgrind).
-#[derive(Default)]
-struct ChangeQueue(std::sync::Mutex<Vec<Change>>);
-
-impl ChangeQueue {
-    fn push(&self, mut changes: Vec<Change>) {
-        // Nothing panics while holding the lock, so a poisoned one still holds whole changes.
-        let mut q = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if q.is_empty() {
-            *q = changes;
-        } else {
-            q.append(&mut changes);
-        }
-    }
-
-    fn take(&self) -> Vec<Change> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
-    }
-}
-
-/// Write-back of registrations (Kamailio's `db_mode=2` idea): changes are coalesced per
-/// binding — a phone refreshing every minute costs one row write, not one transaction per
-/// REGISTER — and written in one transaction each second, and at shutdown (`stop`, sent once
-/// the core has queued its last change). A crash loses at most the last second of changes;
-/// phones re-register anyway.
-async fn persist(db: Arc<StateDb>, queue: Arc<ChangeQueue>, mut stop: tokio::sync::oneshot::Receiver<()>) {
-    // Changes in arrival order; coalesced per binding only when written (no key copies per
-    // REGISTER: the per-change HashMap with owned keys was ~1% of the samples at 8,000/s).
-    let mut pending: Vec<Change> = Vec::new();
-    let mut failing = false;
-    let mut tick = tokio::time::interval(PERSIST_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = &mut stop => {
-                pending.append(&mut queue.take());
-                write_back(&db, &mut pending, &mut failing).await;
-                if !pending.is_empty() {
-                    // No later tick at shutdown: phones re-register after a restart.
-                    error!(changes = pending.len(), "registration changes not saved at shutdown");
-                }
-                return;
-            }
-            _ = tick.tick() => {
-                pending.append(&mut queue.take());
-                write_back(&db, &mut pending, &mut failing).await;
-            }
-        }
-    }
-}
-
-/// The binding a change is about.
-fn change_key(c: &Change) -> (&str, &str) {
-    match c {
-        Change::Upsert(b) => (&b.aor, &b.contact),
-        Change::Remove { aor, contact } => (aor, contact),
-    }
-}
-
-/// Keeps the last change of each binding, in order.
-fn coalesce(pending: &mut Vec<Change>) -> Vec<Change> {
-    let keep: Vec<bool> = {
-        let mut seen = std::collections::HashSet::with_capacity(pending.len());
-        let mut keep = vec![false; pending.len()];
-        for (i, c) in pending.iter().enumerate().rev() {
-            keep[i] = seen.insert(change_key(c));
-        }
-        keep
-    };
-    pending.drain(..).zip(keep).filter_map(|(c, k)| k.then_some(c)).collect()
-}
-
-/// Writes what is pending. A batch the database refuses (disk full, locked past the busy
-/// timeout, file replaced) stays pending and is tried again on the next tick with what
-/// arrived meanwhile: coalescing keeps it at most one change per binding, so the backlog is
-/// bounded by the bindings and nothing is lost when the database comes back. `failing`
-/// keeps the log to one error per outage and one line when it ends.
-async fn write_back(db: &StateDb, pending: &mut Vec<Change>, failing: &mut bool) {
-    if pending.is_empty() {
-        return;
-    }
-    let batch = coalesce(pending);
-    match db.save_bindings(&batch).await {
-        Ok(()) if *failing => {
-            *failing = false;
-            info!(changes = batch.len(), "saving registrations works again; the backlog is written");
-        }
-        Ok(()) => {}
-        Err(e) => {
-            if !*failing {
-                error!(error = %e, changes = batch.len(), "saving registrations failed; kept, retried every second");
-            }
-            *failing = true;
-            // Older changes first: a newer change of the same binding, already queued, wins
-            // at the next coalesce.
-            let newer = std::mem::replace(pending, batch);
-            pending.extend(newer);
-        }
-    }
-}
-
 /// Reloads the dial plans; a refused set leaves the running one in service. Calls in progress
 /// keep the decision they were routed with (it lives in their proxy state).
 fn reload_plans(core: &mut Core, dir: &std::path::Path, named: bool, users: &UserCache) -> serde_json::Value {
@@ -543,80 +438,5 @@ fn admin_answer(core: &mut Core, users: &Arc<UserCache>, req: &AdminRequest, inf
         AdminRequest::ReloadUsers | AdminRequest::DialplanReload => {
             serde_json::json!({"ok": false, "error": "handled by the core loop"})
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::registrar::Binding;
-    use crate::transport::addr::{Peer, Protocol};
-
-    fn upsert(aor: &str, contact: &str, cseq: u32) -> Change {
-        Change::Upsert(Binding {
-            aor: aor.into(),
-            contact: contact.into(),
-            q: 1000,
-            expires_at: 100,
-            call_id: "c".into(),
-            cseq,
-            received: Peer::new(Protocol::Udp, std::net::SocketAddr::from(([127, 0, 0, 1], 5060))),
-            user_agent: None,
-            updated_at: 1,
-        })
-    }
-
-    fn remove(aor: &str, contact: &str) -> Change {
-        Change::Remove { aor: aor.into(), contact: contact.into() }
-    }
-
-    async fn exec(conn: &mut sqlx::SqliteConnection, sql: &str) {
-        if let Err(e) = sqlx::query(sql).execute(conn).await {
-            panic!("{sql}: {e}");
-        }
-    }
-
-    /// A write the database refuses is kept and lands once it accepts writes again (here the
-    /// table is renamed away from under the daemon's connection, then back).
-    #[tokio::test]
-    async fn refused_writes_are_kept_and_written_later() {
-        use sqlx::Connection;
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let db = StateDb::open(dir.path()).await.unwrap_or_else(|e| panic!("{e}"));
-        let url = format!("sqlite://{}", db.path().display());
-        let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
-        let (mut pending, mut failing) = (vec![upsert("a", "x", 1)], false);
-        exec(&mut other, "ALTER TABLE bindings RENAME TO bindings_away").await;
-        write_back(&db, &mut pending, &mut failing).await;
-        assert!(failing);
-        assert_eq!(pending, vec![upsert("a", "x", 1)]);
-        // Meanwhile the binding changes again and another one arrives.
-        pending.extend([upsert("a", "x", 2), upsert("b", "y", 1)]);
-        write_back(&db, &mut pending, &mut failing).await;
-        assert_eq!(pending, vec![upsert("a", "x", 2), upsert("b", "y", 1)]);
-        exec(&mut other, "ALTER TABLE bindings_away RENAME TO bindings").await;
-        write_back(&db, &mut pending, &mut failing).await;
-        assert!(!failing && pending.is_empty());
-        let saved = db.load_bindings(0).await.unwrap_or_else(|e| panic!("{e}"));
-        let mut got: Vec<(String, u32)> = saved.iter().map(|b| (b.aor.to_string(), b.cseq)).collect();
-        got.sort();
-        assert_eq!(got, vec![("a".to_owned(), 2), ("b".to_owned(), 1)]);
-    }
-
-    #[test]
-    fn change_queue_hands_over_everything_in_order_once() {
-        let q = ChangeQueue::default();
-        q.push(vec![upsert("a", "x", 1)]);
-        q.push(vec![upsert("b", "y", 1), remove("a", "x")]);
-        assert_eq!(q.take(), vec![upsert("a", "x", 1), upsert("b", "y", 1), remove("a", "x")]);
-        assert!(q.take().is_empty());
-    }
-
-    #[test]
-    fn coalesce_keeps_the_last_change_per_binding_in_order() {
-        let mut pending = vec![upsert("a", "x", 1), upsert("b", "y", 1), upsert("a", "x", 2), remove("b", "y"), upsert("a", "z", 1)];
-        let batch = coalesce(&mut pending);
-        assert!(pending.is_empty());
-        assert_eq!(batch, vec![upsert("a", "x", 2), remove("b", "y"), upsert("a", "z", 1)]);
     }
 }

@@ -86,6 +86,13 @@ fn format_q(q: u16) -> String {
 pub enum Change {
     /// Insert or replace the binding keyed by (`aor`, `contact`).
     Upsert(Binding),
+    /// The same as `Upsert`, for a binding that only moved its lapse time later (and its
+    /// Call-ID and CSeq on): same contact text, flow, q and User-Agent. The writer may hold it
+    /// a while (daemon/persist.rs, `REFRESH_DELAY`, as Kamailio's `db_mode=2` holds every change
+    /// for its `timer_interval`): lost in a crash, it leaves the stored row with the previous
+    /// lapse time, which the phone was granted too, so at worst a restarted node drops the
+    /// binding before the phone's next refresh.
+    Refresh(Binding),
     /// Delete the binding keyed by (`aor`, `contact`).
     Remove {
         /// The AOR key.

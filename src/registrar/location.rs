@@ -168,13 +168,13 @@ impl LocationTable {
         });
         let call_id: Arc<str> =
             working.iter().find(|b| &*b.call_id == call_id).map_or_else(|| Arc::from(call_id), |b| Arc::clone(&b.call_id));
-        let mut touched: SmallVec<[bool; 8]> = smallvec::smallvec![false; working.len()];
+        let mut touched: SmallVec<[Touch; 8]> = smallvec::smallvec![Touch::No; working.len()];
         for w in wanted {
             let found = working.iter().position(|b| stored_uri_equal(&b.contact, &w.uri));
             match (found, w.granted) {
                 (Some(i), granted) => {
                     let b = &working[i];
-                    if !touched[i] && b.call_id == call_id && cseq <= b.cseq {
+                    if touched[i] == Touch::No && b.call_id == call_id && cseq <= b.cseq {
                         return Err(RegisterError::OutOfOrder { contact: b.contact.to_string() });
                     }
                     match granted {
@@ -186,8 +186,14 @@ impl LocationTable {
                                 changes.push(Change::Remove { aor: Arc::clone(&aor_shared), contact: Arc::clone(&b.contact) });
                                 Arc::from(w.raw)
                             };
-                            working[i] = new_binding(&aor_shared, contact, &w, secs, now, &call_id, cseq, received, &user_agent);
-                            touched[i] = true;
+                            let next = new_binding(&aor_shared, contact, &w, secs, now, &call_id, cseq, received, &user_agent);
+                            touched[i] = match touched[i] {
+                                Touch::No if is_refresh(b, &next) => Touch::Refreshed,
+                                // A contact listed twice stays a full write if either was one.
+                                Touch::Refreshed if is_refresh(b, &next) => Touch::Refreshed,
+                                _ => Touch::Written,
+                            };
+                            working[i] = next;
                         }
                         _ => {
                             let b = working.remove(i);
@@ -199,7 +205,7 @@ impl LocationTable {
                 (None, Granted::Keep(secs)) => {
                     let contact: Arc<str> = Arc::from(w.raw);
                     working.push(new_binding(&aor_shared, contact, &w, secs, now, &call_id, cseq, received, &user_agent));
-                    touched.push(true);
+                    touched.push(Touch::Written);
                 }
                 // Removing a binding that does not exist is a no-op (§10.3 step 8).
                 (None, _) => {}
@@ -219,7 +225,11 @@ impl LocationTable {
 
         // What this request wrote is exactly what `touched` marks (removed bindings took their
         // mark with them), so no list of upserted contacts is kept beside it.
-        changes.extend(working.iter().zip(&touched).filter(|(_, t)| **t).map(|(b, _)| Change::Upsert(b.clone())));
+        changes.extend(working.iter().zip(&touched).filter_map(|(b, t)| match t {
+            Touch::No => None,
+            Touch::Written => Some(Change::Upsert(b.clone())),
+            Touch::Refreshed => Some(Change::Refresh(b.clone())),
+        }));
         Ok(self.commit(aor, working, changes, now))
     }
 
@@ -420,6 +430,29 @@ fn stored_uri_equal(stored: &str, uri: &Uri) -> bool {
 }
 
 #[allow(clippy::too_many_arguments)] // one call site per branch; a struct would only rename them
+/// What a REGISTER did to a binding it lists (`register`, step 8).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Touch {
+    /// Not listed by this request.
+    No,
+    /// Created, or changed in what routing or an operator reads: written back promptly.
+    Written,
+    /// Only refreshed (see `is_refresh`): the writer may hold it a while.
+    Refreshed,
+}
+
+/// Whether `next` only refreshes `prev`: the same contact text (the persisted key), flow, q
+/// and User-Agent, and a lapse time no earlier. Call-ID, CSeq and `updated_at` may move: after
+/// a restart a stale pair only matters to §10.3's ordering check for a request carrying that
+/// very Call-ID with a CSeq between the stale and the real one, which a phone never sends.
+fn is_refresh(prev: &Binding, next: &Binding) -> bool {
+    *prev.contact == *next.contact
+        && prev.received == next.received
+        && prev.q == next.q
+        && prev.user_agent == next.user_agent
+        && next.expires_at >= prev.expires_at
+}
+
 fn new_binding(
     aor: &Arc<str>,
     contact: Arc<str>,

@@ -105,6 +105,32 @@ fn refresh_updates_in_place_with_uri_equality() {
     assert_eq!(out.current.len(), 2);
 }
 
+/// A plain refresh (same contact text, flow, q and User-Agent, lapse time no earlier) is a
+/// `Change::Refresh`, which the writer may hold; anything routing or an operator reads that
+/// changes makes it a full `Upsert`, written at once.
+#[test]
+fn plain_refresh_is_told_apart_from_a_change() {
+    let mut t = LocationTable::new();
+    let first = ok(&mut t, NOW, &reg("a", 1, &["<sip:1001@192.0.2.1>"], &["Expires: 600"]));
+    assert!(matches!(&first.changes[..], [Change::Upsert(_)]), "{:?}", first.changes);
+    // Later, same everything, a new CSeq and even a new Call-ID: a refresh.
+    let out = ok(&mut t, NOW + 300, &reg("a", 2, &["<sip:1001@192.0.2.1>"], &["Expires: 600"]));
+    assert!(matches!(&out.changes[..], [Change::Refresh(b)] if b.cseq == 2 && b.expires_at == NOW + 900), "{:?}", out.changes);
+    let out = ok(&mut t, NOW + 301, &reg("b", 1, &["<sip:1001@192.0.2.1>"], &["Expires: 600"]));
+    assert!(matches!(&out.changes[..], [Change::Refresh(b)] if &*b.call_id == "b"), "{:?}", out.changes);
+    // A shorter grant moves the lapse time earlier: written at once.
+    let out = ok(&mut t, NOW + 302, &reg("b", 2, &["<sip:1001@192.0.2.1>"], &["Expires: 60"]));
+    assert!(matches!(&out.changes[..], [Change::Upsert(b)] if b.expires_at == NOW + 362), "{:?}", out.changes);
+    // Another q: written at once.
+    let out = ok(&mut t, NOW + 303, &reg("b", 3, &["<sip:1001@192.0.2.1>;q=0.5"], &["Expires: 600"]));
+    assert!(matches!(&out.changes[..], [Change::Upsert(b)] if b.q == 500), "{:?}", out.changes);
+    // Another flow (the phone's NAT binding moved): written at once.
+    let moved = Peer::new(Protocol::Udp, "198.51.100.7:40999".parse().unwrap_or_else(|e| panic!("{e}")));
+    let r = reg("b", 4, &["<sip:1001@192.0.2.1>;q=0.5"], &["Expires: 600"]);
+    let out = t.register(NOW + 304, "1001", &r, moved, &POLICY).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(&out.changes[..], [Change::Upsert(b)] if b.received == moved), "{:?}", out.changes);
+}
+
 #[test]
 fn new_call_id_replaces_regardless_of_cseq() {
     let mut t = LocationTable::new();

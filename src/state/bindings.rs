@@ -23,7 +23,7 @@ impl StateDb {
         let mut run: Vec<&Binding> = Vec::new();
         for change in changes {
             match change {
-                Change::Upsert(b) => {
+                Change::Upsert(b) | Change::Refresh(b) => {
                     run.push(b);
                 }
                 Change::Remove { aor, contact } => {

@@ -1,0 +1,318 @@
+//! Write-back of registrations to the state database (Kamailio's `db_mode=2` idea), off the
+//! core's thread. The core appends its binding changes to a [`ChangeQueue`] after each turn;
+//! the writer takes them once a second, coalesces them per binding and writes them in one
+//! transaction. New and removed bindings, and any change of what routing reads (flow, contact
+//! text, q, User-Agent), are written within the second; a plain refresh (`Change::Refresh`:
+//! the lapse time moved later, with the Call-ID and CSeq) waits up to [`REFRESH_DELAY`], and a
+//! later change of the same binding replaces it. A phone refreshing every two seconds then
+//! costs one row write per half minute, not fifteen: at 500 REGISTER/s the writes were ~15%
+//! of urpd's instructions (callgrind; docs/benchmarks.md, sixteenth round).
+//!
+//! What a crash can lose: the last second of new and removed bindings, and refreshes of the
+//! last `REFRESH_DELAY`, which leave the stored row with the lapse time the phone had been
+//! granted before (see `Change::Refresh`). A graceful stop writes everything. A batch the
+//! database refuses stays pending and is retried every second: nothing is dropped.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{error, info};
+
+use crate::registrar::{Binding, Change};
+use crate::state::StateDb;
+
+/// How often registration changes are written back to the state database.
+const PERSIST_EVERY: Duration = Duration::from_secs(1);
+
+/// How long a plain refresh may wait before it is written. Kamailio's `db_mode=2` holds every
+/// change for its `timer_interval` (60 s by default); new bindings and removals are not held.
+pub const REFRESH_DELAY: Duration = Duration::from_secs(30);
+
+/// Binding changes on their way from the core to the writer. The core appends after each
+/// turn and the writer takes the lot once a second: no task wake-up per turn, where a channel
+/// woke the writer on every turn that changed a binding (~1,000 instructions each, callgrind).
+#[derive(Default)]
+pub struct ChangeQueue(std::sync::Mutex<Vec<Change>>);
+
+impl ChangeQueue {
+    /// Appends one turn's changes.
+    pub fn push(&self, mut changes: Vec<Change>) {
+        // Nothing panics while holding the lock, so a poisoned one still holds whole changes.
+        let mut q = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if q.is_empty() {
+            *q = changes;
+        } else {
+            q.append(&mut changes);
+        }
+    }
+
+    fn take(&self) -> Vec<Change> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+/// Refreshes waiting to be written, by binding, with when the first of them arrived: a
+/// binding refreshed more often than `REFRESH_DELAY` is still written every `REFRESH_DELAY`.
+#[derive(Default)]
+struct Held(HashMap<(Arc<str>, Arc<str>), (Instant, Binding)>);
+
+impl Held {
+    /// Files `incoming` (in arrival order): refreshes are held, everything else goes to
+    /// `pending` and drops a held refresh of its binding, which it supersedes.
+    fn sort(&mut self, incoming: Vec<Change>, pending: &mut Vec<Change>, now: Instant) {
+        for change in incoming {
+            match change {
+                Change::Refresh(b) => {
+                    let key = (Arc::clone(&b.aor), Arc::clone(&b.contact));
+                    let since = self.0.get(&key).map_or(now, |(since, _)| *since);
+                    self.0.insert(key, (since, b));
+                }
+                other => {
+                    if !self.0.is_empty() {
+                        let (aor, contact) = change_key(&other);
+                        self.0.remove(&(Arc::clone(aor), Arc::clone(contact)));
+                    }
+                    pending.push(other);
+                }
+            }
+        }
+    }
+
+    /// Moves the refreshes held for `REFRESH_DELAY` or more (all of them with `all`) to the end
+    /// of `pending`: anything older of the same binding is already there, and coalescing keeps
+    /// the last change per binding.
+    fn release(&mut self, pending: &mut Vec<Change>, now: Instant, all: bool) {
+        if all {
+            pending.extend(self.0.drain().map(|(_, (_, b))| Change::Refresh(b)));
+            return;
+        }
+        let due: Vec<(Arc<str>, Arc<str>)> = self
+            .0
+            .iter()
+            .filter(|(_, (since, _))| now.saturating_duration_since(*since) >= REFRESH_DELAY)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            if let Some((_, b)) = self.0.remove(&key) {
+                pending.push(Change::Refresh(b));
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// The writer task: a write-back each `PERSIST_EVERY`, and everything at shutdown (`stop`,
+/// sent once the core has queued its last change).
+pub async fn persist(db: Arc<StateDb>, queue: Arc<ChangeQueue>, mut stop: tokio::sync::oneshot::Receiver<()>) {
+    // Changes in arrival order; coalesced per binding only when written (no key copies per
+    // REGISTER: the per-change HashMap with owned keys was ~1% of the samples at 8,000/s).
+    let mut pending: Vec<Change> = Vec::new();
+    let mut held = Held::default();
+    let mut failing = false;
+    let mut tick = tokio::time::interval(PERSIST_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stop => {
+                held.sort(queue.take(), &mut pending, Instant::now());
+                held.release(&mut pending, Instant::now(), true);
+                write_back(&db, &mut pending, &mut failing).await;
+                if !pending.is_empty() {
+                    // No later tick at shutdown: phones re-register after a restart.
+                    error!(changes = pending.len(), "registration changes not saved at shutdown");
+                }
+                return;
+            }
+            _ = tick.tick() => {
+                let now = Instant::now();
+                held.sort(queue.take(), &mut pending, now);
+                held.release(&mut pending, now, false);
+                write_back(&db, &mut pending, &mut failing).await;
+            }
+        }
+    }
+}
+
+/// The binding a change is about.
+fn change_key(c: &Change) -> (&Arc<str>, &Arc<str>) {
+    match c {
+        Change::Upsert(b) | Change::Refresh(b) => (&b.aor, &b.contact),
+        Change::Remove { aor, contact } => (aor, contact),
+    }
+}
+
+/// Keeps the last change of each binding, in order.
+fn coalesce(pending: &mut Vec<Change>) -> Vec<Change> {
+    let keep: Vec<bool> = {
+        let mut seen = std::collections::HashSet::with_capacity(pending.len());
+        let mut keep = vec![false; pending.len()];
+        for (i, c) in pending.iter().enumerate().rev() {
+            let (aor, contact) = change_key(c);
+            keep[i] = seen.insert((&**aor, &**contact));
+        }
+        keep
+    };
+    pending.drain(..).zip(keep).filter_map(|(c, k)| k.then_some(c)).collect()
+}
+
+/// Writes what is pending. A batch the database refuses (disk full, locked past the busy
+/// timeout, file replaced) stays pending and is tried again on the next tick with what
+/// arrived meanwhile: coalescing keeps it at most one change per binding, so the backlog is
+/// bounded by the bindings and nothing is lost when the database comes back. `failing`
+/// keeps the log to one error per outage and one line when it ends.
+async fn write_back(db: &StateDb, pending: &mut Vec<Change>, failing: &mut bool) {
+    if pending.is_empty() {
+        return;
+    }
+    let batch = coalesce(pending);
+    match db.save_bindings(&batch).await {
+        Ok(()) if *failing => {
+            *failing = false;
+            info!(changes = batch.len(), "saving registrations works again; the backlog is written");
+        }
+        Ok(()) => {}
+        Err(e) => {
+            if !*failing {
+                error!(error = %e, changes = batch.len(), "saving registrations failed; kept, retried every second");
+            }
+            *failing = true;
+            // Older changes first: a newer change of the same binding, already queued, wins
+            // at the next coalesce.
+            let newer = std::mem::replace(pending, batch);
+            pending.extend(newer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::addr::{Peer, Protocol};
+
+    fn binding(aor: &str, contact: &str, cseq: u32) -> Binding {
+        Binding {
+            aor: aor.into(),
+            contact: contact.into(),
+            q: 1000,
+            expires_at: 100,
+            call_id: "c".into(),
+            cseq,
+            received: Peer::new(Protocol::Udp, std::net::SocketAddr::from(([127, 0, 0, 1], 5060))),
+            user_agent: None,
+            updated_at: 1,
+        }
+    }
+
+    fn upsert(aor: &str, contact: &str, cseq: u32) -> Change {
+        Change::Upsert(binding(aor, contact, cseq))
+    }
+
+    fn refresh(aor: &str, contact: &str, cseq: u32) -> Change {
+        Change::Refresh(binding(aor, contact, cseq))
+    }
+
+    fn remove(aor: &str, contact: &str) -> Change {
+        Change::Remove { aor: aor.into(), contact: contact.into() }
+    }
+
+    async fn exec(conn: &mut sqlx::SqliteConnection, sql: &str) {
+        if let Err(e) = sqlx::query(sql).execute(conn).await {
+            panic!("{sql}: {e}");
+        }
+    }
+
+    /// A write the database refuses is kept and lands once it accepts writes again (here the
+    /// table is renamed away from under the daemon's connection, then back).
+    #[tokio::test]
+    async fn refused_writes_are_kept_and_written_later() {
+        use sqlx::Connection;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let db = StateDb::open(dir.path()).await.unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite://{}", db.path().display());
+        let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
+        let (mut pending, mut failing) = (vec![upsert("a", "x", 1)], false);
+        exec(&mut other, "ALTER TABLE bindings RENAME TO bindings_away").await;
+        write_back(&db, &mut pending, &mut failing).await;
+        assert!(failing);
+        assert_eq!(pending, vec![upsert("a", "x", 1)]);
+        // Meanwhile the binding is refreshed and another one arrives.
+        pending.extend([refresh("a", "x", 2), upsert("b", "y", 1)]);
+        write_back(&db, &mut pending, &mut failing).await;
+        assert_eq!(pending, vec![refresh("a", "x", 2), upsert("b", "y", 1)]);
+        exec(&mut other, "ALTER TABLE bindings_away RENAME TO bindings").await;
+        write_back(&db, &mut pending, &mut failing).await;
+        assert!(!failing && pending.is_empty());
+        let saved = db.load_bindings(0).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut got: Vec<(String, u32)> = saved.iter().map(|b| (b.aor.to_string(), b.cseq)).collect();
+        got.sort();
+        assert_eq!(got, vec![("a".to_owned(), 2), ("b".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn change_queue_hands_over_everything_in_order_once() {
+        let q = ChangeQueue::default();
+        q.push(vec![upsert("a", "x", 1)]);
+        q.push(vec![upsert("b", "y", 1), remove("a", "x")]);
+        assert_eq!(q.take(), vec![upsert("a", "x", 1), upsert("b", "y", 1), remove("a", "x")]);
+        assert!(q.take().is_empty());
+    }
+
+    #[test]
+    fn coalesce_keeps_the_last_change_per_binding_in_order() {
+        let mut pending = vec![upsert("a", "x", 1), upsert("b", "y", 1), refresh("a", "x", 2), remove("b", "y"), upsert("a", "z", 1)];
+        let batch = coalesce(&mut pending);
+        assert!(pending.is_empty());
+        assert_eq!(batch, vec![refresh("a", "x", 2), remove("b", "y"), upsert("a", "z", 1)]);
+    }
+
+    /// Refreshes wait `REFRESH_DELAY` from the first one held for their binding; everything
+    /// else passes at once.
+    #[test]
+    fn refreshes_are_held_and_released_after_the_delay() {
+        let t0 = Instant::now();
+        let (mut held, mut pending) = (Held::default(), Vec::new());
+        held.sort(vec![upsert("a", "x", 1), refresh("b", "y", 5), remove("c", "z")], &mut pending, t0);
+        assert_eq!(pending, vec![upsert("a", "x", 1), remove("c", "z")]);
+        assert_eq!(held.len(), 1);
+        pending.clear();
+        // Refreshed again and again: the newest waits, but from the first one's time.
+        for (i, s) in [10u64, 20, 29].into_iter().enumerate() {
+            held.sort(vec![refresh("b", "y", 6 + i as u32)], &mut pending, t0 + Duration::from_secs(s));
+            held.release(&mut pending, t0 + Duration::from_secs(s), false);
+            assert!(pending.is_empty(), "released at {s} s");
+        }
+        held.release(&mut pending, t0 + REFRESH_DELAY, false);
+        assert_eq!(pending, vec![refresh("b", "y", 8)]);
+        assert_eq!(held.len(), 0);
+    }
+
+    /// A later full change of the binding supersedes the held refresh (no older row written
+    /// after it); a refresh after it is held again.
+    #[test]
+    fn a_later_change_supersedes_a_held_refresh() {
+        let t0 = Instant::now();
+        let (mut held, mut pending) = (Held::default(), Vec::new());
+        held.sort(vec![refresh("a", "x", 1), refresh("b", "y", 1)], &mut pending, t0);
+        held.sort(vec![upsert("a", "x", 2), remove("b", "y"), refresh("a", "x", 3)], &mut pending, t0);
+        assert_eq!(pending, vec![upsert("a", "x", 2), remove("b", "y")]);
+        held.release(&mut pending, t0 + REFRESH_DELAY, false);
+        assert_eq!(pending, vec![upsert("a", "x", 2), remove("b", "y"), refresh("a", "x", 3)]);
+        assert_eq!(coalesce(&mut pending), vec![remove("b", "y"), refresh("a", "x", 3)]);
+    }
+
+    /// At shutdown every held refresh is released, however recent.
+    #[test]
+    fn shutdown_releases_everything_held() {
+        let t0 = Instant::now();
+        let (mut held, mut pending) = (Held::default(), Vec::new());
+        held.sort(vec![refresh("a", "x", 1), refresh("b", "y", 1)], &mut pending, t0);
+        held.release(&mut pending, t0, true);
+        pending.sort_by(|a, b| change_key(a).cmp(&change_key(b)));
+        assert_eq!(pending, vec![refresh("a", "x", 1), refresh("b", "y", 1)]);
+        assert_eq!(held.len(), 0);
+    }
+}
