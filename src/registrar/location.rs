@@ -429,7 +429,6 @@ fn stored_uri_equal(stored: &str, uri: &Uri) -> bool {
     }
 }
 
-#[allow(clippy::too_many_arguments)] // one call site per branch; a struct would only rename them
 /// What a REGISTER did to a binding it lists (`register`, step 8).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Touch {
@@ -453,6 +452,7 @@ fn is_refresh(prev: &Binding, next: &Binding) -> bool {
         && next.expires_at >= prev.expires_at
 }
 
+#[allow(clippy::too_many_arguments)] // one call site per branch; a struct would only rename them
 fn new_binding(
     aor: &Arc<str>,
     contact: Arc<str>,
