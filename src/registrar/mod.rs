@@ -10,7 +10,8 @@
 //!   (write-behind: a slow disk never delays the 200);
 //! - `Err(e)` → `e.status()`, adding `Min-Expires` for 423 and `Retry-After` for 503.
 //!
-//! A timer at [`LocationTable::next_expiry`] calls [`LocationTable::expire`], whose removals
+//! A periodic sweep calls [`LocationTable::expire`] ([`LocationTable::next_expiry`] is a lower
+//! bound of the next lapse: a refresh does not move its AOR in the index), whose removals
 //! are persisted the same way. At startup [`LocationTable::load`] takes the persisted
 //! bindings back.
 

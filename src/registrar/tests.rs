@@ -352,15 +352,20 @@ fn expiry_index_touches_only_lapsed_bindings_and_follows_refreshes() {
     t.register(now, "a", &reg("ca", 1, &["<sip:a@h1>;expires=100"], &[]), peer(), &policy).unwrap_or_else(|e| panic!("{e}"));
     t.register(now, "b", &reg("cb", 1, &["<sip:b@h2>;expires=200"], &[]), peer(), &policy).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(t.next_expiry(), Some(now + 100));
-    // a refreshes to now+300: the old index entry must not expire it.
+    // a refreshes to now+300: its index entry stays at now+100, a lower bound (moving it on
+    // every refresh cost a B-tree removal and insertion)...
     t.register(now + 50, "a", &reg("ca", 2, &["<sip:a@h1>;expires=250"], &[]), peer(), &policy).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(t.next_expiry(), Some(now + 200));
+    assert_eq!(t.next_expiry(), Some(now + 100));
+    // ...which must not expire it: the sweep that meets it there re-files it at its true time.
     assert!(t.expire(now + 150).is_empty());
+    assert_eq!(t.next_expiry(), Some(now + 200));
+    // A refresh to an earlier time (a: now+220) moves the entry at once.
+    t.register(now + 160, "a", &reg("ca", 3, &["<sip:a@h1>;expires=60"], &[]), peer(), &policy).unwrap_or_else(|e| panic!("{e}"));
     let gone = t.expire(now + 201);
     assert_eq!(gone.len(), 1);
     assert!(matches!(&gone[0], Change::Remove { aor, .. } if &**aor == "b"));
-    assert_eq!(t.next_expiry(), Some(now + 300));
-    assert_eq!(t.expire(now + 301).len(), 1);
+    assert_eq!(t.next_expiry(), Some(now + 220));
+    assert_eq!(t.expire(now + 221).len(), 1);
     assert_eq!(t.next_expiry(), None);
     assert!(t.is_empty());
 }
