@@ -13,7 +13,7 @@
 //! granted before (see `Change::Refresh`). A graceful stop writes everything. A batch the
 //! database refuses stays pending and is retried every second: nothing is dropped.
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{error, info};
@@ -62,11 +62,13 @@ impl Held {
     fn sort(&mut self, incoming: Vec<Change>, pending: &mut Vec<Change>, now: Instant) {
         for change in incoming {
             match change {
-                Change::Refresh(b) => {
-                    let key = (Arc::clone(&b.aor), Arc::clone(&b.contact));
-                    let since = self.0.get(&key).map_or(now, |(since, _)| *since);
-                    self.0.insert(key, (since, b));
-                }
+                Change::Refresh(b) => match self.0.entry((Arc::clone(&b.aor), Arc::clone(&b.contact))) {
+                    // The newest refresh waits, from the first one's time.
+                    Entry::Occupied(mut held) => held.get_mut().1 = b,
+                    Entry::Vacant(slot) => {
+                        slot.insert((now, b));
+                    }
+                },
                 other => {
                     if !self.0.is_empty() {
                         let (aor, contact) = change_key(&other);
