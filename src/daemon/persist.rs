@@ -14,6 +14,7 @@
 //! database refuses stays pending and is retried every second: nothing is dropped.
 
 use std::collections::hash_map::{Entry, HashMap};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{error, info};
@@ -53,8 +54,15 @@ impl ChangeQueue {
 
 /// Refreshes waiting to be written, by binding, with when the first of them arrived: a
 /// binding refreshed more often than `REFRESH_DELAY` is still written every `REFRESH_DELAY`.
+/// `order` lists the bindings in the order they were first held, which is the order they fall
+/// due (`now` only grows), so a tick looks at the due ones only, not at every held refresh
+/// (with 100k phones that scan would run each second on the core's thread). An entry of
+/// `order` whose binding was superseded, or held again since, is skipped when it comes up.
 #[derive(Default)]
-struct Held(HashMap<(Arc<str>, Arc<str>), (Instant, Binding)>);
+struct Held {
+    map: HashMap<(Arc<str>, Arc<str>), (Instant, Binding)>,
+    order: VecDeque<(Instant, (Arc<str>, Arc<str>))>,
+}
 
 impl Held {
     /// Files `incoming` (in arrival order): refreshes are held, everything else goes to
@@ -62,17 +70,18 @@ impl Held {
     fn sort(&mut self, incoming: Vec<Change>, pending: &mut Vec<Change>, now: Instant) {
         for change in incoming {
             match change {
-                Change::Refresh(b) => match self.0.entry((Arc::clone(&b.aor), Arc::clone(&b.contact))) {
+                Change::Refresh(b) => match self.map.entry((Arc::clone(&b.aor), Arc::clone(&b.contact))) {
                     // The newest refresh waits, from the first one's time.
                     Entry::Occupied(mut held) => held.get_mut().1 = b,
                     Entry::Vacant(slot) => {
+                        self.order.push_back((now, slot.key().clone()));
                         slot.insert((now, b));
                     }
                 },
                 other => {
-                    if !self.0.is_empty() {
+                    if !self.map.is_empty() {
                         let (aor, contact) = change_key(&other);
-                        self.0.remove(&(Arc::clone(aor), Arc::clone(contact)));
+                        self.map.remove(&(Arc::clone(aor), Arc::clone(contact)));
                     }
                     pending.push(other);
                 }
@@ -85,25 +94,27 @@ impl Held {
     /// the last change per binding.
     fn release(&mut self, pending: &mut Vec<Change>, now: Instant, all: bool) {
         if all {
-            pending.extend(self.0.drain().map(|(_, (_, b))| Change::Refresh(b)));
+            self.order.clear();
+            pending.extend(self.map.drain().map(|(_, (_, b))| Change::Refresh(b)));
             return;
         }
-        let due: Vec<(Arc<str>, Arc<str>)> = self
-            .0
-            .iter()
-            .filter(|(_, (since, _))| now.saturating_duration_since(*since) >= REFRESH_DELAY)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in due {
-            if let Some((_, b)) = self.0.remove(&key) {
-                pending.push(Change::Refresh(b));
+        while let Some((since, _)) = self.order.front() {
+            if now.saturating_duration_since(*since) < REFRESH_DELAY {
+                break;
+            }
+            let Some((since, key)) = self.order.pop_front() else { break };
+            // Still held from that time: not superseded, not held afresh later.
+            if self.map.get(&key).is_some_and(|(held_since, _)| *held_since == since) {
+                if let Some((_, b)) = self.map.remove(&key) {
+                    pending.push(Change::Refresh(b));
+                }
             }
         }
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.0.len()
+        self.map.len()
     }
 }
 
@@ -304,6 +315,17 @@ mod tests {
         held.release(&mut pending, t0 + REFRESH_DELAY, false);
         assert_eq!(pending, vec![upsert("a", "x", 2), remove("b", "y"), refresh("a", "x", 3)]);
         assert_eq!(coalesce(&mut pending), vec![remove("b", "y"), refresh("a", "x", 3)]);
+        // Superseded, then held again later: it waits from the later time, not the first.
+        let t1 = t0 + Duration::from_secs(40);
+        held.sort(vec![refresh("c", "z", 1)], &mut pending, t1);
+        held.sort(vec![upsert("c", "z", 2)], &mut pending, t1 + Duration::from_secs(10));
+        held.sort(vec![refresh("c", "z", 3)], &mut pending, t1 + Duration::from_secs(20));
+        pending.clear();
+        held.release(&mut pending, t1 + REFRESH_DELAY, false);
+        assert!(pending.is_empty(), "released from the superseded hold's time: {pending:?}");
+        held.release(&mut pending, t1 + Duration::from_secs(20) + REFRESH_DELAY, false);
+        assert_eq!(pending, vec![refresh("c", "z", 3)]);
+        assert_eq!((held.len(), held.order.len()), (0, 0));
     }
 
     /// At shutdown every held refresh is released, however recent.
