@@ -259,9 +259,11 @@ impl Authenticator {
                 Algorithm::Sha256 => &self.dummy_sha256,
             },
         };
-        let ha2 = alg.digest_hex(&[method, &creds.uri]);
+        let ha2 = alg.digest_hex(&[method, &*creds.uri]);
         // Hash qop, nc and cnonce exactly as the client sent them: that is what it hashed.
-        let expected = alg.digest_hex(&[ha1, &creds.nonce, &nc.raw, cnonce, qop, &ha2]);
+        let parts: [&[u8]; 6] =
+            [ha1.as_bytes(), creds.nonce.as_bytes(), nc.raw.as_bytes(), cnonce.as_bytes(), qop.as_bytes(), ha2.as_bytes()];
+        let expected = alg.digest_hex(&parts);
         // The client's hex may be in capitals: fold it on the stack (no longer response can
         // match) and compare in constant time; only the length, which is public, short-cuts.
         let given = creds.response.as_bytes();
@@ -269,7 +271,8 @@ impl Authenticator {
         for (d, c) in folded.iter_mut().zip(given) {
             *d = c.to_ascii_lowercase();
         }
-        let matches = given.len() == expected.len() && bool::from(expected.as_bytes().ct_eq(&folded[..expected.len()]));
+        let expected = expected.as_bytes();
+        let matches = given.len() == expected.len() && bool::from(expected.ct_eq(&folded[..expected.len()]));
 
         if stored.is_none() {
             return Verdict::Rejected(Reason::UnknownUser);
