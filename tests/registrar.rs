@@ -193,6 +193,30 @@ fn refreshes_are_written_late_but_never_lost() {
     assert_eq!(cseq_stored(), i64::from(c), "refresh lost at shutdown:\n{}", node.log_report());
 }
 
+/// `[registrar] refresh_write_secs = 0`: the operator chose to hold nothing, so a plain refresh
+/// reaches the state file within the writer's second, with no stop needed.
+#[test]
+fn refresh_write_secs_zero_writes_refreshes_at_once() {
+    let node = Node::builder().user("gina", "ginapw").md5_only().toml("[registrar]\nrefresh_write_secs = 0\n").start("127.1.5.5", 5060);
+    let peer = UdpPeer::bind("127.1.5.6", 5061);
+    let contact = [format!("Contact: <sip:gina@{}>", peer.local())];
+    let file = node.state_dir().join("urpd.db");
+    let cseq_stored = || state_query(&file, "SELECT coalesce(max(cseq), 0) FROM bindings WHERE contact LIKE '%gina@%'");
+    let mut c = 1;
+    let r = register_raw(&peer, &node, "gina", "ginapw", "cid-g", &mut c, &contact);
+    assert_eq!(status(&r), 200, "{r}");
+    c += 1;
+    let r = register_raw(&peer, &node, "gina", "ginapw", "cid-g", &mut c, &contact);
+    assert_eq!(status(&r), 200, "{r}");
+    let refreshed = i64::from(c);
+    // Liveness bound for the writer's tick, not a timing assertion.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while cseq_stored() != refreshed && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(cseq_stored(), refreshed, "refresh held although refresh_write_secs = 0:\n{}", node.log_report());
+}
+
 /// Runs one statement on a node's state file (SQLite, WAL: safe beside the daemon) and returns
 /// the first column of its first row, or the rows affected.
 fn state_query(file: &std::path::Path, sql: &str) -> i64 {

@@ -121,11 +121,19 @@ pub struct RegistrarConfig {
     pub default_expires: u32,
     /// Most contacts one AOR may register.
     pub max_contacts: usize,
+    /// Longest a plain refresh (nothing changed but the expiry) waits before it is written to
+    /// the state database; 0 writes it within the second like every other change. What a
+    /// crash can lose (docs/operations.md "Registrations across restarts").
+    pub refresh_write_secs: u32,
 }
+
+/// Upper bound of `refresh_write_secs`: a refresh held longer than a short registration lives
+/// would leave the stored row lapsed while the phone is registered.
+pub const MAX_REFRESH_WRITE_SECS: u32 = 300;
 
 impl Default for RegistrarConfig {
     fn default() -> Self {
-        RegistrarConfig { min_expires: 60, max_expires: 7200, default_expires: 3600, max_contacts: 10 }
+        RegistrarConfig { min_expires: 60, max_expires: 7200, default_expires: 3600, max_contacts: 10, refresh_write_secs: 30 }
     }
 }
 
@@ -365,6 +373,12 @@ impl Config {
         if r.min_expires > r.max_expires || r.default_expires < r.min_expires || r.default_expires > r.max_expires {
             return Err(ConfigError::Value("registrar", "need min_expires <= default_expires <= max_expires".into()));
         }
+        if r.refresh_write_secs > MAX_REFRESH_WRITE_SECS {
+            return Err(ConfigError::Value(
+                "registrar.refresh_write_secs",
+                format!("{} (at most {MAX_REFRESH_WRITE_SECS}; 0 writes every refresh within the second)", r.refresh_write_secs),
+            ));
+        }
         if self.timers.t1_ms == 0 || self.timers.t2_ms < self.timers.t1_ms {
             return Err(ConfigError::Value("timers", "need 0 < t1_ms <= t2_ms".into()));
         }
@@ -428,6 +442,17 @@ mod tests {
     fn unknown_key_named() {
         let e = Config::parse("[registrar]\nmin_expire = 3\n", Path::new("x.toml")).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains("min_expire"), "{e}");
+    }
+
+    #[test]
+    fn refresh_write_secs_defaults_to_thirty_and_is_bounded() {
+        let c = Config::parse("", Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.registrar.refresh_write_secs, 30);
+        let c = Config::parse("[registrar]\nrefresh_write_secs = 0\n", Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.registrar.refresh_write_secs, 0);
+        let e =
+            Config::parse("[registrar]\nrefresh_write_secs = 301\n", Path::new("x.toml")).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("registrar.refresh_write_secs") && e.contains("301"), "{e}");
     }
 
     #[test]

@@ -3,13 +3,14 @@
 //! the writer takes them once a second, coalesces them per binding and writes them in one
 //! transaction. New and removed bindings, and any change of what routing reads (flow, contact
 //! text, q, User-Agent), are written within the second; a plain refresh (`Change::Refresh`:
-//! the lapse time moved later, with the Call-ID and CSeq) waits up to [`REFRESH_DELAY`], and a
-//! later change of the same binding replaces it. A phone refreshing every two seconds then
+//! the lapse time moved later, with the Call-ID and CSeq) waits up to `[registrar]
+//! refresh_write_secs` ([`REFRESH_DELAY`] by default), and a later change of the same binding
+//! replaces it. A phone refreshing every two seconds then
 //! costs one row write per half minute, not fifteen: at 500 REGISTER/s the writes were ~15%
 //! of urpd's instructions (callgrind; docs/benchmarks.md, sixteenth round).
 //!
 //! What a crash can lose: the last second of new and removed bindings, and refreshes of the
-//! last `REFRESH_DELAY`, which leave the stored row with the lapse time the phone had been
+//! last `refresh_write_secs`, which leave the stored row with the lapse time the phone had been
 //! granted before (see `Change::Refresh`). A graceful stop writes everything. A batch the
 //! database refuses stays pending and is retried every second: nothing is dropped.
 
@@ -25,8 +26,9 @@ use crate::state::StateDb;
 /// How often registration changes are written back to the state database.
 const PERSIST_EVERY: Duration = Duration::from_secs(1);
 
-/// How long a plain refresh may wait before it is written. Kamailio's `db_mode=2` holds every
-/// change for its `timer_interval` (60 s by default); new bindings and removals are not held.
+/// How long a plain refresh may wait before it is written, unless `[registrar]
+/// refresh_write_secs` says otherwise. Kamailio's `db_mode=2` holds every change for its
+/// `timer_interval` (60 s by default); new bindings and removals are not held.
 pub const REFRESH_DELAY: Duration = Duration::from_secs(30);
 
 /// Binding changes on their way from the core to the writer. The core appends after each
@@ -53,21 +55,31 @@ impl ChangeQueue {
 }
 
 /// Refreshes waiting to be written, by binding, with when the first of them arrived: a
-/// binding refreshed more often than `REFRESH_DELAY` is still written every `REFRESH_DELAY`.
+/// binding refreshed more often than `delay` is still written every `delay`.
 /// `order` lists the bindings in the order they were first held, which is the order they fall
 /// due (`now` only grows), so a tick looks at the due ones only, not at every held refresh
 /// (with 100k phones that scan would run each second on the core's thread). An entry of
 /// `order` whose binding was superseded, or held again since, is skipped when it comes up.
-#[derive(Default)]
 struct Held {
     map: HashMap<(Arc<str>, Arc<str>), (Instant, Binding)>,
     order: VecDeque<(Instant, (Arc<str>, Arc<str>))>,
+    /// How long a refresh waits (`refresh_write_secs`); zero holds nothing.
+    delay: Duration,
 }
 
 impl Held {
+    fn new(delay: Duration) -> Held {
+        Held { map: HashMap::new(), order: VecDeque::new(), delay }
+    }
+
     /// Files `incoming` (in arrival order): refreshes are held, everything else goes to
     /// `pending` and drops a held refresh of its binding, which it supersedes.
     fn sort(&mut self, incoming: Vec<Change>, pending: &mut Vec<Change>, now: Instant) {
+        if self.delay.is_zero() {
+            // Nothing held: every change goes out at this tick, as before round 16.
+            pending.extend(incoming);
+            return;
+        }
         for change in incoming {
             match change {
                 Change::Refresh(b) => match self.map.entry((Arc::clone(&b.aor), Arc::clone(&b.contact))) {
@@ -89,7 +101,7 @@ impl Held {
         }
     }
 
-    /// Moves the refreshes held for `REFRESH_DELAY` or more (all of them with `all`) to the end
+    /// Moves the refreshes held for `delay` or more (all of them with `all`) to the end
     /// of `pending`: anything older of the same binding is already there, and coalescing keeps
     /// the last change per binding.
     fn release(&mut self, pending: &mut Vec<Change>, now: Instant, all: bool) {
@@ -99,7 +111,7 @@ impl Held {
             return;
         }
         while let Some((since, _)) = self.order.front() {
-            if now.saturating_duration_since(*since) < REFRESH_DELAY {
+            if now.saturating_duration_since(*since) < self.delay {
                 break;
             }
             let Some((since, key)) = self.order.pop_front() else { break };
@@ -118,13 +130,13 @@ impl Held {
     }
 }
 
-/// The writer task: a write-back each `PERSIST_EVERY`, and everything at shutdown (`stop`,
-/// sent once the core has queued its last change).
-pub async fn persist(db: Arc<StateDb>, queue: Arc<ChangeQueue>, mut stop: tokio::sync::oneshot::Receiver<()>) {
+/// The writer task: a write-back each `PERSIST_EVERY`, plain refreshes after `refresh_delay`,
+/// and everything at shutdown (`stop`, sent once the core has queued its last change).
+pub async fn persist(db: Arc<StateDb>, queue: Arc<ChangeQueue>, refresh_delay: Duration, mut stop: tokio::sync::oneshot::Receiver<()>) {
     // Changes in arrival order; coalesced per binding only when written (no key copies per
     // REGISTER: the per-change HashMap with owned keys was ~1% of the samples at 8,000/s).
     let mut pending: Vec<Change> = Vec::new();
-    let mut held = Held::default();
+    let mut held = Held::new(refresh_delay);
     let mut failing = false;
     let mut tick = tokio::time::interval(PERSIST_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -287,7 +299,7 @@ mod tests {
     #[test]
     fn refreshes_are_held_and_released_after_the_delay() {
         let t0 = Instant::now();
-        let (mut held, mut pending) = (Held::default(), Vec::new());
+        let (mut held, mut pending) = (Held::new(REFRESH_DELAY), Vec::new());
         held.sort(vec![upsert("a", "x", 1), refresh("b", "y", 5), remove("c", "z")], &mut pending, t0);
         assert_eq!(pending, vec![upsert("a", "x", 1), remove("c", "z")]);
         assert_eq!(held.len(), 1);
@@ -308,7 +320,7 @@ mod tests {
     #[test]
     fn a_later_change_supersedes_a_held_refresh() {
         let t0 = Instant::now();
-        let (mut held, mut pending) = (Held::default(), Vec::new());
+        let (mut held, mut pending) = (Held::new(REFRESH_DELAY), Vec::new());
         held.sort(vec![refresh("a", "x", 1), refresh("b", "y", 1)], &mut pending, t0);
         held.sort(vec![upsert("a", "x", 2), remove("b", "y"), refresh("a", "x", 3)], &mut pending, t0);
         assert_eq!(pending, vec![upsert("a", "x", 2), remove("b", "y")]);
@@ -332,11 +344,36 @@ mod tests {
     #[test]
     fn shutdown_releases_everything_held() {
         let t0 = Instant::now();
-        let (mut held, mut pending) = (Held::default(), Vec::new());
+        let (mut held, mut pending) = (Held::new(REFRESH_DELAY), Vec::new());
         held.sort(vec![refresh("a", "x", 1), refresh("b", "y", 1)], &mut pending, t0);
         held.release(&mut pending, t0, true);
         pending.sort_by(|a, b| change_key(a).cmp(&change_key(b)));
         assert_eq!(pending, vec![refresh("a", "x", 1), refresh("b", "y", 1)]);
         assert_eq!(held.len(), 0);
+    }
+
+    /// `refresh_write_secs = 0`: nothing is held, a refresh goes out at the tick it arrives,
+    /// and `release` has nothing to add.
+    #[test]
+    fn zero_delay_holds_nothing() {
+        let t0 = Instant::now();
+        let (mut held, mut pending) = (Held::new(Duration::ZERO), Vec::new());
+        held.sort(vec![refresh("a", "x", 1), upsert("b", "y", 1)], &mut pending, t0);
+        assert_eq!(pending, vec![refresh("a", "x", 1), upsert("b", "y", 1)]);
+        held.release(&mut pending, t0, false);
+        assert_eq!((pending.len(), held.len()), (2, 0));
+    }
+
+    /// A configured delay is the one the holding uses.
+    #[test]
+    fn configured_delay_is_honoured() {
+        let t0 = Instant::now();
+        let delay = Duration::from_secs(5);
+        let (mut held, mut pending) = (Held::new(delay), Vec::new());
+        held.sort(vec![refresh("a", "x", 1)], &mut pending, t0);
+        held.release(&mut pending, t0 + delay - Duration::from_millis(1), false);
+        assert!(pending.is_empty());
+        held.release(&mut pending, t0 + delay, false);
+        assert_eq!(pending, vec![refresh("a", "x", 1)]);
     }
 }

@@ -142,7 +142,8 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     // Binding writes go to the database off the hot path, in order, batched.
     let to_persist = Arc::new(ChangeQueue::default());
     let (persist_stop, persist_stopped) = tokio::sync::oneshot::channel::<()>();
-    let writer = tokio::spawn(persist::persist(db.clone(), to_persist.clone(), persist_stopped));
+    let refresh_delay = Duration::from_secs(u64::from(cfg.registrar.refresh_write_secs));
+    let writer = tokio::spawn(persist::persist(db.clone(), to_persist.clone(), refresh_delay, persist_stopped));
     // Users changed by another process are noticed even without the admin poke.
     let watcher = tokio::spawn(watch_users(db.clone(), users.clone()));
 
