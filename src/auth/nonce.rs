@@ -245,7 +245,7 @@ impl NonceKeeper {
     /// Classifies a nonce string at time `now`. Does not touch replay state.
     pub fn check(&self, nonce: &str, now: u64) -> NonceStatus {
         let mut buf = [0u8; NONCE_LEN];
-        if hex::decode_to_slice(nonce, &mut buf).is_err() {
+        if !super::algorithm::hex_decode_into(nonce.as_bytes(), &mut buf) {
             return NonceStatus::Invalid;
         }
         // Fixed-size buffer and constant ranges: none of this slicing depends on input.

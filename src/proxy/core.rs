@@ -514,7 +514,8 @@ impl Core {
         let hash_of = |req: &Request, hash: Option<String>| hash.unwrap_or_else(|| loop_hash(req));
         // In-dialog requests that reach us through our own Record-Route were authorised when
         // the dialog was created (Kamailio's loose_route + has_totag): no new challenge.
-        let dialog_routed = req.to_tag().is_some() && popped > 0;
+        // `popped` first: most requests pop no Route, and the To tag costs a name-addr parse.
+        let dialog_routed = popped > 0 && req.to_tag().is_some();
         // Requests routed by a Route set (in-dialog requests through our Record-Route).
         if let Some(route) = first_route(&req) {
             if !dialog_routed && !self.authorized(now, tx, &mut req, from, false) {
