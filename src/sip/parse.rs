@@ -487,6 +487,27 @@ mod tests {
         }
     }
 
+    /// The To tag is a header parameter: none without `;`, none inside the brackets' URI,
+    /// found after them or in an addr-spec, whatever its case.
+    #[test]
+    fn to_tag_is_a_header_parameter() {
+        let with_to = |to: &str| {
+            request(
+                format!(
+                    "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:c@d>;tag=1\r\nTo: {to}\r\n\
+                     Call-ID: x\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+        };
+        assert_eq!(with_to("<sip:a@b>").to_tag(), None);
+        assert_eq!(with_to("\"tag;\" <sip:a@b>").to_tag(), None);
+        assert_eq!(with_to("<sip:a@b;tag=u>").to_tag(), None);
+        assert_eq!(with_to("<sip:a@b;user=phone>;tag=9").to_tag(), Some("9"));
+        assert_eq!(with_to("sip:a@b;TAG=7").to_tag(), Some("7"));
+        assert_eq!(with_to("<sip:a@b> ; tag = 5").to_tag(), Some("5"));
+    }
+
     #[test]
     fn compact_forms_map_to_known_headers() {
         let cases = [
