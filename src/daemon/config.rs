@@ -131,6 +131,23 @@ pub struct RegistrarConfig {
 /// would leave the stored row lapsed while the phone is registered.
 pub const MAX_REFRESH_WRITE_SECS: u32 = 300;
 
+impl RegistrarConfig {
+    /// Settings that work but that an operator most likely did not mean, for the log at start.
+    /// A refresh held longer than half the shortest registration can outlive the row it
+    /// would have renewed: after a crash the node drops a phone that is still registered.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if u64::from(self.refresh_write_secs) * 2 > u64::from(self.min_expires) {
+            out.push(format!(
+                "registrar.refresh_write_secs = {} is more than half of min_expires = {}: after a crash, phones on the \
+                 shortest registrations may be dropped before they refresh (docs/operations.md)",
+                self.refresh_write_secs, self.min_expires
+            ));
+        }
+        out
+    }
+}
+
 impl Default for RegistrarConfig {
     fn default() -> Self {
         RegistrarConfig { min_expires: 60, max_expires: 7200, default_expires: 3600, max_contacts: 10, refresh_write_secs: 30 }
@@ -453,6 +470,15 @@ mod tests {
         let e =
             Config::parse("[registrar]\nrefresh_write_secs = 301\n", Path::new("x.toml")).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains("registrar.refresh_write_secs") && e.contains("301"), "{e}");
+        // The default and 0 are quiet; a hold longer than half the shortest registration is
+        // accepted but warned about.
+        assert!(RegistrarConfig::default().warnings().is_empty());
+        let c = Config::parse("[registrar]\nrefresh_write_secs = 40\n", Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let w = c.registrar.warnings();
+        assert!(w.len() == 1 && w[0].contains("refresh_write_secs = 40") && w[0].contains("min_expires = 60"), "{w:?}");
+        let c = Config::parse("[registrar]\nrefresh_write_secs = 40\nmin_expires = 80\n", Path::new("x.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.registrar.warnings().is_empty());
     }
 
     #[test]

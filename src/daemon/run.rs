@@ -142,6 +142,9 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     // Binding writes go to the database off the hot path, in order, batched.
     let to_persist = Arc::new(ChangeQueue::default());
     let (persist_stop, persist_stopped) = tokio::sync::oneshot::channel::<()>();
+    for w in cfg.registrar.warnings() {
+        warn!("{w}");
+    }
     let refresh_delay = Duration::from_secs(u64::from(cfg.registrar.refresh_write_secs));
     let writer = tokio::spawn(persist::persist(db.clone(), to_persist.clone(), refresh_delay, persist_stopped));
     // Users changed by another process are noticed even without the admin poke.
