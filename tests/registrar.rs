@@ -176,11 +176,8 @@ fn refreshes_are_written_late_but_never_lost() {
     let r = register_raw(&peer, &node, "fred", "fredpw", "cid-f", &mut c, &contact);
     assert_eq!(status(&r), 200, "{r}");
     let first = i64::from(c);
-    // Written within the writer's second (bounded wait, not a timing assertion).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while cseq_stored() != first && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    // Written within the writer's second.
+    wait_until(|| cseq_stored() == first);
     assert_eq!(cseq_stored(), first, "new binding not written:\n{}", node.log_report());
     c += 1;
     let r = register_raw(&peer, &node, "fred", "fredpw", "cid-f", &mut c, &contact);
@@ -209,12 +206,17 @@ fn refresh_write_secs_zero_writes_refreshes_at_once() {
     let r = register_raw(&peer, &node, "gina", "ginapw", "cid-g", &mut c, &contact);
     assert_eq!(status(&r), 200, "{r}");
     let refreshed = i64::from(c);
-    // Liveness bound for the writer's tick, not a timing assertion.
+    wait_until(|| cseq_stored() == refreshed);
+    assert_eq!(cseq_stored(), refreshed, "refresh held although refresh_write_secs = 0:\n{}", node.log_report());
+}
+
+/// Polls `done` until it holds or 10 s pass: a liveness bound for the writer's once-a-second
+/// tick, not a timing assertion (the caller asserts what it waited for).
+fn wait_until(mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while cseq_stored() != refreshed && std::time::Instant::now() < deadline {
+    while !done() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    assert_eq!(cseq_stored(), refreshed, "refresh held although refresh_write_secs = 0:\n{}", node.log_report());
 }
 
 /// Runs one statement on a node's state file (SQLite, WAL: safe beside the daemon) and returns
