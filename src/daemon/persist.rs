@@ -54,6 +54,9 @@ impl ChangeQueue {
     }
 }
 
+/// A binding's identity: its AOR and contact text.
+type BindingKey = (Arc<str>, Arc<str>);
+
 /// Refreshes waiting to be written, by binding, with when the first of them arrived: a
 /// binding refreshed more often than `delay` is still written every `delay`.
 /// `order` lists the bindings in the order they were first held, which is the order they fall
@@ -61,8 +64,8 @@ impl ChangeQueue {
 /// (with 100k phones that scan would run each second on the core's thread). An entry of
 /// `order` whose binding was superseded, or held again since, is skipped when it comes up.
 struct Held {
-    map: HashMap<(Arc<str>, Arc<str>), (Instant, Binding)>,
-    order: VecDeque<(Instant, (Arc<str>, Arc<str>))>,
+    map: HashMap<BindingKey, (Instant, Binding)>,
+    order: VecDeque<(Instant, BindingKey)>,
     /// How long a refresh waits (`refresh_write_secs`); zero holds nothing.
     delay: Duration,
 }
