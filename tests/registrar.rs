@@ -171,7 +171,7 @@ fn refreshes_are_written_late_but_never_lost() {
     let peer = UdpPeer::bind("127.1.5.4", 5061);
     let contact = [format!("Contact: <sip:fred@{}>", peer.local())];
     let file = node.state_dir().join("urpd.db");
-    let cseq_stored = || state_query(&file, "SELECT coalesce(max(cseq), 0) FROM bindings WHERE contact LIKE '%fred@%'");
+    let cseq_stored = || stored_cseq(&file, "fred");
     let mut c = 1;
     let r = register_raw(&peer, &node, "fred", "fredpw", "cid-f", &mut c, &contact);
     assert_eq!(status(&r), 200, "{r}");
@@ -198,7 +198,7 @@ fn refresh_write_secs_zero_writes_refreshes_at_once() {
     let peer = UdpPeer::bind("127.1.5.6", 5061);
     let contact = [format!("Contact: <sip:gina@{}>", peer.local())];
     let file = node.state_dir().join("urpd.db");
-    let cseq_stored = || state_query(&file, "SELECT coalesce(max(cseq), 0) FROM bindings WHERE contact LIKE '%gina@%'");
+    let cseq_stored = || stored_cseq(&file, "gina");
     let mut c = 1;
     let r = register_raw(&peer, &node, "gina", "ginapw", "cid-g", &mut c, &contact);
     assert_eq!(status(&r), 200, "{r}");
@@ -208,6 +208,11 @@ fn refresh_write_secs_zero_writes_refreshes_at_once() {
     let refreshed = i64::from(c);
     wait_until(|| cseq_stored() == refreshed);
     assert_eq!(cseq_stored(), refreshed, "refresh held although refresh_write_secs = 0:\n{}", node.log_report());
+}
+
+/// The highest CSeq stored for `user`'s bindings in the state file `file` (0 for none).
+fn stored_cseq(file: &std::path::Path, user: &str) -> i64 {
+    state_query(file, &format!("SELECT coalesce(max(cseq), 0) FROM bindings WHERE contact LIKE '%{user}@%'"))
 }
 
 /// Polls `done` until it holds or 10 s pass: a liveness bound for the writer's once-a-second
