@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""benches/test_report.py - tests of benches/report.py's judgments, on made-up runs.
+"""benches/test_report.py - tests of benches/report.py's judgments, on made-up runs, and of
+benches/flamegraph.py's folding and drawing, on made-up `perf script` text.
 
 The benchmark table decides things the README quotes (which maximum is a maximum, whether a
 goal run measured urpd or SIPp, the medians of capped pairs): those rules are tested here
@@ -14,6 +15,7 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402
+import flamegraph  # noqa: E402
 
 
 def run(server, scenario, phase, offered, achieved=None, ok=True, p99=4.0, cpu=0.01, sipp=0.3, wall=10.0, failed=0):
@@ -167,6 +169,59 @@ class OldAgainstNew(Quiet):
             self.assertEqual(s["median"]["ratio"], 1.375)
             md = open(os.path.join(d, "summary.md")).read()
             self.assertIn("| 2 | old | 16,000 | ≥24,000 | 1.50 |", md)
+
+
+# `perf script -F comm,tid,period,ip,sym,dso` as perf 6 prints it: a thread name with a space,
+# a kernel frame, a Rust frame with its hash, a frame perf could not name, an offset.
+PERF_SCRIPT = """urpd 1234     250000:
+\t    ffffffff8100 finish_task_switch.isra.0 ([kernel.kallsyms])
+\t    55550001 urpd::proxy::core::Core::handle_message::h0123456789abcdef (/work/main/target/release/urpd)
+\t    55550002 urpd::daemon::run::run::{{closure}} (/work/main/target/release/urpd)
+\t    7f0000 __libc_start_main+0x80 (/usr/lib/x86_64-linux-gnu/libc.so.6)
+
+urpd 1234     250000:
+\t    55550003 <urpd::sip::Via as core::fmt::Display>::fmt (/work/main/target/release/urpd)
+\t    55550001 urpd::proxy::core::Core::handle_message::h0123456789abcdef (/work/main/target/release/urpd)
+\t    55550002 urpd::daemon::run::run::{{closure}} (/work/main/target/release/urpd)
+\t    7f0000 __libc_start_main+0x80 (/usr/lib/x86_64-linux-gnu/libc.so.6)
+
+sqlx-sqlite wor 1240     500000:
+\t    7f0011 [unknown] (/usr/lib/x86_64-linux-gnu/libc.so.6)
+
+"""
+
+
+class FlameGraph(Quiet):
+    def test_fold_names_frames_root_first(self):
+        st = flamegraph.fold(PERF_SCRIPT.splitlines(True))
+        main = "urpd;__libc_start_main;urpd::daemon::run::run::{{closure}};urpd::proxy::core::Core::handle_message"
+        self.assertEqual(st[main + ";finish_task_switch.isra.0_[k]"], 250000)
+        self.assertEqual(st[main + ";<urpd::sip::Via as core::fmt::Display>::fmt"], 250000)
+        self.assertEqual(st["sqlx-sqlite wor;[unknown] (libc.so.6)"], 500000)
+        self.assertEqual(len(st), 3)
+
+    def test_folded_text_round_trips(self):
+        st = flamegraph.fold(PERF_SCRIPT.splitlines(True))
+        text = "".join(f"{k} {v}\n" for k, v in st.items()) + "garbage line\n\n"
+        self.assertEqual(flamegraph.read_folded(text.splitlines()), st)
+
+    def test_svg_has_every_wide_frame_and_drops_narrow_ones(self):
+        st = flamegraph.fold(PERF_SCRIPT.splitlines(True))
+        st["urpd;tiny"] = 1  # 1 in ~10^6 of 1,180 px: under the 0.1 px floor
+        out = flamegraph.svg(st, "t <&>")
+        self.assertIn("t &lt;&amp;&gt;", out)
+        self.assertIn("finish_task_switch.isra.0_[k] (25.00%, 250,000)", out)
+        self.assertIn("sqlx-sqlite wor (50.00%", out)
+        self.assertNotIn("tiny", out)
+        self.assertTrue(out.rstrip().endswith("</svg>"))
+        with self.assertRaises(ValueError):
+            flamegraph.svg({}, "empty")
+
+    def test_top_counts_a_frame_once_per_stack(self):
+        st = {"urpd;a;b;a": 3, "urpd;c": 1}
+        lines = flamegraph.top(st, 3).splitlines()
+        self.assertEqual(lines[1].split(), ["75.00%", "75.00%", "a"])
+        self.assertIn("25.00%", lines[3])
 
 
 if __name__ == "__main__":
