@@ -13,7 +13,8 @@
 # pinned to CPU 1; SIPp on CPU 0), offers RATE SIPp calls/s for SECONDS and meanwhile
 #   perf:   `perf record -g` on urpd, then prints the top symbols (self and children)
 #   strace: `strace -c -f` on urpd (slows the server: shows which calls, not how many at RATE)
-#   syscalls: syscall and context-switch counts per transaction from perf tracepoints (cheap)
+#   syscalls: syscall and context-switch counts per transaction from perf tracepoints (cheap);
+#           STAT_EVENTS replaces the list (e.g. timer:hrtimer_start,timer:hrtimer_cancel)
 #   cpu:    only the CPU seconds per 1,000 transactions (utime/stime split), for before/after
 #   flame:  `perf record` with call graphs (DWARF unwinding: release builds keep no frame
 #           pointers; FLAME_CG=fp on a frame-pointer build), folded by benches/flamegraph.py
@@ -144,7 +145,7 @@ case $TOOL in
     strace) taskset -c 1 timeout $((DUR + 5)) strace -c -f -o "$OUT/strace.txt" -p "$PID" & PIDS+=($!) ;;
     instr) for p in ${PID//,/ }; do timeout 30 callgrind_control -z "$p" > /dev/null; timeout 30 callgrind_control -i on "$p" > /dev/null; done ;;
     syscalls) taskset -c 1 timeout $((DUR + 5)) perf stat -x, -o "$OUT/syscalls.txt" -p "$PID" \
-        -e 'syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex,syscalls:sys_enter_write,syscalls:sys_enter_pwrite64,syscalls:sys_enter_pread64,context-switches' \
+        -e "${STAT_EVENTS:-syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex,syscalls:sys_enter_write,syscalls:sys_enter_pwrite64,syscalls:sys_enter_pread64,context-switches}" \
         -- sleep "$DUR" & PIDS+=($!) ;;
 esac
 (cd "$OUT" && timeout $((DUR * 3 + 40)) sipp $IP:$PORT "${ARGS[@]}" -i $SIPP_IP -r "$RATE" -m $((RATE * DUR)) -nostdin \
