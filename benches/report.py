@@ -334,9 +334,17 @@ def capped_summary(base, scen, pct, pairs):
                          ratio=round(u["achieved"] / k["achieved"], 2) if u and k else None,
                          ratio_bound=bound if u and k else None))
         for g in (r for r in runs if r["server"] == "urpd" and r["scenario"] == scen and r["phase"] == "goal"):
+            # The issue's three clauses, each judged: `passed` is the run's own verdict (<0.1%
+            # failures), which round 18's calls showed is not the whole goal (a goal run with
+            # no failure and p99 164 ms against Kamailio's 152 ms was reported as passed).
+            kp99, kcpu = (k["p99_ms"], k["cpu_s_per_1k_tx"]) if k else (None, None)
+            p99_ok = None if g["p99_ms"] is None or kp99 is None else g["p99_ms"] <= kp99
+            cpu_ratio = round(g["cpu_s_per_1k_tx"] / kcpu, 2) if g["cpu_s_per_1k_tx"] and kcpu else None
             goals.append(dict(pair=i, offered=g["offered"], achieved=g["achieved"], failed=g["failed"],
                               p99_ms=g["p99_ms"], cpu=g["cpu_s_per_1k_tx"], passed=g["pass"],
-                              kamailio_p99=k and k["p99_ms"], kamailio_cpu=k and k["cpu_s_per_1k_tx"]))
+                              kamailio_p99=kp99, kamailio_cpu=kcpu, p99_no_worse=p99_ok, cpu_ratio=cpu_ratio,
+                              cpu_met=None if cpu_ratio is None else cpu_ratio <= 0.6,
+                              goal_met=bool(g["pass"] and p99_ok and cpu_ratio is not None and cpu_ratio <= 0.6)))
 
     def med(key):
         v = [r[key] for r in rows if r[key] is not None]
@@ -372,12 +380,17 @@ def capped_summary(base, scen, pct, pairs):
     out += ["", "≥: that search never failed (every step passed: SIPp or the step limit stopped it), so its best rate is a lower "
             "bound, and so is a ratio over it. A dash: no passing run (the search did not run or start).", ""]
     if goals:
-        out += ["Goal runs (urpd at 1.5x the pair's Kamailio maximum; issue 6: <0.1% failures, p99 no worse):", "",
-                "| pair | offered /s | achieved /s | failed | p99 ms (Kamailio at its max) | CPU s/1k tx (Kamailio at its max) | passed |",
-                "|---|---|---|---|---|---|---|"]
+        out += ["Goal runs (urpd at 1.5x the pair's Kamailio maximum; issue 6: <0.1% failures, p99 no worse, <=0.6x the CPU per transaction, each against Kamailio at its maximum):", "",
+                "| pair | offered /s | achieved /s | failed | p99 ms (Kamailio at its max) | CPU s/1k tx (Kamailio at its max) | "
+                "<0.1% failed | p99 no worse | CPU ratio (≤0.6) | all three |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+
+        def yn(v):
+            return "-" if v is None else "yes" if v else "no"
         for g in goals:
             out.append(f"| {g['pair']} | {f(g['offered'])} | {f(g['achieved'])} | {g['failed']} | {f(g['p99_ms'])} ({f(g['kamailio_p99'])}) | "
-                       f"{f(g['cpu'], 4)} ({f(g['kamailio_cpu'], 4)}) | {'yes' if g['passed'] else 'no'} |")
+                       f"{f(g['cpu'], 4)} ({f(g['kamailio_cpu'], 4)}) | {yn(g['passed'])} | {yn(g['p99_no_worse'])} | "
+                       f"{f(g['cpu_ratio'], 2)} {yn(g['cpu_met'])} | {yn(g['goal_met'])} |")
     md = "\n".join(out) + "\n"
     open(os.path.join(base, "summary.md"), "w").write(md)
     print(md)

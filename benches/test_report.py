@@ -133,7 +133,27 @@ class CappedPairs(Quiet):
             self.assertEqual(s["median"]["ratio"], 1.5)
             self.assertEqual(s["median"]["ratio_of_medians"], 1.25)
             self.assertEqual([g["passed"] for g in s["goals"]], [False, True])
+            # Same p99 as Kamailio at its maximum (4 ms), same CPU: p99 no worse, CPU not met.
+            self.assertEqual([(g["p99_no_worse"], g["cpu_ratio"], g["cpu_met"], g["goal_met"]) for g in s["goals"]],
+                             [(True, 1.0, False, False), (True, 1.0, False, False)])
             self.assertIn("| median |", open(os.path.join(d, "summary.md")).read())
+
+    def test_goal_runs_are_judged_on_all_three_clauses(self):
+        with tempfile.TemporaryDirectory() as d:
+            # Kamailio tops at 16,000/s with p99 152 ms and 0.0648 CPU s per 1,000 tx there.
+            for i, (p99, cpu) in enumerate([(164.0, 0.0362), (8.0, 0.0308), (8.0, 0.0500)], 1):
+                os.makedirs(os.path.join(d, f"pair{i}"))
+                runs = search("kamailio", 16000, 32000, cpu=0.0648, p99=152.0) + search("urpd", 32000, 64000)
+                runs.append(run("urpd", "register", "goal", 24000, p99=p99, cpu=cpu))
+                with open(os.path.join(d, f"pair{i}", "runs.jsonl"), "w") as f:
+                    f.writelines(json.dumps(r) + "\n" for r in runs)
+            s = self.summarise(d, 3)
+            self.assertEqual([g["passed"] for g in s["goals"]], [True, True, True])
+            self.assertEqual([g["p99_no_worse"] for g in s["goals"]], [False, True, True])
+            self.assertEqual([g["cpu_ratio"] for g in s["goals"]], [0.56, 0.48, 0.77])
+            self.assertEqual([g["goal_met"] for g in s["goals"]], [False, True, False])
+            md = open(os.path.join(d, "summary.md")).read()
+            self.assertIn("| 164 (152) | 0.0362 (0.0648) | yes | no | 0.56 yes | no |", md)
 
     def test_a_search_without_a_failing_step_is_a_lower_bound(self):
         with tempfile.TemporaryDirectory() as d:
