@@ -80,6 +80,14 @@ class Summary(Quiet):
         self.assertEqual(t[("register", "goal: rate /s (urpd at 1.5x Kam max)")]["urpd"], 24000.0)
         self.assertEqual(t[("register", "goal: p99 ms there (Kam: at its max)")]["kamailio"], 8.0)
         self.assertEqual(t[("register", "goal: offered within SIPp's reach")]["urpd"], "yes")
+        # 0 failures, p99 4 against 8 ms, CPU 0.006 against 0.01 (0.6x): every clause met.
+        self.assertEqual(t[("register", "goal met: fail / p99 / CPU<=0.6x")]["urpd"], "yes / yes / yes")
+
+    def test_goal_clauses_are_judged_one_by_one(self):
+        runs = search("kamailio", 16000, 32000, p99=152.0, cpu=0.0648) + search("urpd", 20000, 24000)
+        runs.append(run("urpd", "register", "goal", 24000, achieved=24000, p99=164.0, cpu=0.0362))
+        t = table(runs)
+        self.assertEqual(t[("register", "goal met: fail / p99 / CPU<=0.6x")]["urpd"], "yes / no / yes")
 
     def test_no_goal_rows_when_every_kamailio_step_passed(self):
         # Kamailio never failed: its "maximum" is SIPp's, so 1.5x of it is no goal.
@@ -93,6 +101,7 @@ class Summary(Quiet):
         runs.append(run("urpd", "register", "goal", 24000, achieved=15000, ok=False, sipp=0.72))
         t = table(runs)
         self.assertTrue(t[("register", "goal: offered within SIPp's reach")]["urpd"].startswith("no (SIPp 72% busy"))
+        self.assertEqual(t[("register", "goal met: fail / p99 / CPU<=0.6x")]["urpd"], "- (SIPp's limit)")
 
     def test_failed_goal_with_sipp_idle_is_the_servers_limit(self):
         runs = search("kamailio", 16000, 32000) + search("urpd", 20000, 24000)
