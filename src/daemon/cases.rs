@@ -30,6 +30,9 @@ pub struct Crm {
     reuse_window: Duration,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The runtime `start` ran on: lookups run there (they need timers; the core's thread,
+    /// which calls `handle`, has none).
+    rt: tokio::runtime::Handle,
 }
 
 /// A case for a call when the CRM is switched off: a token nobody stores.
@@ -74,6 +77,7 @@ impl Crm {
             reuse_window: Duration::from_secs(cfg.crm.reuse_window_secs),
             stop,
             tasks,
+            rt: tokio::runtime::Handle::current(),
         })
     }
 
@@ -107,7 +111,7 @@ impl Crm {
             Some(c) => (c.clone(), self.reuse_window),
             None => ("anonymous".to_owned(), Duration::ZERO),
         };
-        tokio::spawn(async move {
+        self.rt.spawn(async move {
             let call = IncomingCall {
                 caller: &caller,
                 called: &l.called,

@@ -1,6 +1,7 @@
 //! The daemon: configuration, wiring of the layers, signals, logging and the admin socket.
 
 pub mod admin;
+pub mod alarm;
 pub mod cases;
 pub mod config;
 pub mod control;

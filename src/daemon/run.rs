@@ -1,19 +1,23 @@
 //! `urpd run`: wires the layers together and drives the sans-IO core from tokio. One task owns
-//! the core (no locks on the hot path); sockets, the admin socket and the database writer are
-//! separate tasks talking to it over channels.
+//! the core (no locks on the hot path), alone on a thread whose runtime has I/O and no timers:
+//! it reads the UDP sockets and sleeps in `epoll_wait` without a timeout, its timers on a
+//! `timerfd` (alarm.rs says why). Everything that needs timers or may block runs on the
+//! process's main runtime and talks to the core over channels: TCP connections, the admin
+//! socket and metrics, signals, the binding writer, user reloads and the CRM.
 //!
 //! Shutdown on SIGTERM/SIGINT: new requests get 503, transactions and calls in progress may
 //! finish (bounded wait), pending binding writes are flushed, exit 0.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
 use super::admin::{self, AdminRequest, NodeInfo, StatusReport};
+use super::alarm::Alarm;
 use super::config::{parse_nets, Config, ConfigError, Listen};
 use super::control::{Control, ControlTx, Sig, INBOX};
 use super::metrics;
@@ -49,6 +53,9 @@ pub enum DaemonError {
     /// The dial plans have errors (each line `file:line:column: error: message`).
     #[error("dial plans refused:\n{}", .0.join("\n"))]
     Dialplan(Vec<String>),
+    /// The core's thread ended without returning (a panic, printed on stderr).
+    #[error("the SIP core's thread stopped unexpectedly")]
+    CoreLost,
 }
 
 /// After this many turns in a row won by UDP, one turn polls every other source first.
@@ -76,7 +83,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         Err(e) => warn!(error = %e, "removing lapsed registrations failed"),
     }
 
-    let (ev_tx, mut ev_rx) = mpsc::channel::<TransportEvent>(16_384);
+    let (ev_tx, ev_rx) = mpsc::channel::<TransportEvent>(16_384);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let limits = Limits {
         max_message_size: cfg.transport.max_message_size,
@@ -84,10 +91,15 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         max_tcp_connections: cfg.transport.max_tcp_connections,
     };
     let binds: Vec<_> = listens.iter().map(|l| (l.protocol, l.addr)).collect();
-    let (hub, tcp_listeners) = TransportHub::bind(&binds, limits, ev_tx, shutdown_rx)?;
+    // The core's runtime: I/O only (see alarm.rs). Built now so that the UDP sockets are
+    // registered with the driver of the thread that will read them.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    let core_handle = rt.handle().clone();
+    let mut core_rt = CoreRuntime(Some(rt));
+    let (hub, tcp_listeners) = TransportHub::bind(&binds, limits, ev_tx, shutdown_rx, &core_handle)?;
 
     // Case answers, admin and metrics commands and signals: one inbox (control.rs).
-    let (control_tx, mut control_rx) = mpsc::channel::<Control>(INBOX);
+    let (control_tx, control_rx) = mpsc::channel::<Control>(INBOX);
     admin::serve(&state_dir, control_tx.clone())?;
     // Prometheus endpoint: scrapes ask the core over the same channel as the admin socket.
     let metrics_addr = match cfg.metrics.addr()? {
@@ -154,7 +166,6 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     // and its replayer, daily retention. Lookups run in tasks and come back to the inbox.
     let crm = if cfg.crm.enabled { Some(super::cases::Crm::start(&cfg, &state_dir).await?) } else { None };
 
-    let mut udp_in = hub.start(tcp_listeners);
     let addrs: Vec<String> = hub.local_addrs().iter().map(|(p, a)| format!("{p}:{a}")).collect();
     info!(node = %cfg.node.id, listen = %addrs.join(" "), metrics = %metrics_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()), users = users.len(), bindings = core.location().len(), "urpd ready");
     let info = NodeInfo {
@@ -165,155 +176,40 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     };
     // READY=1: listeners bound, users, registrations and dial plans loaded.
     notifier.ready(&serving_status(core.location().len(), core.load().2));
-    // Watchdog pings and STATUS= updates come from this loop (a stuck loop stops them).
-    let mut notify_tick = tokio::time::interval(notifier.watchdog_interval().unwrap_or(Duration::from_secs(5)));
-    notify_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-
     forward_signals(control_tx.clone())?;
-    let mut drain_deadline: Option<tokio::time::Instant> = None;
-    // Consecutive turns that UDP won (see the `select!` below).
-    let mut udp_turns = 0u32;
 
-    // One timer for the loop's life, moved with `reset`: a fresh `sleep_until` per turn was
-    // registered in tokio's timer wheel on its first poll and removed again when the turn's
-    // `select!` dropped it, under the driver's lock, on every datagram. `reset` to a later or
-    // equal deadline (the common case: new transactions' timers come after the earliest one)
-    // is one atomic update; only an earlier deadline re-registers.
-    let sleep = tokio::time::sleep(Duration::from_secs(3600));
-    tokio::pin!(sleep);
-    loop {
-        let wake = core.poll_timeout().map(tokio::time::Instant::from_std);
-        let sleep_until = match (wake, drain_deadline) {
-            (Some(w), Some(d)) => Some(w.min(d)),
-            (w, d) => w.or(d),
-        };
-        // Without a deadline the branch is off; the timer may still fire once (a spurious turn).
-        let armed = sleep_until.is_some();
-        if let Some(t) = sleep_until {
-            if sleep.deadline() != t {
-                sleep.as_mut().reset(t);
-            }
-        }
-        // UDP is polled first, and when it is ready nothing else is: an unbiased `select!`
-        // polled all eight branches on every datagram wake-up (the three signal futures alone
-        // were ~1.7% of a REGISTER's instructions, callgrind). The other sources keep the
-        // wakers they registered when last polled, so they still wake the loop; and so that a
-        // socket that never runs dry cannot starve them (timers, TCP, SIGTERM), every
-        // `UDP_FAIRNESS`-th turn in a row polls UDP last. The rare sources (timers, signals,
-        // admin, case answers) come before the stream messages: handling one makes it not ready
-        // again, so none of them can starve TCP, while a TCP flood could starve them.
-        let udp_first = udp_turns < UDP_FAIRNESS;
-        tokio::select! {
-            biased;
-            i = udp_in.readable(), if udp_first => {
-                udp_turns += 1;
-                read_udp(&mut udp_in, &mut core, i);
-            }
-            _ = &mut sleep, if armed => core.handle_timeout(Now::system()),
-            Some(control) = control_rx.recv() => match control {
-                Control::Case(tx, info) => core.handle_case(Now::system(), tx, info),
-                Control::Admin(cmd) => {
-                    match cmd.request {
-                        AdminRequest::DialplanReload => {
-                            let _ = cmd.reply.send(reload_plans(&mut core, &plan_dir, plan_dir_named, &users));
-                        }
-                        AdminRequest::ReloadUsers => {
-                            // The CLI waits for its answer; SIP traffic does not.
-                            let (db2, users2, reply) = (db.clone(), users.clone(), cmd.reply);
-                            tokio::spawn(async move {
-                                let answer = match reload_users(db2, users2).await {
-                                    Ok(n) => serde_json::json!({"ok": true, "users": n}),
-                                    Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
-                                };
-                                let _ = reply.send(answer);
-                            });
-                        }
-                        ref other => {
-                            let answer = admin_answer(&mut core, &users, other, &info, drain_deadline.is_some());
-                            let _ = cmd.reply.send(answer);
-                        }
-                    }
-                }
-                Control::Signal(sig) => match sig {
-                    // A second SIGTERM while draining changes nothing: the drain limit still holds.
-                    Sig::Stop(_) if drain_deadline.is_some() => {}
-                    Sig::Stop(name) => {
-                        info!("{name}: finishing transactions in progress");
-                        notifier.stopping();
-                        core.start_draining();
-                        drain_deadline = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
-                    }
-                    Sig::Reload => {
-                        info!("SIGHUP: reloading users and dial plans");
-                        notifier.reloading();
-                        // Users reload in the background (see reload_users); the plans' check of user
-                        // names may see the previous set for a moment: it only warns.
-                        let (db2, users2) = (db.clone(), users.clone());
-                        tokio::spawn(async move {
-                            if let Err(e) = reload_users(db2, users2).await {
-                                warn!(error = %e, "user reload failed");
-                            }
-                        });
-                        let _ = reload_plans(&mut core, &plan_dir, plan_dir_named, &users);
-                        notifier.ready(&serving_status(core.location().len(), core.load().2));
-                    }
-                },
-            },
-            _ = notify_tick.tick(), if notifier.enabled() => {
-                notifier.watchdog();
-                if drain_deadline.is_none() {
-                    notifier.status(&serving_status(core.location().len(), core.load().2));
-                }
-            }
-            ev = ev_rx.recv() => {
-                let Some(ev) = ev else { break };
-                handle_event(&mut core, ev);
-                // Drain what else is queued before going back to sleep: fewer wake-ups under load.
-                for _ in 0..256 {
-                    match ev_rx.try_recv() {
-                        Ok(ev) => handle_event(&mut core, ev),
-                        Err(_) => break,
-                    }
-                }
-            }
-            i = udp_in.readable(), if !udp_first => {
-                udp_turns = 0;
-                read_udp(&mut udp_in, &mut core, i);
-            }
-        }
-        while let Some(t) = core.poll_transmit() {
-            // UDP is batched per wake-up (sendmmsg); streams go to their connection's writer.
-            match t.dest.protocol {
-                Protocol::Udp => {
-                    if let Err(data) = udp_in.queue(t.dest.addr, t.data) {
-                        hub.send(t.dest, data);
-                    }
-                }
-                _ => hub.send(t.dest, t.data),
-            }
-        }
-        udp_in.flush();
-        while let Some(effect) = core.poll_effect() {
-            match &crm {
-                Some(crm) => crm.handle(effect, &control_tx),
-                None => {
-                    // No CRM: a lookup still gets an answer, with a case nobody stores.
-                    if let crate::proxy::case::Effect::Lookup(l) = effect {
-                        core.handle_case(Now::system(), l.tx, super::cases::unstored_case(&cfg.node.id));
-                    }
-                }
-            }
-        }
-        let changes = core.take_binding_changes();
-        if !changes.is_empty() {
-            to_persist.push(changes);
-        }
-        if let Some(d) = drain_deadline {
-            if core.is_idle() || tokio::time::Instant::now() >= d {
-                break;
-            }
-        }
-    }
+    // The core gets a thread and a runtime of its own, without timers, so that it sleeps in
+    // epoll_wait without a timeout (alarm.rs says why); everything that needs timers (TCP,
+    // the database writers, the CRM, admin and metrics) stays on this runtime.
+    let core_loop = CoreLoop {
+        core,
+        hub,
+        tcp_listeners,
+        ev_rx,
+        control_rx,
+        control_tx: control_tx.clone(),
+        notifier,
+        crm,
+        to_persist: to_persist.clone(),
+        db: db.clone(),
+        users: users.clone(),
+        plan_dir,
+        plan_dir_named,
+        info,
+        node_id: cfg.node.id.clone(),
+        bg: tokio::runtime::Handle::current(),
+    };
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let core_rt = core_rt.0.take().ok_or(DaemonError::CoreLost)?;
+    std::thread::Builder::new().name("urpd-core".to_owned()).spawn(move || {
+        let _ = done_tx.send(core_rt.block_on(core_loop.run()));
+        // The runtime is dropped here, on its own thread, after the loop's sockets.
+    })?;
+    let crm = match done_rx.await {
+        Ok(r) => r?,
+        // The thread ended without an answer: it panicked (the panic was printed).
+        Err(_) => return Err(DaemonError::CoreLost),
+    };
     let _ = shutdown_tx.send(true);
     if let Some(crm) = crm {
         crm.stop().await;
@@ -442,5 +338,205 @@ fn admin_answer(core: &mut Core, users: &Arc<UserCache>, req: &AdminRequest, inf
         AdminRequest::ReloadUsers | AdminRequest::DialplanReload => {
             serde_json::json!({"ok": false, "error": "handled by the core loop"})
         }
+    }
+}
+
+/// The core's runtime until its thread takes it. A start that fails before (a port taken, a
+/// broken dial plan) drops it here, inside the main runtime's task, where a plain drop would
+/// panic (it waits for its blocking pool): it is shut down in the background instead.
+struct CoreRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for CoreRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// What the core's thread owns: the core itself, the sockets it reads, its inboxes, and
+/// handles on what lives on the other runtime (`bg`).
+struct CoreLoop {
+    core: Core,
+    hub: TransportHub,
+    tcp_listeners: Vec<tokio::net::TcpListener>,
+    ev_rx: mpsc::Receiver<TransportEvent>,
+    control_rx: mpsc::Receiver<Control>,
+    control_tx: ControlTx,
+    notifier: Notifier,
+    crm: Option<super::cases::Crm>,
+    to_persist: Arc<ChangeQueue>,
+    db: Arc<StateDb>,
+    users: Arc<UserCache>,
+    plan_dir: PathBuf,
+    plan_dir_named: bool,
+    info: NodeInfo,
+    node_id: String,
+    /// The runtime with timers, for what the loop starts (user reloads).
+    bg: tokio::runtime::Handle,
+}
+
+impl CoreLoop {
+    /// Serves until drained after SIGTERM/SIGINT, or until the transport's channel closes;
+    /// hands the CRM back for its orderly stop on the other runtime.
+    async fn run(self) -> Result<Option<super::cases::Crm>, DaemonError> {
+        let CoreLoop {
+            mut core,
+            hub,
+            tcp_listeners,
+            mut ev_rx,
+            mut control_rx,
+            control_tx,
+            mut notifier,
+            crm,
+            to_persist,
+            db,
+            users,
+            plan_dir,
+            plan_dir_named,
+            info,
+            node_id,
+            bg,
+        } = self;
+        // UdpInput holds raw recvmmsg buffers: it is made here, on the thread that uses it.
+        let mut udp_in = hub.start(tcp_listeners);
+        let mut alarm = Alarm::new()?;
+        let mut drain_deadline: Option<Instant> = None;
+        // Watchdog pings and STATUS= updates come from this loop (a stuck loop stops them).
+        let notify_every = notifier.watchdog_interval().unwrap_or(Duration::from_secs(5));
+        let mut notify_next = notifier.enabled().then(|| Instant::now() + notify_every);
+        // Consecutive turns that UDP won (see the `select!` below).
+        let mut udp_turns = 0u32;
+        loop {
+            let wake = [core.poll_timeout(), drain_deadline, notify_next].into_iter().flatten().min();
+            if let Err(e) = alarm.arm(wake, Instant::now()) {
+                // Cannot happen with a valid timerfd; without it timers would stop: say so loudly.
+                error!(error = %e, "arming the core's timer failed");
+            }
+            // UDP is polled first, and when it is ready nothing else is: an unbiased `select!`
+            // polled all eight branches on every datagram wake-up (the three signal futures alone
+            // were ~1.7% of a REGISTER's instructions, callgrind). The other sources keep the
+            // wakers they registered when last polled, so they still wake the loop; and so that a
+            // socket that never runs dry cannot starve them (timers, TCP, SIGTERM), every
+            // `UDP_FAIRNESS`-th turn in a row polls UDP last. The rare sources (timers, signals,
+            // admin, case answers) come before the stream messages: handling one makes it not ready
+            // again, so none of them can starve TCP, while a TCP flood could starve them.
+            let udp_first = udp_turns < UDP_FAIRNESS;
+            tokio::select! {
+                biased;
+                i = udp_in.readable(), if udp_first => {
+                    udp_turns += 1;
+                    read_udp(&mut udp_in, &mut core, i);
+                }
+                () = alarm.fired() => {
+                    let now = Now::system();
+                    if notify_next.is_some_and(|t| now.mono >= t) {
+                        notifier.watchdog();
+                        if drain_deadline.is_none() {
+                            notifier.status(&serving_status(core.location().len(), core.load().2));
+                        }
+                        notify_next = Some(now.mono + notify_every);
+                    }
+                    core.handle_timeout(now);
+                }
+                Some(control) = control_rx.recv() => match control {
+                    Control::Case(tx, info) => core.handle_case(Now::system(), tx, info),
+                    Control::Admin(cmd) => {
+                        match cmd.request {
+                            AdminRequest::DialplanReload => {
+                                let _ = cmd.reply.send(reload_plans(&mut core, &plan_dir, plan_dir_named, &users));
+                            }
+                            AdminRequest::ReloadUsers => {
+                                // The CLI waits for its answer; SIP traffic does not.
+                                let (db2, users2, reply) = (db.clone(), users.clone(), cmd.reply);
+                                bg.spawn(async move {
+                                    let answer = match reload_users(db2, users2).await {
+                                        Ok(n) => serde_json::json!({"ok": true, "users": n}),
+                                        Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
+                                    };
+                                    let _ = reply.send(answer);
+                                });
+                            }
+                            ref other => {
+                                let answer = admin_answer(&mut core, &users, other, &info, drain_deadline.is_some());
+                                let _ = cmd.reply.send(answer);
+                            }
+                        }
+                    }
+                    Control::Signal(sig) => match sig {
+                        // A second SIGTERM while draining changes nothing: the drain limit still holds.
+                        Sig::Stop(_) if drain_deadline.is_some() => {}
+                        Sig::Stop(name) => {
+                            info!("{name}: finishing transactions in progress");
+                            notifier.stopping();
+                            core.start_draining();
+                            drain_deadline = Some(Instant::now() + DRAIN_LIMIT);
+                        }
+                        Sig::Reload => {
+                            info!("SIGHUP: reloading users and dial plans");
+                            notifier.reloading();
+                            // Users reload in the background (see reload_users); the plans' check of user
+                            // names may see the previous set for a moment: it only warns.
+                            let (db2, users2) = (db.clone(), users.clone());
+                            bg.spawn(async move {
+                                if let Err(e) = reload_users(db2, users2).await {
+                                    warn!(error = %e, "user reload failed");
+                                }
+                            });
+                            let _ = reload_plans(&mut core, &plan_dir, plan_dir_named, &users);
+                            notifier.ready(&serving_status(core.location().len(), core.load().2));
+                        }
+                    },
+                },
+                ev = ev_rx.recv() => {
+                    let Some(ev) = ev else { break };
+                    handle_event(&mut core, ev);
+                    // Drain what else is queued before going back to sleep: fewer wake-ups under load.
+                    for _ in 0..256 {
+                        match ev_rx.try_recv() {
+                            Ok(ev) => handle_event(&mut core, ev),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                i = udp_in.readable(), if !udp_first => {
+                    udp_turns = 0;
+                    read_udp(&mut udp_in, &mut core, i);
+                }
+            }
+            while let Some(t) = core.poll_transmit() {
+                // UDP is batched per wake-up (sendmmsg); streams go to their connection's writer.
+                match t.dest.protocol {
+                    Protocol::Udp => {
+                        if let Err(data) = udp_in.queue(t.dest.addr, t.data) {
+                            hub.send(t.dest, data);
+                        }
+                    }
+                    _ => hub.send(t.dest, t.data),
+                }
+            }
+            udp_in.flush();
+            while let Some(effect) = core.poll_effect() {
+                match &crm {
+                    Some(crm) => crm.handle(effect, &control_tx),
+                    None => {
+                        // No CRM: a lookup still gets an answer, with a case nobody stores.
+                        if let crate::proxy::case::Effect::Lookup(l) = effect {
+                            core.handle_case(Now::system(), l.tx, super::cases::unstored_case(&node_id));
+                        }
+                    }
+                }
+            }
+            let changes = core.take_binding_changes();
+            if !changes.is_empty() {
+                to_persist.push(changes);
+            }
+            if let Some(d) = drain_deadline {
+                if core.is_idle() || Instant::now() >= d {
+                    break;
+                }
+            }
+        }
+        Ok(crm)
     }
 }
