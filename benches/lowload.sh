@@ -15,6 +15,10 @@
 # run a neighbour spoiled; a bootstrap interval of the ratio says how far that median can be
 # trusted. Results appended to benches/results/lowload.csv (not committed).
 # Bounded: every run is profile.sh's, itself under `timeout`; ~(SECONDS + 12) s per run.
+#
+# OLD=/path/to/an/older/urpd: an A/B of two urpd builds instead (what a change bought at low
+# load): the older build takes Kamailio's place, in the same interleaving, and the ratio is
+# new/old (OLD_COMMIT names it in the CSV). Build the old one in a worktree (see capped-ab.sh) or keep a copy of its binary.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,10 +29,17 @@ mkdir -p "$(dirname "$CSV")"
 [ -f "$CSV" ] || echo "utc,commit,scenario,rate,seconds,repeat,server,cpu_s_per_1k_tx,ok,failed" > "$CSV"
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-# one SERVER: prints "CPU OK FAILED" (CPU s per 1,000 tx, SIPp calls ok and failed)
+OLD=${OLD:-}
+[ -z "$OLD" ] || [ -x "$OLD" ] || { echo "OLD=$OLD is not an executable urpd" >&2; exit 1; }
+OTHER=kamailio; OTHER_NAME=Kamailio
+[ -n "$OLD" ] && { OTHER=urpd-old; OTHER_NAME="old urpd"; }
+
+# one SERVER (urpd, kamailio or urpd-old): prints "CPU OK FAILED" (CPU s per 1,000 tx, SIPp
+# calls ok and failed)
 one() {
-    local out
-    out=$(SERVER=$1 URPD=$URPD "$ROOT/benches/profile.sh" "$SCEN" "$RATE" "$DUR" cpu 2>&1 | grep "CPU s / 1000 tx")
+    local out server=$1 bin=$URPD
+    [ "$server" = urpd-old ] && { server=urpd; bin=$OLD; }
+    out=$(SERVER=$server URPD=$bin "$ROOT/benches/profile.sh" "$SCEN" "$RATE" "$DUR" cpu 2>&1 | grep "CPU s / 1000 tx")
     # "register at 500/s: 7500 calls ok, 0 failed; ... CPU s / 1000 tx: 0.0667 (user ..."
     python3 -c '
 import re, sys
@@ -42,30 +53,31 @@ print(cpu.group(1) if cpu else "nan", ok.group(1) if ok else 0, failed.group(1) 
 declare -a U K
 for i in $(seq 1 "$REPS"); do
     # Alternate which server goes first, so neither always runs right after a build or a warm cache.
-    if [ $((i % 2)) = 1 ]; then order="urpd kamailio"; else order="kamailio urpd"; fi
+    if [ $((i % 2)) = 1 ]; then order="urpd $OTHER"; else order="$OTHER urpd"; fi
     for s in $order; do
         read -r cpu ok failed < <(one $s)
-        echo "$(date -u +%FT%TZ),$COMMIT,$SCEN,$RATE,$DUR,$i,$s,$cpu,$ok,$failed" >> "$CSV"
+        c=$COMMIT; [ $s = urpd-old ] && c=${OLD_COMMIT:-old}
+        echo "$(date -u +%FT%TZ),$c,$SCEN,$RATE,$DUR,$i,$s,$cpu,$ok,$failed" >> "$CSV"
         if [ $s = urpd ]; then U[$i]=$cpu; else K[$i]=$cpu; fi
         echo "run $i $s: $cpu CPU s / 1000 tx ($ok calls ok, $failed failed)" >&2
     done
 done
 
-python3 - "$SCEN" "$RATE" "${U[*]}" "${K[*]}" <<'EOF'
+python3 - "$SCEN" "$RATE" "${U[*]}" "${K[*]}" "$OTHER_NAME" <<'EOF'
 import statistics, sys
-scen, rate = sys.argv[1], sys.argv[2]
+scen, rate, other = sys.argv[1], sys.argv[2], sys.argv[5]
 u = [float(x) for x in sys.argv[3].split()]
 k = [float(x) for x in sys.argv[4].split()]
 pairs = [a / b for a, b in zip(u, k) if b > 0]
 print(f"{scen} at {rate}/s, {len(u)} runs each (CPU s per 1,000 transactions)")
-print("| run | urpd | Kamailio | ratio |")
+print(f"| run | urpd | {other} | ratio |")
 print("|---|---|---|---|")
 for i, (a, b) in enumerate(zip(u, k), 1):
     print(f"| {i} | {a:.4f} | {b:.4f} | {a / b:.2f} |")
 mu, mk = statistics.median(u), statistics.median(k)
 print(f"| median | {mu:.4f} | {mk:.4f} | **{mu / mk:.2f}** |")
 print(f"pair ratios: median {statistics.median(pairs):.2f}, range {min(pairs):.2f}-{max(pairs):.2f}; "
-      f"urpd {min(u):.4f}-{max(u):.4f}, Kamailio {min(k):.4f}-{max(k):.4f}")
+      f"urpd {min(u):.4f}-{max(u):.4f}, {other} {min(k):.4f}-{max(k):.4f}")
 # How far the ratio of medians can be trusted with this few runs: a bootstrap (each server's
 # runs resampled with replacement, 4,000 times, fixed seed so a rerun of the script on the same
 # numbers prints the same interval).
