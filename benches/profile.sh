@@ -7,7 +7,9 @@
 #   CAP=PCT runs the server in a CPU cgroup limited to PCT% of one core (10 ms CFS period), as
 #   sip-bench.sh --cap does: for latency at a goal rate without the whole bench;
 #   URPD_TOML_EXTRA: more lines for urpd's config (e.g. $'[timers]\nt1_ms = 100', an experiment);
-#   KAM_MEM (default fm), KAM_NC (default 1) and URPD_LOG (default info) as in sip-bench.sh
+#   KAM_MEM (default fm), KAM_NC (default 1) and URPD_LOG (default info) as in sip-bench.sh;
+#   TRANSPORT=tcp: the server listens on TCP too and SIPp's load goes over one TCP connection
+#   (`-t t1`) instead of UDP (the call scenario's UAS stays on UDP)
 #
 # Starts the release urpd exactly as benches/sip-bench.sh does (same config, 1,000 load users,
 # pinned to CPU 1; SIPp on CPU 0), offers RATE SIPp calls/s for SECONDS and meanwhile
@@ -88,6 +90,11 @@ EOF
 "$URPD" --config "$OUT/urpd.toml" --state-dir "$OUT/state" user add alice --password alicepw >/dev/null || exit 1
 $REPORT provision-urpd "$OUT/state/urpd.db" urpd alice:alicepw bob:bobpw ${PROVISION:-u0-999} >/dev/null || exit 1
 $REPORT users-csv "$OUT/users.csv" 0 1000
+TRANSPORT=${TRANSPORT:-udp}
+LISTEN=(--listen udp:$IP:$PORT); KAM_TCP=""; SIPP_T=()
+if [ "$TRANSPORT" = tcp ]; then
+    LISTEN+=(--listen tcp:$IP:$PORT); KAM_TCP="-l tcp:$IP:$PORT"; SIPP_T=(-t t1)
+fi
 if [ "${SERVER:-urpd}" = kamailio ]; then
     KAM_NC_DEF="-A WITH_NONCE_COUNT"; [ "${KAM_NC:-1}" = 0 ] && KAM_NC_DEF=""
     mkdir -p "$OUT/kam/db" "$OUT/kam/run"; cp "$ROOT/benches/kamailio/kamailio.cfg" "$OUT/kam/"
@@ -96,14 +103,14 @@ if [ "${SERVER:-urpd}" = kamailio ]; then
     # Under callgrind every process Kamailio forks gets its own counts (summed below).
     VG=""; [ "$TOOL" = instr ] && VG="valgrind --tool=callgrind --trace-children=yes --instr-atstart=no --callgrind-out-file=$OUT/callgrind.out.%p"
     setsid $IN_CG taskset -c 1 $VG kamailio -f "$OUT/kam/kamailio.cfg" -DD -E -n ${KAM_CHILDREN:-2} -m 512 -M 16 -x ${KAM_MEM:-fm} -X ${KAM_MEM:-fm} -Y "$OUT/kam/run" \
-        -l udp:$IP:$PORT -A WITH_DBTEXT_USERS -A "USERS_DB=\"text://$OUT/kam/db\"" \
+        -l udp:$IP:$PORT $KAM_TCP -A WITH_DBTEXT_USERS -A "USERS_DB=\"text://$OUT/kam/db\"" \
         -A 'CREDS_HTABLE="creds=>size=17;autoexpire=0;dbtable=creds;"' $KAM_NC_DEF > "$OUT/kamailio.log" 2>&1 &
 elif [ "$TOOL" = instr ]; then
     setsid taskset -c 1 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/callgrind.out" \
-        "$URPD" --config "$OUT/urpd.toml" run --state-dir "$OUT/state" --listen udp:$IP:$PORT > "$OUT/urpd.log" 2>&1 &
+        "$URPD" --config "$OUT/urpd.toml" run --state-dir "$OUT/state" "${LISTEN[@]}" > "$OUT/urpd.log" 2>&1 &
 else
     setsid $IN_CG taskset -c 1 "$URPD" --config "$OUT/urpd.toml" run --state-dir "$OUT/state" \
-        --listen udp:$IP:$PORT > "$OUT/urpd.log" 2>&1 &
+        "${LISTEN[@]}" > "$OUT/urpd.log" 2>&1 &
 fi
 SID=$!
 for _ in $(seq 1 240); do ss -Hlun "src $IP:$PORT" | grep -q . && break; sleep 0.25; done
@@ -124,7 +131,7 @@ case $SCEN in
 esac
 
 # warm up 2 s (caches, first registrations), then measure
-(cd "$OUT" && timeout 30 sipp $IP:$PORT "${ARGS[@]}" -i $SIPP_IP -r "$RATE" -m $((RATE * 2)) -nostdin \
+(cd "$OUT" && timeout 30 sipp $IP:$PORT "${ARGS[@]}" "${SIPP_T[@]}" -i $SIPP_IP -r "$RATE" -m $((RATE * 2)) -nostdin \
     -buff_size 8388608 -max_recv_loops 10000 -timeout 25 > warm.out 2>&1)
 sleep 1
 cpu() { for p in $(pgrep -s "$SID"); do awk '{print $14, $15}' /proc/$p/stat; done | awk '{u+=$1; s+=$2} END {print u, s}'; }
@@ -148,7 +155,7 @@ case $TOOL in
         -e "${STAT_EVENTS:-syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex,syscalls:sys_enter_write,syscalls:sys_enter_pwrite64,syscalls:sys_enter_pread64,context-switches}" \
         -- sleep "$DUR" & PIDS+=($!) ;;
 esac
-(cd "$OUT" && timeout $((DUR * 3 + 40)) sipp $IP:$PORT "${ARGS[@]}" -i $SIPP_IP -r "$RATE" -m $((RATE * DUR)) -nostdin \
+(cd "$OUT" && timeout $((DUR * 3 + 40)) sipp $IP:$PORT "${ARGS[@]}" "${SIPP_T[@]}" -i $SIPP_IP -r "$RATE" -m $((RATE * DUR)) -nostdin \
     -buff_size 8388608 -max_recv_loops 10000 -timeout $((DUR * 3 + 30)) -trace_stat -stf stat.csv -fd 1 \
     -trace_rtt -rtt_freq 200 > sipp.out 2>&1)
 read -r u1 s1 < <(cpu)

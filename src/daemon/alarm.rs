@@ -1,5 +1,6 @@
 //! The core loop's one timer: a Linux `timerfd` in the core's own epoll set, so that the loop
-//! sleeps in `epoll_wait` *without* a timeout.
+//! sleeps in `epoll_wait` *without* a timeout (or, with TCP connections open, with one as far
+//! as their idle timeouts: the only timers left in the core runtime's own wheel).
 //!
 //! Why not tokio's timers: tokio's current-thread runtime parks in `epoll_wait` with the next
 //! timer's deadline as timeout, and with thousands of transactions that deadline is always a
@@ -49,7 +50,7 @@ impl AsRawFd for Fd {
 }
 
 impl Alarm {
-    /// Creates the timer on the current tokio runtime (which needs I/O, not timers).
+    /// Creates the timer on the current tokio runtime (which needs I/O; timers it need not have).
     pub fn new() -> io::Result<Alarm> {
         // SAFETY: plain syscall; the result is checked before it is used as a descriptor.
         let raw = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };

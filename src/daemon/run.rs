@@ -1,9 +1,10 @@
 //! `urpd run`: wires the layers together and drives the sans-IO core from tokio. One task owns
-//! the core (no locks on the hot path), alone on a thread whose runtime has I/O and no timers:
-//! it reads the UDP sockets and sleeps in `epoll_wait` without a timeout, its timers on a
-//! `timerfd` (alarm.rs says why). Everything that needs timers or may block runs on the
-//! process's main runtime and talks to the core over channels: TCP connections, the admin
-//! socket and metrics, signals, the binding writer, user reloads and the CRM.
+//! the core (no locks on the hot path), on a thread and a current-thread runtime of its own,
+//! with the sockets: it reads UDP itself, the TCP connection tasks run beside it, and its own
+//! timers are a `timerfd` (alarm.rs says why), so that with no TCP timer pending the loop
+//! sleeps in `epoll_wait` without a timeout. Everything else that needs timers or may block
+//! runs on the process's main runtime and talks to the core over channels: the admin socket
+//! and metrics, signals, the binding writer, user reloads and the CRM.
 //!
 //! Shutdown on SIGTERM/SIGINT: new requests get 503, transactions and calls in progress may
 //! finish (bounded wait), pending binding writes are flushed, exit 0.
@@ -91,12 +92,17 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         max_tcp_connections: cfg.transport.max_tcp_connections,
     };
     let binds: Vec<_> = listens.iter().map(|l| (l.protocol, l.addr)).collect();
-    // The core's runtime: I/O only (see alarm.rs). Built now so that the UDP sockets are
-    // registered with the driver of the thread that will read them.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
-    let core_handle = rt.handle().clone();
+    // The core's runtime (see alarm.rs for why its timers are not tokio's). Built now so that
+    // the sockets are registered with the driver of the thread that will serve them: the UDP
+    // sockets the loop reads, and the TCP listeners, whose connection tasks run beside the loop
+    // (a TCP message handed to the core from another thread cost ~30% more CPU per REGISTER at
+    // 500/s: two more wake-ups per message).
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
     let mut core_rt = CoreRuntime(Some(rt));
-    let (hub, tcp_listeners) = TransportHub::bind(&binds, limits, ev_tx, shutdown_rx, &core_handle)?;
+    let (hub, tcp_listeners) = {
+        let _core = core_rt.0.as_ref().map(tokio::runtime::Runtime::enter);
+        TransportHub::bind(&binds, limits, ev_tx, shutdown_rx)?
+    };
 
     // Case answers, admin and metrics commands and signals: one inbox (control.rs).
     let (control_tx, control_rx) = mpsc::channel::<Control>(INBOX);
@@ -178,9 +184,9 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     notifier.ready(&serving_status(core.location().len(), core.load().2));
     forward_signals(control_tx.clone())?;
 
-    // The core gets a thread and a runtime of its own, without timers, so that it sleeps in
-    // epoll_wait without a timeout (alarm.rs says why); everything that needs timers (TCP,
-    // the database writers, the CRM, admin and metrics) stays on this runtime.
+    // The core gets a thread and a runtime of its own, whose timer wheel holds only TCP's
+    // (far) timeouts, so that it sleeps in epoll_wait without a near timeout (alarm.rs says
+    // why); the database writers, the CRM, admin and metrics stay on this runtime.
     let core_loop = CoreLoop {
         core,
         hub,
@@ -372,7 +378,7 @@ struct CoreLoop {
     plan_dir_named: bool,
     info: NodeInfo,
     node_id: String,
-    /// The runtime with timers, for what the loop starts (user reloads).
+    /// The main runtime, for what the loop starts that may block (user reloads).
     bg: tokio::runtime::Handle,
 }
 
@@ -398,7 +404,8 @@ impl CoreLoop {
             node_id,
             bg,
         } = self;
-        // UdpInput holds raw recvmmsg buffers: it is made here, on the thread that uses it.
+        // UdpInput holds raw recvmmsg buffers: it is made here, on the thread that uses it; the
+        // TCP accept tasks start on this runtime too.
         let mut udp_in = hub.start(tcp_listeners);
         let mut alarm = Alarm::new()?;
         let mut drain_deadline: Option<Instant> = None;

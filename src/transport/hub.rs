@@ -6,10 +6,6 @@
 //! TCP connections are keyed by the remote address, so a response, or a request to an agent
 //! that registered over TCP, goes back over the connection the peer opened (RFC 3261 §18.2.2,
 //! RFC 5626 flow reuse); a request to a peer without a connection opens one.
-//!
-//! Two runtimes: the UDP sockets are registered with the core's (its thread reads them through
-//! `UdpInput`, and that runtime has no timers); TCP tasks, connects and the retries of a full
-//! UDP buffer run on the runtime `bind` was called on, which has.
 
 use bytes::{Bytes, BytesMut};
 use socket2::{Domain, Socket, Type};
@@ -22,7 +18,6 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
@@ -89,9 +84,6 @@ pub struct TransportHub {
     events: mpsc::Sender<TransportEvent>,
     limits: Limits,
     shutdown: watch::Receiver<bool>,
-    /// The runtime with timers, where connections, connects and send retries run; the core's
-    /// own runtime has none (see `daemon::alarm`).
-    bg: Handle,
 }
 
 fn bind_error(protocol: Protocol, addr: SocketAddr, source: std::io::Error) -> TransportError {
@@ -123,17 +115,13 @@ fn socket_for(protocol: Protocol, addr: SocketAddr) -> Result<Socket, TransportE
 }
 
 impl TransportHub {
-    /// Binds every listener; nothing is received until `start`. Called on the runtime that
-    /// will run the TCP tasks (it needs timers); the UDP sockets are registered with `core`,
-    /// the runtime of the loop that reads them.
+    /// Binds every listener; nothing is received until `start`.
     pub fn bind(
         listens: &[(Protocol, SocketAddr)],
         limits: Limits,
         events: mpsc::Sender<TransportEvent>,
         shutdown: watch::Receiver<bool>,
-        core: &Handle,
     ) -> Result<(TransportHub, Vec<TcpListener>), TransportError> {
-        let bg = Handle::current();
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
         let mut listeners = Vec::new();
@@ -143,7 +131,6 @@ impl TransportHub {
                     let s = socket_for(protocol, addr)?;
                     let std_sock: std::net::UdpSocket = s.into();
                     let local = std_sock.local_addr().map_err(|e| bind_error(protocol, addr, e))?;
-                    let _core = core.enter();
                     // SAFETY: the AsyncFd takes ownership of the socket, so its descriptor stays
                     // open and the same for as long as it is registered.
                     let sock = unsafe { AsyncFd::register_with_interest(std_sock, Interest::READABLE) }
@@ -170,7 +157,6 @@ impl TransportHub {
             events,
             limits,
             shutdown,
-            bg,
         };
         Ok((hub, listeners))
     }
@@ -178,9 +164,9 @@ impl TransportHub {
     /// Starts the TCP accept tasks and hands back the UDP sockets for the core's loop to read.
     pub fn start(&self, tcp_listeners: Vec<TcpListener>) -> UdpInput {
         for l in tcp_listeners {
-            self.bg.spawn(tcp_acceptor(l, self.ctx()));
+            tokio::spawn(tcp_acceptor(l, self.ctx()));
         }
-        UdpInput::new(self.udp.clone(), self.limits.max_message_size, self.bg.clone())
+        UdpInput::new(self.udp.clone(), self.limits.max_message_size)
     }
 
     fn ctx(&self) -> ConnCtx {
@@ -247,7 +233,7 @@ impl TransportHub {
                 };
                 match sock.get_ref().send_to(&data, dest.addr) {
                     Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => send_later(&self.bg, sock.clone(), vec![(dest.addr, data)]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => send_later(sock.clone(), vec![(dest.addr, data)]),
                     Err(e) => debug!(%dest, error = %e, "UDP send failed"),
                 }
             }
@@ -287,7 +273,7 @@ impl TransportHub {
         let _ = tx.try_send(data);
         conns.insert(dest.addr, Conn { tx, local: None });
         self.conn_count.fetch_add(1, Ordering::Relaxed);
-        self.bg.spawn(async move {
+        tokio::spawn(async move {
             let connect = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(dest.addr)).await;
             match connect {
                 Ok(Ok(stream)) => {
@@ -348,17 +334,15 @@ pub struct UdpInput {
     next: usize,
     /// Per socket (same index as `socks`): datagrams waiting for `flush`.
     out: Vec<Vec<(SocketAddr, Bytes)>>,
-    /// Where a full socket's retries run (they sleep; the core's runtime has no timers).
-    bg: Handle,
 }
 
 /// How many datagrams one readiness wake-up reads at most (fairness with timers and TCP).
 const UDP_BURST: usize = 64;
 
 impl UdpInput {
-    fn new(socks: Vec<(SocketAddr, Arc<UdpSock>)>, max: usize, bg: Handle) -> UdpInput {
+    fn new(socks: Vec<(SocketAddr, Arc<UdpSock>)>, max: usize) -> UdpInput {
         let out = socks.iter().map(|_| Vec::new()).collect();
-        UdpInput { socks, slots: RecvSlots::new(max), max, next: 0, out, bg }
+        UdpInput { socks, slots: RecvSlots::new(max), max, next: 0, out }
     }
 
     /// Waits until one of the sockets has a datagram; returns its index. Takes `&self` so
@@ -450,7 +434,7 @@ impl UdpInput {
                 match mmsg::send_batch(sock.get_ref(), &out[sent..]) {
                     Ok(n) => sent += n.max(1),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        send_later(&self.bg, sock.clone(), out.drain(sent..).collect());
+                        send_later(sock.clone(), out.drain(sent..).collect());
                         break;
                     }
                     Err(e) => {
@@ -467,8 +451,8 @@ impl UdpInput {
 /// Datagrams that met a full socket buffer: retried every millisecond for up to 100 ms, then
 /// dropped (UDP may lose them anyway; the transaction layer retransmits what matters). A full
 /// 4 MB send buffer means overload, so this path is rare and never blocks the core.
-fn send_later(bg: &Handle, sock: Arc<UdpSock>, mut rest: Vec<(SocketAddr, Bytes)>) {
-    bg.spawn(async move {
+fn send_later(sock: Arc<UdpSock>, mut rest: Vec<(SocketAddr, Bytes)>) {
+    tokio::spawn(async move {
         let mut sent = 0;
         for _ in 0..100 {
             tokio::time::sleep(Duration::from_millis(1)).await;
