@@ -30,8 +30,8 @@ pub struct Crm {
     reuse_window: Duration,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    /// The runtime `start` ran on: lookups run there (they need timers; the core's thread,
-    /// which calls `handle`, has none).
+    /// The runtime `start` ran on (the main one): lookups run there, so that the database's
+    /// work and deadlines stay off the core's thread, which calls `handle`.
     rt: tokio::runtime::Handle,
 }
 
