@@ -416,7 +416,7 @@ impl CoreLoop {
         let mut udp_turns = 0u32;
         loop {
             let wake = [core.poll_timeout(), drain_deadline, notify_next].into_iter().flatten().min();
-            if let Err(e) = alarm.arm(wake, Instant::now()) {
+            if let Err(e) = alarm.arm(wake) {
                 // Cannot happen with a valid timerfd; without it timers would stop: say so loudly.
                 error!(error = %e, "arming the core's timer failed");
             }
