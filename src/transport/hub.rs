@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
@@ -504,14 +504,50 @@ async fn tcp_acceptor(listener: TcpListener, ctx: ConnCtx) {
     }
 }
 
+/// At most this many bytes are gathered into one write.
+const WRITE_GATHER: usize = 64 * 1024;
+
+/// A gather buffer grown past this by a burst is given back after it.
+const WRITE_KEEP: usize = 16 * 1024;
+
+/// Writes what the core queues for one connection until the queue closes or a write fails.
+///
+/// Whatever is queued when the writer wakes leaves in one `send`: the core answers a burst of
+/// requests in one turn, and one write per message cost a full trip through the TCP stack each
+/// (segment, loopback or NIC, the peer's wake-up and its ACK): with SIPp over one connection at
+/// 4,000 REGISTER/s, `send` was ~40% of urpd's CPU. Gathering copies the messages (a few hundred
+/// bytes each) into one buffer, far cheaper than a system call per message.
+async fn write_queued<W: AsyncWrite + Unpin>(wr: &mut W, rx: &mut mpsc::Receiver<Bytes>) {
+    let mut gather: Vec<u8> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let written = match rx.try_recv() {
+            Err(_) => wr.write_all(&first).await,
+            Ok(second) => {
+                gather.clear();
+                gather.extend_from_slice(&first);
+                gather.extend_from_slice(&second);
+                while gather.len() < WRITE_GATHER {
+                    match rx.try_recv() {
+                        Ok(more) => gather.extend_from_slice(&more),
+                        Err(_) => break,
+                    }
+                }
+                let r = wr.write_all(&gather).await;
+                gather.clear();
+                gather.shrink_to(WRITE_KEEP);
+                r
+            }
+        };
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
 async fn run_connection(stream: TcpStream, remote: SocketAddr, local: Option<SocketAddr>, mut rx: mpsc::Receiver<Bytes>, ctx: ConnCtx) {
     let (mut rd, mut wr) = stream.into_split();
     let writer = tokio::spawn(async move {
-        while let Some(data) = rx.recv().await {
-            if wr.write_all(&data).await.is_err() {
-                break;
-            }
-        }
+        write_queued(&mut wr, &mut rx).await;
         let _ = wr.shutdown().await;
     });
     let peer = Peer::new(Protocol::Tcp, remote);
@@ -564,4 +600,78 @@ async fn run_connection(stream: TcpStream, remote: SocketAddr, local: Option<Soc
     }
     forget(&ctx, remote);
     writer.abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Records each write it is given; accepts at most `limit` bytes per call.
+    struct Writes {
+        calls: Vec<Vec<u8>>,
+        limit: usize,
+    }
+
+    impl AsyncWrite for Writes {
+        fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+            let n = buf.len().min(self.limit);
+            self.calls.push(buf[..n].to_vec());
+            Poll::Ready(Ok(n))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn run(queued: &[&'static [u8]], limit: usize) -> Vec<Vec<u8>> {
+        let rt = match tokio::runtime::Builder::new_current_thread().build() {
+            Ok(rt) => rt,
+            Err(e) => panic!("runtime: {e}"),
+        };
+        rt.block_on(async {
+            let (tx, mut rx) = mpsc::channel(256);
+            for m in queued {
+                if tx.try_send(Bytes::from_static(m)).is_err() {
+                    panic!("queue full");
+                }
+            }
+            drop(tx);
+            let mut w = Writes { calls: Vec::new(), limit };
+            write_queued(&mut w, &mut rx).await;
+            w.calls
+        })
+    }
+
+    #[test]
+    fn messages_queued_together_leave_in_one_write_in_order() {
+        let calls = run(&[b"one\r\n", b"two\r\n", b"three\r\n"], usize::MAX);
+        assert_eq!(calls, vec![b"one\r\ntwo\r\nthree\r\n".to_vec()]);
+    }
+
+    #[test]
+    fn a_lone_message_is_written_as_it_is() {
+        assert_eq!(run(&[b"only"], usize::MAX), vec![b"only".to_vec()]);
+    }
+
+    #[test]
+    fn a_short_write_is_finished_before_the_next_batch() {
+        let calls = run(&[b"abcdef", b"gh"], 3);
+        assert_eq!(calls.concat(), b"abcdefgh".to_vec());
+        assert_eq!(calls.len(), 3);
+    }
+
+    #[test]
+    fn a_gather_stops_near_its_bound() {
+        static BIG: [u8; 40 * 1024] = [b'x'; 40 * 1024];
+        let calls = run(&[&BIG, &BIG, &BIG, b"tail"], usize::MAX);
+        // The first two fill the gather past its bound; the third and the tail go next.
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].len(), 80 * 1024);
+        assert_eq!(calls[1].len(), 40 * 1024 + 4);
+    }
 }
