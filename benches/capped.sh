@@ -13,6 +13,8 @@
 # and prints each pair's maxima and ratio, the medians, and the goal runs (urpd at 1.5x that
 # pair's Kamailio maximum: sip-bench.sh makes one when Kamailio went first; in the other pairs a
 # GOAL_ONLY=1 run of urpd follows Kamailio's search, so every pair has one).
+# TRANSPORT=tcp: every search's load over one TCP connection (sip-bench.sh's TRANSPORT); the
+# folder is then capped-<scenario>-tcp-<pct>-<UTC>/ and the summary's title says so.
 # Results: benches/results/capped-<scenario>-<pct>-<UTC>/ (pairN/ per pair, summary.md,
 # summary.json). Bounded: every search is sip-bench.sh's, itself under its overall bound.
 set -uo pipefail
@@ -25,7 +27,9 @@ SCEN=${1:-register}; PCT=${2:-30}; PAIRS=${3:-3}
 [ "$SCEN" = call ] && export KAM_CHILDREN=${KAM_CHILDREN:-1}
 [ -x "${URPD:-$ROOT/target/release/urpd}" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 TS=$(date -u +%Y%m%dT%H%M%SZ)
-BASE=$ROOT/benches/results/capped-$SCEN-$PCT-$TS
+# TRANSPORT=tcp (sip-bench.sh's): the load over one TCP connection; the folder says so.
+T=""; [ "${TRANSPORT:-udp}" = tcp ] && T=-tcp
+BASE=$ROOT/benches/results/capped-$SCEN$T-$PCT-$TS
 mkdir -p "$BASE"
 
 for i in $(seq 1 "$PAIRS"); do

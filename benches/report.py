@@ -372,7 +372,8 @@ def capped_summary(base, scen, pct, pairs):
     def f(v, d=0):
         return "-" if v is None else (f"{v:,.{d}f}" if isinstance(v, (int, float)) else str(v))
 
-    summ = dict(scenario=scen, cap_pct=int(pct), pairs=rows, goals=goals,
+    transport = os.environ.get("TRANSPORT", "udp")
+    summ = dict(scenario=scen, transport=transport, cap_pct=int(pct), pairs=rows, goals=goals,
                 median=dict(urpd=med("urpd"), kamailio=med("kamailio"), ratio=med("ratio"),
                             urpd_cpu=med("urpd_cpu"), kamailio_cpu=med("kamailio_cpu")))
     m = summ["median"]
@@ -384,7 +385,8 @@ def capped_summary(base, scen, pct, pairs):
         m["cpu_ratio_of_medians"] = round(m["urpd_cpu"] / m["kamailio_cpu"], 2)
     json.dump(summ, open(os.path.join(base, "summary.json"), "w"), indent=1)
 
-    out = [f"# {scen}, servers capped at {pct}% of a core: {pairs} interleaved pairs of maximum-rate searches", "",
+    over = " over TCP (SIPp -t t1)" if transport == "tcp" else ""
+    out = [f"# {scen}{over}, servers capped at {pct}% of a core: {pairs} interleaved pairs of maximum-rate searches", "",
            "| pair | first | urpd max /s | Kamailio max /s | ratio | urpd CPU s/1k tx at max | Kamailio | urpd p99 ms | Kamailio |",
            "|---|---|---|---|---|---|---|---|---|"]
     def atleast(v, is_max):

@@ -22,6 +22,9 @@
 #   env KAM_NC=0        Kamailio without replay protection (no qop, no nonce-count check: its
 #                        defaults, the yardstick of rounds 1-13); by default it runs with
 #                        -A WITH_NONCE_COUNT (qop=auth, nonce-count checked), as urpd always does
+#   env TRANSPORT=tcp   SIPp's load over one TCP connection (`-t t1`) instead of UDP, for every
+#                        scenario (calls: the caller's side; the callee, bob, stays on UDP);
+#                        both servers listen on UDP and TCP either way
 #   env URPD_LOG=LEVEL  urpd's log level (default info, its shipped default; Kamailio runs at its
 #                        stock debug=2 with the stock per-message log_prefix)
 #
@@ -74,6 +77,8 @@ LOAD_USERS=1000
 SERVER_CPU=1; SIPP_CPU=0
 URPD_IP=127.0.200.1; KAM_IP=127.0.201.1; SIPP_IP=127.0.202.1; PORT=5060
 REALM=urpd
+TRANSPORT=${TRANSPORT:-udp}
+case $TRANSPORT in udp) SIPP_T=() ;; tcp) SIPP_T=(-t t1) ;; *) echo "TRANSPORT is udp or tcp" >&2; exit 2 ;; esac
 
 TS=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${OUT:-$ROOT/benches/results/$TS}
@@ -147,7 +152,7 @@ cat > "$OUT/meta.json" <<EOF
  "kamailio": "$(kamailio -v | head -1 | sed 's/^version: //')",
  "sipp": "$(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1)",
  "pinning": "$PINNING; Kamailio -n ${KAM_CHILDREN:-2} -x/-X ${KAM_MEM:-fm} nonce-count check $([ "${KAM_NC:-1}" = 0 ] && echo off || echo on); urpd log level ${URPD_LOG:-info}",
- "load": "after a ${WARM_DUR}s warm-up at the fixed rate, fixed: REGISTER $REG_RATE/s, calls $CALL_RATE/s (pause ${CALL_PAUSE_MS} ms), OPTIONS $OPT_RATE/s for ${FIXED_DUR}s; steps x2 for ${STEP_DUR}s (max $MAX_STEPS, then up to $BISECT bisections); $BIND_N extra bindings; UDP"}
+ "load": "after a ${WARM_DUR}s warm-up at the fixed rate, fixed: REGISTER $REG_RATE/s, calls $CALL_RATE/s (pause ${CALL_PAUSE_MS} ms), OPTIONS $OPT_RATE/s for ${FIXED_DUR}s; steps x2 for ${STEP_DUR}s (max $MAX_STEPS, then up to $BISECT bisections); $BIND_N extra bindings; load over $(echo $TRANSPORT | tr a-z A-Z)"}
 EOF
 
 # ---------------------------------------------------------------------------------------
@@ -223,7 +228,7 @@ run_sipp() {
     t0=$(date +%s.%N)
     ( while :; do $REPORT mem "$SERVER_SID" >> "$d/mem.txt"; sleep 1; done ) & local mp=$!
     BG+=($mp)
-    (cd "$d" && $PIN_SIPP timeout $((dur * 3 + 40)) sipp "$target" "${args[@]}" -i $SIPP_IP \
+    (cd "$d" && $PIN_SIPP timeout $((dur * 3 + 40)) sipp "$target" "${args[@]}" "${SIPP_T[@]}" -i $SIPP_IP \
         -r "$rate" -m "$n" -trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 200 \
         -trace_err -error_file err.log \
         -buff_size 8388608 -max_recv_loops 10000 -nostdin -timeout $((dur * 3 + 30)) > sipp.out 2>&1
