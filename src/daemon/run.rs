@@ -407,6 +407,8 @@ impl CoreLoop {
         // UdpInput holds raw recvmmsg buffers: it is made here, on the thread that uses it; the
         // TCP accept tasks start on this runtime too.
         let mut udp_in = hub.start(tcp_listeners);
+        // On the main runtime: a timer on this one would give the core's sleep a timeout.
+        bg.spawn(hub.idle_sweep());
         let mut alarm = Alarm::new()?;
         let mut drain_deadline: Option<Instant> = None;
         // Watchdog pings and STATUS= updates come from this loop (a stuck loop stops them).

@@ -6,19 +6,26 @@
 //! TCP connections are keyed by the remote address, so a response, or a request to an agent
 //! that registered over TCP, goes back over the connection the peer opened (RFC 3261 §18.2.2,
 //! RFC 5626 flow reuse); a request to a peer without a connection opens one.
+//!
+//! Idle connections are closed by a sweep (`idle_sweep`, run on another runtime), not by a
+//! timeout around each read: the connection tasks share the core's runtime, and a timer there
+//! would be registered and cancelled on every read and give the core's `epoll_wait` a timeout
+//! (an hrtimer armed and cancelled each time the thread sleeps). A reader only stamps the time
+//! of its last read.
 
 use bytes::{Bytes, BytesMut};
 use socket2::{Domain, Socket, Type};
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tracing::{debug, warn};
 
 use super::error::TransportError;
@@ -58,6 +65,27 @@ pub enum TransportEvent {
 struct Conn {
     tx: mpsc::Sender<Bytes>,
     local: Option<SocketAddr>,
+    activity: Arc<Activity>,
+}
+
+/// What a connection's reader shares with the idle sweep.
+struct Activity {
+    /// Milliseconds from the hub's epoch to the connection's last read (or its start).
+    last_read_ms: AtomicU64,
+    /// Wakes the reader to close the connection. `notify_waiters` only: a notice that finds
+    /// the reader busy is lost and the next sweep sends it again, so no stale permit can close
+    /// a connection that has read since.
+    close: Notify,
+}
+
+impl Activity {
+    fn new(epoch: Instant) -> Arc<Activity> {
+        Arc::new(Activity { last_read_ms: AtomicU64::new(millis_since(epoch)), close: Notify::new() })
+    }
+}
+
+fn millis_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A handle on the connection table, answering `FlowCheck` for the core.
@@ -84,6 +112,8 @@ pub struct TransportHub {
     events: mpsc::Sender<TransportEvent>,
     limits: Limits,
     shutdown: watch::Receiver<bool>,
+    /// Origin of the connections' read stamps.
+    epoch: Instant,
 }
 
 fn bind_error(protocol: Protocol, addr: SocketAddr, source: std::io::Error) -> TransportError {
@@ -157,6 +187,7 @@ impl TransportHub {
             events,
             limits,
             shutdown,
+            epoch: Instant::now(),
         };
         Ok((hub, listeners))
     }
@@ -176,6 +207,35 @@ impl TransportHub {
             events: self.events.clone(),
             limits: self.limits,
             shutdown: self.shutdown.clone(),
+            epoch: self.epoch,
+        }
+    }
+
+    /// Closes TCP connections that have read nothing for `tcp_idle_timeout`, checking every
+    /// quarter of it (at most every 30 s, at least every 50 ms): a connection goes between the
+    /// timeout and 1.25 times it after its last read. Ends at shutdown. Meant for a runtime
+    /// other than the connections' own (see the module's doc).
+    pub fn idle_sweep(&self) -> impl Future<Output = ()> + Send + 'static {
+        let conns = self.conns.clone();
+        let epoch = self.epoch;
+        let idle = self.limits.tcp_idle_timeout;
+        let mut shutdown = self.shutdown.clone();
+        let every = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
+        let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
+        async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    _ = shutdown.changed() => return,
+                }
+                let now = millis_since(epoch);
+                let Ok(c) = conns.lock() else { return };
+                for conn in c.values() {
+                    if now.saturating_sub(conn.activity.last_read_ms.load(Ordering::Relaxed)) >= idle_ms {
+                        conn.activity.close.notify_waiters();
+                    }
+                }
+            }
         }
     }
 
@@ -245,7 +305,6 @@ impl TransportHub {
     }
 
     fn send_tcp(&self, dest: Peer, data: Bytes) {
-        let ctx = self.ctx();
         let Ok(mut conns) = self.conns.lock() else { return };
         if let Some(c) = conns.get(&dest.addr) {
             match c.tx.try_send(data) {
@@ -256,14 +315,14 @@ impl TransportHub {
                 }
                 Err(mpsc::error::TrySendError::Closed(d)) => {
                     conns.remove(&dest.addr);
-                    return self.open_and_send(&mut conns, ctx, dest, d);
+                    return self.open_and_send(&mut conns, dest, d);
                 }
             }
         }
-        self.open_and_send(&mut conns, ctx, dest, data)
+        self.open_and_send(&mut conns, dest, data)
     }
 
-    fn open_and_send(&self, conns: &mut HashMap<SocketAddr, Conn>, ctx: ConnCtx, dest: Peer, data: Bytes) {
+    fn open_and_send(&self, conns: &mut HashMap<SocketAddr, Conn>, dest: Peer, data: Bytes) {
         if self.conn_count.load(Ordering::Relaxed) >= self.limits.max_tcp_connections {
             warn!(%dest, "TCP connection limit reached; not connecting");
             let _ = self.events.try_send(TransportEvent::Unreachable(dest));
@@ -271,8 +330,10 @@ impl TransportHub {
         }
         let (tx, rx) = mpsc::channel(256);
         let _ = tx.try_send(data);
-        conns.insert(dest.addr, Conn { tx, local: None });
+        let activity = Activity::new(self.epoch);
+        conns.insert(dest.addr, Conn { tx, local: None, activity: activity.clone() });
         self.conn_count.fetch_add(1, Ordering::Relaxed);
+        let ctx = self.ctx();
         tokio::spawn(async move {
             let connect = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(dest.addr)).await;
             match connect {
@@ -283,7 +344,7 @@ impl TransportHub {
                             conn.local = Some(l);
                         }
                     }
-                    run_connection(stream, dest.addr, local, rx, ctx).await;
+                    run_connection(stream, dest.addr, local, rx, activity, ctx).await;
                 }
                 _ => {
                     debug!(%dest, "TCP connect failed");
@@ -313,6 +374,7 @@ struct ConnCtx {
     events: mpsc::Sender<TransportEvent>,
     limits: Limits,
     shutdown: watch::Receiver<bool>,
+    epoch: Instant,
 }
 
 fn forget(ctx: &ConnCtx, addr: SocketAddr) {
@@ -489,11 +551,12 @@ async fn tcp_acceptor(listener: TcpListener, ctx: ConnCtx) {
                 let _ = stream.set_nodelay(true);
                 let (tx, rx) = mpsc::channel(256);
                 let local = stream.local_addr().ok();
+                let activity = Activity::new(ctx.epoch);
                 if let Ok(mut c) = ctx.conns.lock() {
-                    c.insert(remote, Conn { tx, local });
+                    c.insert(remote, Conn { tx, local, activity: activity.clone() });
                 }
                 ctx.conn_count.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(run_connection(stream, remote, local, rx, ctx.clone()));
+                tokio::spawn(run_connection(stream, remote, local, rx, activity, ctx.clone()));
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -544,7 +607,14 @@ async fn write_queued<W: AsyncWrite + Unpin>(wr: &mut W, rx: &mut mpsc::Receiver
     }
 }
 
-async fn run_connection(stream: TcpStream, remote: SocketAddr, local: Option<SocketAddr>, mut rx: mpsc::Receiver<Bytes>, ctx: ConnCtx) {
+async fn run_connection(
+    stream: TcpStream,
+    remote: SocketAddr,
+    local: Option<SocketAddr>,
+    mut rx: mpsc::Receiver<Bytes>,
+    activity: Arc<Activity>,
+    ctx: ConnCtx,
+) {
     let (mut rd, mut wr) = stream.into_split();
     let writer = tokio::spawn(async move {
         write_queued(&mut wr, &mut rx).await;
@@ -586,16 +656,16 @@ async fn run_connection(stream: TcpStream, remote: SocketAddr, local: Option<Soc
             }
         }
         let read = tokio::select! {
-            r = tokio::time::timeout(ctx.limits.tcp_idle_timeout, rd.read_buf(&mut buf)) => r,
+            r = rd.read_buf(&mut buf) => r,
+            () = activity.close.notified() => {
+                debug!(%peer, "closing idle TCP connection");
+                break 'conn;
+            }
             _ = shutdown.changed() => break 'conn,
         };
         match read {
-            Ok(Ok(0)) | Ok(Err(_)) => break,
-            Ok(Ok(_)) => {}
-            Err(_) => {
-                debug!(%peer, "closing idle TCP connection");
-                break;
-            }
+            Ok(0) | Err(_) => break,
+            Ok(_) => activity.last_read_ms.store(millis_since(ctx.epoch), Ordering::Relaxed),
         }
     }
     forget(&ctx, remote);

@@ -1,0 +1,101 @@
+//! TCP connections to the running daemon (test file T=9): requests pipelined on one
+//! connection all get their answers, in order and intact (the writer gathers what the core
+//! queued into one send); a connection that reads nothing for `tcp_idle_timeout_secs` is
+//! closed by the idle sweep, one that keeps talking is kept.
+
+mod common;
+use common::digest::status;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+fn connect(n: &Node) -> TcpStream {
+    let s = TcpStream::connect_timeout(&n.addr(), Duration::from_secs(5)).unwrap_or_else(|e| panic!("connect: {e}"));
+    s.set_nodelay(true).ok();
+    s
+}
+
+/// The Call-ID of a message.
+fn call_id(msg: &str) -> String {
+    msg.split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.trim().eq_ignore_ascii_case("call-id"))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Reads the stream until `want` whole messages have arrived (answers sent together arrive in
+/// one segment: `read_sip_message` keeps only the first of what one read brings).
+fn read_messages(s: &mut TcpStream, want: usize, wait: Duration) -> Vec<String> {
+    let end = Instant::now() + wait;
+    let (mut got, mut out) = (Vec::new(), Vec::new());
+    let mut buf = [0u8; 16384];
+    while out.len() < want {
+        while let Some(len) = sip_message_len(&got).filter(|&l| got.len() >= l) {
+            out.push(String::from_utf8_lossy(&got[..len]).to_string());
+            got.drain(..len);
+        }
+        if out.len() >= want {
+            break;
+        }
+        let Some(left) = end.checked_duration_since(Instant::now()) else { break };
+        s.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok();
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => got.extend_from_slice(&buf[..k]),
+        }
+    }
+    out
+}
+
+/// Whether the peer closed `s` within `wait` (a read returning 0 bytes).
+fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
+    let end = Instant::now() + wait;
+    let mut buf = [0u8; 4096];
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        s.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok();
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return false,
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn pipelined_requests_are_all_answered_in_order() {
+    let n = Node::start("127.9.1.1", 5060);
+    let mut s = connect(&n);
+    let local = s.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let requests: Vec<String> = (0..40).map(|_| options_request(local, n.addr(), "TCP")).collect();
+    // One write: the daemon reads them in one go and answers them in one turn of its loop.
+    s.write_all(requests.concat().as_bytes()).unwrap_or_else(|e| panic!("write: {e}"));
+    let answers = read_messages(&mut s, requests.len(), Duration::from_secs(10));
+    assert_eq!(answers.len(), requests.len(), "answers missing\n{}", n.log_report());
+    for (i, (req, answer)) in requests.iter().zip(&answers).enumerate() {
+        assert_eq!(status(answer), 200, "answer {i}:\n{answer}");
+        assert_eq!(call_id(answer), call_id(req), "answer {i} out of order:\n{answer}");
+    }
+}
+
+#[test]
+fn an_idle_connection_is_closed_and_a_busy_one_kept() {
+    let n = Node::builder().toml("[transport]\ntcp_idle_timeout_secs = 1").start("127.9.2.1", 5060);
+    let mut idle = connect(&n);
+    let mut busy = connect(&n);
+    let local = busy.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    // The busy one talks every 300 ms for 3 s: three idle timeouts, never idle for one.
+    for i in 0..10 {
+        busy.write_all(options_request(local, n.addr(), "TCP").as_bytes()).unwrap_or_else(|e| panic!("write {i}: {e}"));
+        let answer = read_sip_message(&mut busy, Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("busy connection: answer {i} missing (closed?)\n{}", n.log_report()));
+        assert_eq!(status(&String::from_utf8_lossy(&answer)), 200);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // The idle one has read nothing for 3 s: closed by now or very soon (the sweep runs every
+    // quarter of the timeout).
+    assert!(closed_within(&mut idle, Duration::from_secs(10)), "idle connection still open\n{}", n.log_report());
+}
