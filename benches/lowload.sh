@@ -18,7 +18,9 @@
 #
 # OLD=/path/to/an/older/urpd: an A/B of two urpd builds instead (what a change bought at low
 # load): the older build takes Kamailio's place, in the same interleaving, and the ratio is
-# new/old (OLD_COMMIT names it in the CSV). Build the old one in a worktree (see capped-ab.sh) or keep a copy of its binary.
+# new/old (OLD_COMMIT names it in the CSV).
+# TRANSPORT=tcp (profile.sh's): the load over one TCP connection; the CSV's scenario reads
+# e.g. register-tcp. Build the old one in a worktree (see capped-ab.sh) or keep a copy of its binary.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +30,7 @@ CSV=$ROOT/benches/results/lowload.csv
 mkdir -p "$(dirname "$CSV")"
 [ -f "$CSV" ] || echo "utc,commit,scenario,rate,seconds,repeat,server,cpu_s_per_1k_tx,ok,failed" > "$CSV"
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+LABEL=$SCEN; [ "${TRANSPORT:-udp}" = tcp ] && LABEL=$SCEN-tcp
 
 OLD=${OLD:-}
 [ -z "$OLD" ] || [ -x "$OLD" ] || { echo "OLD=$OLD is not an executable urpd" >&2; exit 1; }
@@ -57,13 +60,13 @@ for i in $(seq 1 "$REPS"); do
     for s in $order; do
         read -r cpu ok failed < <(one $s)
         c=$COMMIT; [ $s = urpd-old ] && c=${OLD_COMMIT:-old}
-        echo "$(date -u +%FT%TZ),$c,$SCEN,$RATE,$DUR,$i,$s,$cpu,$ok,$failed" >> "$CSV"
+        echo "$(date -u +%FT%TZ),$c,$LABEL,$RATE,$DUR,$i,$s,$cpu,$ok,$failed" >> "$CSV"
         if [ $s = urpd ]; then U[$i]=$cpu; else K[$i]=$cpu; fi
         echo "run $i $s: $cpu CPU s / 1000 tx ($ok calls ok, $failed failed)" >&2
     done
 done
 
-python3 - "$SCEN" "$RATE" "${U[*]}" "${K[*]}" "$OTHER_NAME" <<'EOF'
+python3 - "$LABEL" "$RATE" "${U[*]}" "${K[*]}" "$OTHER_NAME" <<'EOF'
 import statistics, sys
 scen, rate, other = sys.argv[1], sys.argv[2], sys.argv[5]
 u = [float(x) for x in sys.argv[3].split()]
