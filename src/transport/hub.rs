@@ -72,9 +72,10 @@ struct Conn {
 struct Activity {
     /// Milliseconds from the hub's epoch to the connection's last read (or its start).
     last_read_ms: AtomicU64,
-    /// Wakes the reader to close the connection. `notify_waiters` only: a notice that finds
-    /// the reader busy is lost and the next sweep sends it again, so no stale permit can close
-    /// a connection that has read since.
+    /// Wakes the reader to close the connection (`notify_waiters`). The reader holds one
+    /// `Notified` for the connection's life, made before its first read: it sees a notice sent
+    /// while it was busy, and no waiter is added to and removed from the `Notify`'s list (a
+    /// lock each) on every read, as a fresh `notified()` in each `select!` did.
     close: Notify,
 }
 
@@ -625,6 +626,8 @@ async fn run_connection(
     let mut buf = BytesMut::with_capacity(8192);
     let mut framer = StreamFramer::new();
     let mut shutdown = ctx.shutdown.clone();
+    let closed = activity.close.notified();
+    tokio::pin!(closed);
     'conn: loop {
         // Deliver every complete message in the buffer.
         loop {
@@ -657,7 +660,7 @@ async fn run_connection(
         }
         let read = tokio::select! {
             r = rd.read_buf(&mut buf) => r,
-            () = activity.close.notified() => {
+            () = &mut closed => {
                 debug!(%peer, "closing idle TCP connection");
                 break 'conn;
             }
