@@ -83,19 +83,20 @@ fn pipelined_requests_are_all_answered_in_order() {
 
 #[test]
 fn an_idle_connection_is_closed_and_a_busy_one_kept() {
-    let n = Node::builder().toml("[transport]\ntcp_idle_timeout_secs = 1").start("127.9.2.1", 5060);
+    let n = Node::builder().toml("[transport]\ntcp_idle_timeout_secs = 2").start("127.9.2.1", 5060);
     let mut idle = connect(&n);
     let mut busy = connect(&n);
     let local = busy.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    // The busy one talks every 300 ms for 3 s: three idle timeouts, never idle for one.
-    for i in 0..10 {
+    // The busy one talks every 200 ms for 5 s: two and a half idle timeouts, never idle for
+    // one (a pause would have to last 1.8 s to close it: margin for a loaded machine).
+    for i in 0..25 {
         busy.write_all(options_request(local, n.addr(), "TCP").as_bytes()).unwrap_or_else(|e| panic!("write {i}: {e}"));
         let answer = read_sip_message(&mut busy, Duration::from_secs(5))
             .unwrap_or_else(|| panic!("busy connection: answer {i} missing (closed?)\n{}", n.log_report()));
         assert_eq!(status(&String::from_utf8_lossy(&answer)), 200);
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(200));
     }
-    // The idle one has read nothing for 3 s: closed by now or very soon (the sweep runs every
-    // quarter of the timeout).
+    // The idle one has read nothing for 5 s: closed by now (the sweep runs every quarter of
+    // the timeout); the wait only covers a slow machine.
     assert!(closed_within(&mut idle, Duration::from_secs(10)), "idle connection still open\n{}", n.log_report());
 }
