@@ -106,9 +106,13 @@ both!(
 
 fn t0() -> SystemTime {
     // A fixed recent past (one value per test process), so that reuse windows and purges are
-    // deterministic.
+    // deterministic; on an hour boundary, because ratings are counted per hour and a test that
+    // adds a minute to t0 must stay in t0's hour whenever it runs (run at 04:59 it did not).
     static T0: std::sync::OnceLock<SystemTime> = std::sync::OnceLock::new();
-    *T0.get_or_init(|| SystemTime::now() - 10 * DAY)
+    *T0.get_or_init(|| {
+        let secs = (SystemTime::now() - 10 * DAY).duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs - secs % 3600)
+    })
 }
 
 fn call<'a>(caller: &'a str, admin: &'a str, topic: Option<&'a str>, call_id: &'a str, at: SystemTime) -> IncomingCall<'a> {
