@@ -399,6 +399,13 @@ impl Config {
         if self.timers.t1_ms == 0 || self.timers.t2_ms < self.timers.t1_ms {
             return Err(ConfigError::Value("timers", "need 0 < t1_ms <= t2_ms".into()));
         }
+        if self.transport.tcp_idle_timeout_secs == 0 {
+            // Zero would close every TCP connection at the idle sweep's first pass (50 ms).
+            return Err(ConfigError::Value(
+                "transport.tcp_idle_timeout_secs",
+                "0 (at least 1: a connection that has read nothing for this long is closed)".into(),
+            ));
+        }
         if self.crm.lookup_deadline_ms == 0 || self.crm.pool_size == 0 {
             return Err(ConfigError::Value("crm", "need lookup_deadline_ms > 0 and pool_size > 0".into()));
         }
@@ -490,6 +497,13 @@ mod tests {
         assert_eq!(c.crm.lookup_deadline_ms, 50);
         assert!(Config::parse("[crm]\nlookup_deadline_ms = 0\n", Path::new("x")).is_err());
         assert!(Config::parse("[node]\nid = \"a b\"\n", Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn tcp_idle_timeout_zero_is_refused_by_name() {
+        let e = Config::parse("[transport]\ntcp_idle_timeout_secs = 0\n", Path::new("x")).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("transport.tcp_idle_timeout_secs"), "{e}");
+        assert!(Config::parse("[transport]\ntcp_idle_timeout_secs = 1\n", Path::new("x")).is_ok());
     }
 
     #[test]
