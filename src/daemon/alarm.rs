@@ -1,6 +1,7 @@
 //! The core loop's one timer: a Linux `timerfd` in the core's own epoll set, so that the loop
-//! sleeps in `epoll_wait` *without* a timeout (or, with TCP connections open, with one as far
-//! as their idle timeouts: the only timers left in the core runtime's own wheel).
+//! sleeps in `epoll_wait` *without* a timeout (TCP idle connections are swept from the main
+//! runtime; the core runtime's own wheel holds a timer only while an outbound TCP connection
+//! is being opened).
 //!
 //! Why not tokio's timers: tokio's current-thread runtime parks in `epoll_wait` with the next
 //! timer's deadline as timeout, and with thousands of transactions that deadline is always a
