@@ -1,7 +1,9 @@
 //! TCP connections to the running daemon (test file T=9): requests pipelined on one
 //! connection all get their answers, in order and intact (the writer gathers what the core
 //! queued into one send); a connection that reads nothing for `tcp_idle_timeout_secs` is
-//! closed by the idle sweep, one that keeps talking is kept.
+//! closed by the idle sweep, one that keeps talking is kept; a peer that sends but never
+//! reads has its connection closed once `tcp_send_queue_bytes` of answers wait for it, and
+//! the daemon goes on serving others.
 
 mod common;
 use common::digest::status;
@@ -99,4 +101,45 @@ fn an_idle_connection_is_closed_and_a_busy_one_kept() {
     // The idle one has read nothing for 5 s: closed by now (the sweep runs every quarter of
     // the timeout); the wait only covers a slow machine.
     assert!(closed_within(&mut idle, Duration::from_secs(10)), "idle connection still open\n{}", n.log_report());
+}
+
+#[test]
+fn a_peer_that_never_reads_is_disconnected_not_silently_shortchanged() {
+    let n = Node::builder().toml("[transport]\ntcp_send_queue_bytes = 16384").start("127.9.3.1", 5060);
+    // A tiny receive buffer (the kernel's minimum, a few KB) so that the daemon's answers back
+    // up in its own queue soon instead of in kernel buffers.
+    let raw = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap_or_else(|e| panic!("socket: {e}"));
+    raw.set_recv_buffer_size(2048).ok();
+    raw.connect_timeout(&n.addr().into(), Duration::from_secs(5)).unwrap_or_else(|e| panic!("connect: {e}"));
+    let mut s: TcpStream = raw.into();
+    let local = s.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    // 20,000 OPTIONS (about 6 MB of answers) written without reading a byte. The writes stop
+    // with an error once the daemon closes the connection; the writer thread just ends then.
+    let mut w = s.try_clone().unwrap_or_else(|e| panic!("clone: {e}"));
+    let (to, sent) = (n.addr(), 20_000);
+    let writer = std::thread::spawn(move || {
+        for chunk in 0..sent / 100 {
+            let batch: String = (0..100).map(|_| options_request(local, to, "TCP")).collect();
+            if w.write_all(batch.as_bytes()).is_err() {
+                return chunk * 100;
+            }
+        }
+        sent
+    });
+    // Give the daemon every request before reading anything.
+    let written = writer.join().unwrap_or_else(|_| panic!("writer thread panicked"));
+    std::thread::sleep(Duration::from_millis(500));
+    // Now read: some answers, then the end of the stream; not all 20,000.
+    let answers = read_messages(&mut s, sent, Duration::from_secs(20));
+    assert!(answers.len() < sent, "all {} answers arrived: the queue limit did not act ({written} requests written)", answers.len());
+    assert!(closed_within(&mut s, Duration::from_secs(10)), "connection not closed\n{}", n.log_report());
+    let log = n.log();
+    assert!(log.contains("TCP send queue over its limit"), "no warning logged\n{}", n.log_report());
+    // Everyone else is still served.
+    let mut other = connect(&n);
+    let l2 = other.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    other.write_all(options_request(l2, n.addr(), "TCP").as_bytes()).unwrap_or_else(|e| panic!("write: {e}"));
+    let answer =
+        read_sip_message(&mut other, Duration::from_secs(5)).unwrap_or_else(|| panic!("no answer after the overflow\n{}", n.log_report()));
+    assert_eq!(status(&String::from_utf8_lossy(&answer)), 200);
 }

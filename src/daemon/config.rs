@@ -88,6 +88,8 @@ pub struct TransportConfig {
     pub tcp_idle_timeout_secs: u64,
     /// Most simultaneous TCP connections.
     pub max_tcp_connections: usize,
+    /// Most bytes waiting to be written to one TCP connection; past it the connection is closed.
+    pub tcp_send_queue_bytes: usize,
     /// Networks this node may send requests to (no open relay).
     pub outbound_allow: Vec<String>,
     /// Requests per second allowed from one source IP before it is throttled (0 = off).
@@ -102,6 +104,7 @@ impl Default for TransportConfig {
             max_message_size: 65_535,
             tcp_idle_timeout_secs: 120,
             max_tcp_connections: 1024,
+            tcp_send_queue_bytes: 1 << 20,
             outbound_allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
             rate_limit_per_ip: 0,
             rate_limit_burst: 200,
@@ -130,6 +133,9 @@ pub struct RegistrarConfig {
 /// Upper bound of `refresh_write_secs`: a refresh held longer than a short registration lives
 /// would leave the stored row lapsed while the phone is registered.
 pub const MAX_REFRESH_WRITE_SECS: u32 = 300;
+
+/// Smallest `transport.tcp_send_queue_bytes` accepted: a few answers' worth.
+pub const MIN_TCP_SEND_QUEUE: usize = 4096;
 
 impl RegistrarConfig {
     /// Settings that work but that an operator most likely did not mean, for the log at start.
@@ -406,6 +412,13 @@ impl Config {
                 "0 (at least 1: a connection that has read nothing for this long is closed)".into(),
             ));
         }
+        if self.transport.tcp_send_queue_bytes < MIN_TCP_SEND_QUEUE {
+            // Below a few messages' worth a connection would be closed by an ordinary burst.
+            return Err(ConfigError::Value(
+                "transport.tcp_send_queue_bytes",
+                format!("{} (at least {MIN_TCP_SEND_QUEUE})", self.transport.tcp_send_queue_bytes),
+            ));
+        }
         if self.crm.lookup_deadline_ms == 0 || self.crm.pool_size == 0 {
             return Err(ConfigError::Value("crm", "need lookup_deadline_ms > 0 and pool_size > 0".into()));
         }
@@ -497,6 +510,13 @@ mod tests {
         assert_eq!(c.crm.lookup_deadline_ms, 50);
         assert!(Config::parse("[crm]\nlookup_deadline_ms = 0\n", Path::new("x")).is_err());
         assert!(Config::parse("[node]\nid = \"a b\"\n", Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn a_tiny_tcp_send_queue_is_refused_by_name() {
+        let e = Config::parse("[transport]\ntcp_send_queue_bytes = 100\n", Path::new("x")).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("transport.tcp_send_queue_bytes"), "{e}");
+        assert!(Config::parse("[transport]\ntcp_send_queue_bytes = 4096\n", Path::new("x")).is_ok());
     }
 
     #[test]

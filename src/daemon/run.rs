@@ -90,6 +90,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         max_message_size: cfg.transport.max_message_size,
         tcp_idle_timeout: Duration::from_secs(cfg.transport.tcp_idle_timeout_secs),
         max_tcp_connections: cfg.transport.max_tcp_connections,
+        tcp_send_queue_bytes: cfg.transport.tcp_send_queue_bytes,
     };
     let binds: Vec<_> = listens.iter().map(|l| (l.protocol, l.addr)).collect();
     // The core's runtime (see alarm.rs for why its timers are not tokio's). Built now so that

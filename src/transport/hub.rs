@@ -42,6 +42,9 @@ pub struct Limits {
     pub tcp_idle_timeout: Duration,
     /// Most simultaneous TCP connections.
     pub max_tcp_connections: usize,
+    /// Most bytes queued to one TCP connection's writer and not yet handed to the kernel; a
+    /// message that would go past it closes the connection instead (see `Conn::queue`).
+    pub tcp_send_queue_bytes: usize,
 }
 
 /// What the transport hands to the core.
@@ -63,9 +66,40 @@ pub enum TransportEvent {
 }
 
 struct Conn {
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::UnboundedSender<Bytes>,
     local: Option<SocketAddr>,
     activity: Arc<Activity>,
+}
+
+/// Why a message was not queued to a connection.
+enum Refused {
+    /// The queue holds `tcp_send_queue_bytes` already: the peer does not read.
+    Full,
+    /// The connection's writer is gone; the message is handed back.
+    Closed(Bytes),
+}
+
+impl Conn {
+    /// Queues `data` for the connection's writer, counting its bytes against `limit`.
+    ///
+    /// The queue is bounded by bytes, not messages, and a message that does not fit is not
+    /// dropped on its own: over TCP nobody retransmits, so losing one message in the middle of
+    /// a stream would leave a transaction hanging with the connection looking healthy. The
+    /// caller closes the connection instead (as Kamailio does past `tcp_conn_wq_max`), which
+    /// the peer sees and the transaction layer is told of. A message always fits an empty
+    /// queue, whatever its size.
+    fn queue(&self, data: Bytes, limit: usize) -> Result<(), Refused> {
+        let len = data.len();
+        let before = self.activity.queued.fetch_add(len, Ordering::Relaxed);
+        if before > 0 && before + len > limit {
+            self.activity.queued.fetch_sub(len, Ordering::Relaxed);
+            return Err(Refused::Full);
+        }
+        self.tx.send(data).map_err(|e| {
+            self.activity.queued.fetch_sub(len, Ordering::Relaxed);
+            Refused::Closed(e.0)
+        })
+    }
 }
 
 /// What a connection's reader shares with the idle sweep.
@@ -77,11 +111,14 @@ struct Activity {
     /// while it was busy, and no waiter is added to and removed from the `Notify`'s list (a
     /// lock each) on every read, as a fresh `notified()` in each `select!` did.
     close: Notify,
+    /// Bytes queued to the writer and not yet written (`Conn::queue` adds, the writer takes
+    /// away once a write is done).
+    queued: AtomicUsize,
 }
 
 impl Activity {
     fn new(epoch: Instant) -> Arc<Activity> {
-        Arc::new(Activity { last_read_ms: AtomicU64::new(millis_since(epoch)), close: Notify::new() })
+        Arc::new(Activity { last_read_ms: AtomicU64::new(millis_since(epoch)), close: Notify::new(), queued: AtomicUsize::new(0) })
     }
 }
 
@@ -308,14 +345,21 @@ impl TransportHub {
     fn send_tcp(&self, dest: Peer, data: Bytes) {
         let Ok(mut conns) = self.conns.lock() else { return };
         if let Some(c) = conns.get(&dest.addr) {
-            match c.tx.try_send(data) {
+            match c.queue(data, self.limits.tcp_send_queue_bytes) {
                 Ok(()) => return,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    warn!(%dest, "TCP send queue full, message dropped");
+                Err(Refused::Full) => {
+                    warn!(%dest, limit = self.limits.tcp_send_queue_bytes, "TCP send queue over its limit (the peer does not read): closing the connection");
+                    if let Some(c) = conns.remove(&dest.addr) {
+                        self.conn_count.fetch_sub(1, Ordering::Relaxed);
+                        c.activity.close.notify_waiters();
+                    }
+                    let _ = self.events.try_send(TransportEvent::Unreachable(dest));
                     return;
                 }
-                Err(mpsc::error::TrySendError::Closed(d)) => {
-                    conns.remove(&dest.addr);
+                Err(Refused::Closed(d)) => {
+                    if conns.remove(&dest.addr).is_some() {
+                        self.conn_count.fetch_sub(1, Ordering::Relaxed);
+                    }
                     return self.open_and_send(&mut conns, dest, d);
                 }
             }
@@ -329,10 +373,11 @@ impl TransportHub {
             let _ = self.events.try_send(TransportEvent::Unreachable(dest));
             return;
         }
-        let (tx, rx) = mpsc::channel(256);
-        let _ = tx.try_send(data);
+        let (tx, rx) = mpsc::unbounded_channel();
         let activity = Activity::new(self.epoch);
-        conns.insert(dest.addr, Conn { tx, local: None, activity: activity.clone() });
+        let conn = Conn { tx, local: None, activity: activity.clone() };
+        let _ = conn.queue(data, self.limits.tcp_send_queue_bytes);
+        conns.insert(dest.addr, conn);
         self.conn_count.fetch_add(1, Ordering::Relaxed);
         let ctx = self.ctx();
         tokio::spawn(async move {
@@ -349,7 +394,7 @@ impl TransportHub {
                 }
                 _ => {
                     debug!(%dest, "TCP connect failed");
-                    forget(&ctx, dest.addr);
+                    forget(&ctx, dest.addr, &activity);
                     let _ = ctx.events.send(TransportEvent::Unreachable(dest)).await;
                 }
             }
@@ -378,9 +423,12 @@ struct ConnCtx {
     epoch: Instant,
 }
 
-fn forget(ctx: &ConnCtx, addr: SocketAddr) {
+/// Takes a connection that ended out of the table, unless the entry for `addr` is already
+/// another connection's (this one was closed for overflow and a new one opened to the peer).
+fn forget(ctx: &ConnCtx, addr: SocketAddr, activity: &Arc<Activity>) {
     if let Ok(mut c) = ctx.conns.lock() {
-        if c.remove(&addr).is_some() {
+        if c.get(&addr).is_some_and(|conn| Arc::ptr_eq(&conn.activity, activity)) {
+            c.remove(&addr);
             ctx.conn_count.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -550,7 +598,7 @@ async fn tcp_acceptor(listener: TcpListener, ctx: ConnCtx) {
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
-                let (tx, rx) = mpsc::channel(256);
+                let (tx, rx) = mpsc::unbounded_channel();
                 let local = stream.local_addr().ok();
                 let activity = Activity::new(ctx.epoch);
                 if let Ok(mut c) = ctx.conns.lock() {
@@ -581,11 +629,13 @@ const WRITE_KEEP: usize = 16 * 1024;
 /// (segment, loopback or NIC, the peer's wake-up and its ACK): with SIPp over one connection at
 /// 4,000 REGISTER/s, `send` was ~40% of urpd's CPU. Gathering copies the messages (a few hundred
 /// bytes each) into one buffer, far cheaper than a system call per message.
-async fn write_queued<W: AsyncWrite + Unpin>(wr: &mut W, rx: &mut mpsc::Receiver<Bytes>) {
+///
+/// `queued` counts the bytes waiting here; each batch's bytes leave the count once written.
+async fn write_queued<W: AsyncWrite + Unpin>(wr: &mut W, rx: &mut mpsc::UnboundedReceiver<Bytes>, queued: &AtomicUsize) {
     let mut gather: Vec<u8> = Vec::new();
     while let Some(first) = rx.recv().await {
-        let written = match rx.try_recv() {
-            Err(_) => wr.write_all(&first).await,
+        let (written, len) = match rx.try_recv() {
+            Err(_) => (wr.write_all(&first).await, first.len()),
             Ok(second) => {
                 gather.clear();
                 gather.extend_from_slice(&first);
@@ -597,11 +647,13 @@ async fn write_queued<W: AsyncWrite + Unpin>(wr: &mut W, rx: &mut mpsc::Receiver
                     }
                 }
                 let r = wr.write_all(&gather).await;
+                let len = gather.len();
                 gather.clear();
                 gather.shrink_to(WRITE_KEEP);
-                r
+                (r, len)
             }
         };
+        queued.fetch_sub(len, Ordering::Relaxed);
         if written.is_err() {
             return;
         }
@@ -612,13 +664,14 @@ async fn run_connection(
     stream: TcpStream,
     remote: SocketAddr,
     local: Option<SocketAddr>,
-    mut rx: mpsc::Receiver<Bytes>,
+    mut rx: mpsc::UnboundedReceiver<Bytes>,
     activity: Arc<Activity>,
     ctx: ConnCtx,
 ) {
     let (mut rd, mut wr) = stream.into_split();
+    let written = activity.clone();
     let writer = tokio::spawn(async move {
-        write_queued(&mut wr, &mut rx).await;
+        write_queued(&mut wr, &mut rx, &written.queued).await;
         let _ = wr.shutdown().await;
     });
     let peer = Peer::new(Protocol::Tcp, remote);
@@ -639,7 +692,7 @@ async fn run_connection(
                     if ping.windows(4).any(|w| w == b"\r\n\r\n") {
                         if let Ok(c) = ctx.conns.lock() {
                             if let Some(conn) = c.get(&remote) {
-                                let _ = conn.tx.try_send(Bytes::from_static(b"\r\n"));
+                                let _ = conn.queue(Bytes::from_static(b"\r\n"), ctx.limits.tcp_send_queue_bytes);
                             }
                         }
                     }
@@ -671,7 +724,7 @@ async fn run_connection(
             Ok(_) => activity.last_read_ms.store(millis_since(ctx.epoch), Ordering::Relaxed),
         }
     }
-    forget(&ctx, remote);
+    forget(&ctx, remote, &activity);
     writer.abort();
 }
 
@@ -707,15 +760,18 @@ mod tests {
             Err(e) => panic!("runtime: {e}"),
         };
         rt.block_on(async {
-            let (tx, mut rx) = mpsc::channel(256);
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let count = AtomicUsize::new(queued.iter().map(|m| m.len()).sum());
             for m in queued {
-                if tx.try_send(Bytes::from_static(m)).is_err() {
-                    panic!("queue full");
+                if tx.send(Bytes::from_static(m)).is_err() {
+                    panic!("queue closed");
                 }
             }
             drop(tx);
             let mut w = Writes { calls: Vec::new(), limit };
-            write_queued(&mut w, &mut rx).await;
+            write_queued(&mut w, &mut rx, &count).await;
+            // Every byte written has left the count.
+            assert_eq!(count.load(Ordering::Relaxed), 0);
             w.calls
         })
     }
