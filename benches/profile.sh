@@ -6,6 +6,7 @@
 #   (benches/kamailio/kamailio.cfg, -n 2, as in sip-bench.sh) under the same load instead;
 #   CAP=PCT runs the server in a CPU cgroup limited to PCT% of one core (10 ms CFS period), as
 #   sip-bench.sh --cap does: for latency at a goal rate without the whole bench;
+#   URPD_UDP_WAIT_US: urpd's transport.udp_batch_wait_us (unset: the daemon's default);
 #   URPD_TOML_EXTRA: more lines for urpd's config (e.g. $'[timers]\nt1_ms = 100', an experiment);
 #   KAM_MEM (default fm), KAM_NC (default 1) and URPD_LOG (default info) as in sip-bench.sh;
 #   TRANSPORT=tcp: the server listens on TCP too and SIPp's load goes over one TCP connection
@@ -81,6 +82,7 @@ domains = []
 realm = "urpd"
 [transport]
 rate_limit_per_ip = 0
+${URPD_UDP_WAIT_US:+udp_batch_wait_us = $URPD_UDP_WAIT_US}
 [auth]
 algorithms = ["MD5"]
 [log]

@@ -25,6 +25,8 @@
 #   env TRANSPORT=tcp   SIPp's load over one TCP connection (`-t t1`) instead of UDP, for every
 #                        scenario (calls: the caller's side; the callee, bob, stays on UDP);
 #                        both servers listen on UDP and TCP either way
+#   env URPD_UDP_WAIT_US=N  urpd's transport.udp_batch_wait_us (default: the daemon's own, 500;
+#                       0 = no moderation wait; an A/B of the wait on one build)
 #   env URPD_LOG=LEVEL  urpd's log level (default info, its shipped default; Kamailio runs at its
 #                        stock debug=2 with the stock per-message log_prefix)
 #
@@ -151,7 +153,7 @@ cat > "$OUT/meta.json" <<EOF
  "urpd": "urpd $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)",
  "kamailio": "$(kamailio -v | head -1 | sed 's/^version: //')",
  "sipp": "$(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -1)",
- "pinning": "$PINNING; Kamailio -n ${KAM_CHILDREN:-2} -x/-X ${KAM_MEM:-fm} nonce-count check $([ "${KAM_NC:-1}" = 0 ] && echo off || echo on); urpd log level ${URPD_LOG:-info}",
+ "pinning": "$PINNING; Kamailio -n ${KAM_CHILDREN:-2} -x/-X ${KAM_MEM:-fm} nonce-count check $([ "${KAM_NC:-1}" = 0 ] && echo off || echo on); urpd log level ${URPD_LOG:-info}, UDP batch wait ${URPD_UDP_WAIT_US:-default} us",
  "load": "after a ${WARM_DUR}s warm-up at the fixed rate, fixed: REGISTER $REG_RATE/s, calls $CALL_RATE/s (pause ${CALL_PAUSE_MS} ms), OPTIONS $OPT_RATE/s for ${FIXED_DUR}s; steps x2 for ${STEP_DUR}s (max $MAX_STEPS, then up to $BISECT bisections); $BIND_N extra bindings; load over $(echo $TRANSPORT | tr a-z A-Z)"}
 EOF
 
@@ -171,6 +173,7 @@ domains = []
 realm = "$REALM"
 [transport]
 rate_limit_per_ip = 0
+${URPD_UDP_WAIT_US:+udp_batch_wait_us = $URPD_UDP_WAIT_US}
 [auth]
 algorithms = ["MD5"]
 [log]

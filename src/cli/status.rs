@@ -78,6 +78,7 @@ pub fn render(r: &StatusReport) -> String {
         ("responses", pairs(c.responses.iter())),
         ("registers ok", format!("{} (+{} retransmissions answered again)", c.registers_ok, c.register_retransmissions)),
         ("proxied", c.proxied.to_string()),
+        ("udp batch waits", c.udp_batch_waits.to_string()),
         ("errors", format!("{} parse, {} auth failures, {} rate-limited", c.parse_errors, c.auth_failures, c.rate_limited)),
     ];
     let mut out = String::new();

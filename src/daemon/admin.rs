@@ -96,6 +96,9 @@ pub struct Counters {
     pub register_retransmissions: u64,
     /// Requests proxied.
     pub proxied: u64,
+    /// Moderation waits before reading UDP again after a busy wake-up.
+    #[serde(default)]
+    pub udp_batch_waits: u64,
 }
 
 impl From<&Stats> for Counters {
@@ -110,6 +113,7 @@ impl From<&Stats> for Counters {
             registers_ok: s.registers_ok,
             register_retransmissions: s.register_retransmissions,
             proxied: s.proxied,
+            udp_batch_waits: s.udp_batch_waits,
         }
     }
 }

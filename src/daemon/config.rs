@@ -90,6 +90,9 @@ pub struct TransportConfig {
     pub max_tcp_connections: usize,
     /// Most bytes waiting to be written to one TCP connection; past it the connection is closed.
     pub tcp_send_queue_bytes: usize,
+    /// After a wake-up that read several datagrams, UDP is left alone this long (µs) so the
+    /// next read finds a batch (`transport::moderation`); 0 reads as soon as a datagram comes.
+    pub udp_batch_wait_us: u64,
     /// Networks this node may send requests to (no open relay).
     pub outbound_allow: Vec<String>,
     /// Requests per second allowed from one source IP before it is throttled (0 = off).
@@ -105,6 +108,7 @@ impl Default for TransportConfig {
             tcp_idle_timeout_secs: 120,
             max_tcp_connections: 1024,
             tcp_send_queue_bytes: 1 << 20,
+            udp_batch_wait_us: 500,
             outbound_allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
             rate_limit_per_ip: 0,
             rate_limit_burst: 200,
@@ -136,6 +140,10 @@ pub const MAX_REFRESH_WRITE_SECS: u32 = 300;
 
 /// Smallest `transport.tcp_send_queue_bytes` accepted: a few answers' worth.
 pub const MIN_TCP_SEND_QUEUE: usize = 4096;
+
+/// Longest `transport.udp_batch_wait_us` accepted (10 ms): past a few milliseconds a wait
+/// gathers nothing more worth its delay.
+pub const MAX_UDP_BATCH_WAIT_US: u64 = 10_000;
 
 impl RegistrarConfig {
     /// Settings that work but that an operator most likely did not mean, for the log at start.
@@ -419,6 +427,15 @@ impl Config {
                 format!("{} (at least {MIN_TCP_SEND_QUEUE})", self.transport.tcp_send_queue_bytes),
             ));
         }
+        if self.transport.udp_batch_wait_us > MAX_UDP_BATCH_WAIT_US {
+            return Err(ConfigError::Value(
+                "transport.udp_batch_wait_us",
+                format!(
+                    "{} (at most {MAX_UDP_BATCH_WAIT_US}: every answer under load may wait this long)",
+                    self.transport.udp_batch_wait_us
+                ),
+            ));
+        }
         if self.crm.lookup_deadline_ms == 0 || self.crm.pool_size == 0 {
             return Err(ConfigError::Value("crm", "need lookup_deadline_ms > 0 and pool_size > 0".into()));
         }
@@ -510,6 +527,13 @@ mod tests {
         assert_eq!(c.crm.lookup_deadline_ms, 50);
         assert!(Config::parse("[crm]\nlookup_deadline_ms = 0\n", Path::new("x")).is_err());
         assert!(Config::parse("[node]\nid = \"a b\"\n", Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn a_long_udp_batch_wait_is_refused_by_name() {
+        let e = Config::parse("[transport]\nudp_batch_wait_us = 50000\n", Path::new("x")).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("transport.udp_batch_wait_us"), "{e}");
+        assert!(Config::parse("[transport]\nudp_batch_wait_us = 0\n", Path::new("x")).is_ok());
     }
 
     #[test]

@@ -177,6 +177,12 @@ pub fn render(r: &StatusReport) -> String {
     family("urpd_parse_errors_total", "counter", "Messages that failed to parse or validate.", &one(c.parse_errors));
     family("urpd_auth_failures_total", "counter", "Failed digest authentications.", &one(c.auth_failures));
     family("urpd_rate_limited_total", "counter", "Requests dropped by the per-IP rate limiter.", &one(c.rate_limited));
+    family(
+        "urpd_udp_batch_waits_total",
+        "counter",
+        "Times the core waited transport.udp_batch_wait_us before reading UDP again after a busy wake-up.",
+        &one(c.udp_batch_waits),
+    );
     family("urpd_registers_accepted_total", "counter", "REGISTER requests accepted.", &one(c.registers_ok));
     family(
         "urpd_register_retransmissions_total",

@@ -31,7 +31,7 @@ use crate::proxy::{CaseConfig, Core, CoreConfig, Identity, Now};
 use crate::registrar::{ExpiryPolicy, LocationTable};
 use crate::state::{StateDb, StateError};
 use crate::transaction::{TimerConfig, TransactionLayer};
-use crate::transport::{Limits, NetList, Protocol, TransportError, TransportEvent, TransportHub};
+use crate::transport::{Drained, Limits, Moderation, NetList, Protocol, TransportError, TransportEvent, TransportHub};
 
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, Error)]
@@ -189,6 +189,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
     // (far) timeouts, so that it sleeps in epoll_wait without a near timeout (alarm.rs says
     // why); the database writers, the CRM, admin and metrics stay on this runtime.
     let core_loop = CoreLoop {
+        moderation: Moderation::new(Duration::from_micros(cfg.transport.udp_batch_wait_us)),
         core,
         hub,
         tcp_listeners,
@@ -261,9 +262,9 @@ fn forward_signals(tx: ControlTx) -> Result<(), std::io::Error> {
 }
 
 /// Hands what UDP socket `i` has (up to a burst) to the core, all stamped with one `now`.
-fn read_udp(udp_in: &mut crate::transport::UdpInput, core: &mut Core, i: usize) {
+fn read_udp(udp_in: &mut crate::transport::UdpInput, core: &mut Core, i: usize) -> Drained {
     let now = Now::system();
-    udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false));
+    udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false))
 }
 
 fn handle_event(core: &mut Core, ev: TransportEvent) {
@@ -381,6 +382,8 @@ struct CoreLoop {
     node_id: String,
     /// The main runtime, for what the loop starts that may block (user reloads).
     bg: tokio::runtime::Handle,
+    /// When to leave UDP alone for a moment after a busy wake-up.
+    moderation: Moderation,
 }
 
 impl CoreLoop {
@@ -404,6 +407,7 @@ impl CoreLoop {
             info,
             node_id,
             bg,
+            moderation,
         } = self;
         // UdpInput holds raw recvmmsg buffers: it is made here, on the thread that uses it; the
         // TCP accept tasks start on this runtime too.
@@ -411,6 +415,8 @@ impl CoreLoop {
         // On the main runtime: a timer on this one would give the core's sleep a timeout.
         bg.spawn(hub.idle_sweep());
         let mut alarm = Alarm::new()?;
+        // A moderation wait (transport::moderation) asked for by the last turn.
+        let mut udp_wait: Option<Duration> = None;
         let mut drain_deadline: Option<Instant> = None;
         // Watchdog pings and STATUS= updates come from this loop (a stuck loop stops them).
         let notify_every = notifier.watchdog_interval().unwrap_or(Duration::from_secs(5));
@@ -418,6 +424,16 @@ impl CoreLoop {
         // Consecutive turns that UDP won (see the `select!` below).
         let mut udp_turns = 0u32;
         loop {
+            if let Some(wait) = udp_wait.take() {
+                core.stats.udp_batch_waits += 1;
+                // The thread sleeps: a wait in `select!` (a timer branch, UDP's disabled) saved
+                // nothing, because every datagram arriving meanwhile still woke the thread from
+                // `epoll_wait` (edge-triggered: one event per arrival once the last was taken).
+                // Asleep, the thread is woken once; what came meanwhile is read in one batch.
+                // The last turn's answers left before this (the flush below); timers, TCP and
+                // signals wait at most `wait` too, well within their own grain (10 ms).
+                std::thread::sleep(wait);
+            }
             let wake = [core.poll_timeout(), drain_deadline, notify_next].into_iter().flatten().min();
             if let Err(e) = alarm.arm(wake) {
                 // Cannot happen with a valid timerfd; without it timers would stop: say so loudly.
@@ -436,7 +452,7 @@ impl CoreLoop {
                 biased;
                 i = udp_in.readable(), if udp_first => {
                     udp_turns += 1;
-                    read_udp(&mut udp_in, &mut core, i);
+                    udp_wait = moderation.after_drain(read_udp(&mut udp_in, &mut core, i));
                 }
                 () = alarm.fired() => {
                     let now = Now::system();
@@ -511,7 +527,7 @@ impl CoreLoop {
                 }
                 i = udp_in.readable(), if !udp_first => {
                     udp_turns = 0;
-                    read_udp(&mut udp_in, &mut core, i);
+                    udp_wait = moderation.after_drain(read_udp(&mut udp_in, &mut core, i));
                 }
             }
             while let Some(t) = core.poll_transmit() {

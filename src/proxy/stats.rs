@@ -22,6 +22,9 @@ pub struct Stats {
     pub register_retransmissions: u64,
     /// Requests proxied.
     pub proxied: u64,
+    /// Times the core's loop slept before reading UDP again after a busy wake-up
+    /// (`transport::moderation`; counted by the loop, which owns the sockets).
+    pub udp_batch_waits: u64,
 }
 
 impl Stats {

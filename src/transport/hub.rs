@@ -477,11 +477,15 @@ impl UdpInput {
         .await
     }
 
-    /// Reads what socket `i` has (up to a burst), handing each datagram to `f`.
-    pub fn drain(&mut self, i: usize, mut f: impl FnMut(Bytes, Peer, SocketAddr)) {
+    /// Reads what socket `i` has (up to a burst), handing each datagram to `f`; says how many
+    /// it read and whether the socket ran dry (for `Moderation`).
+    pub fn drain(&mut self, i: usize, mut f: impl FnMut(Bytes, Peer, SocketAddr)) -> super::Drained {
         self.next = (i + 1) % self.socks.len().max(1);
-        let Some((local, sock)) = self.socks.get(i).map(|(l, s)| (*l, s.clone())) else { return };
+        let Some((local, sock)) = self.socks.get(i).map(|(l, s)| (*l, s.clone())) else {
+            return super::Drained { datagrams: 0, dry: true };
+        };
         let mut read = 0;
+        let mut datagrams = 0;
         while read < UDP_BURST {
             let slots = &mut self.slots;
             let mut got = 0;
@@ -498,6 +502,7 @@ impl UdpInput {
                 }
             });
             read += got.max(1);
+            datagrams += got;
             for k in 0..got {
                 let Some((data, from, cut)) = self.slots.get(k) else { break };
                 let Some(from) = from else { continue };
@@ -512,14 +517,15 @@ impl UdpInput {
             }
             match r {
                 Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return super::Drained { datagrams, dry: true },
                 // ICMP port unreachable from an earlier send can show up here: ignore.
                 Err(e) => {
                     debug!(error = %e, "UDP receive error");
-                    return;
+                    return super::Drained { datagrams, dry: false };
                 }
             }
         }
+        super::Drained { datagrams, dry: false }
     }
 
     /// Queues `data` for `dest` on the socket that reaches it; gives it back when no UDP

@@ -8,10 +8,12 @@ pub mod allow;
 pub mod error;
 pub mod hub;
 pub mod mmsg;
+pub mod moderation;
 pub mod ratelimit;
 
 pub use addr::{FlowCheck, Peer, Protocol};
 pub use allow::NetList;
 pub use error::TransportError;
 pub use hub::{Limits, TransportEvent, TransportHub, UdpInput};
+pub use moderation::{Drained, Moderation};
 pub use ratelimit::RateLimiter;
