@@ -18,15 +18,6 @@ fn connect(n: &Node) -> TcpStream {
     s
 }
 
-/// The Call-ID of a message.
-fn call_id(msg: &str) -> String {
-    msg.split("\r\n")
-        .filter_map(|l| l.split_once(':'))
-        .find(|(n, _)| n.trim().eq_ignore_ascii_case("call-id"))
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default()
-}
-
 /// Reads the stream until `want` whole messages have arrived (answers sent together arrive in
 /// one segment: `read_sip_message` keeps only the first of what one read brings).
 fn read_messages(s: &mut TcpStream, want: usize, wait: Duration) -> Vec<String> {

@@ -9,15 +9,6 @@ use common::*;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-/// The Call-ID of a message.
-fn call_id(msg: &str) -> String {
-    msg.split("\r\n")
-        .filter_map(|l| l.split_once(':'))
-        .find(|(n, _)| n.trim().eq_ignore_ascii_case("call-id"))
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default()
-}
-
 /// Sends `count` OPTIONS back to back and collects the answers' Call-IDs for up to `wait`.
 /// A thread reads while the burst goes out, and the test socket's receive buffer is raised:
 /// at its default (208 KB, ~166 small datagrams as the kernel counts them) answers piling up

@@ -874,6 +874,15 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}x{}x{t:x}", std::process::id(), seq())
 }
 
+/// The Call-ID of a message (long form; what the daemon writes).
+pub fn call_id(msg: &str) -> String {
+    msg.split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.trim().eq_ignore_ascii_case("call-id"))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
 /// An OPTIONS to the server itself (no user part), from `from` to `to`.
 pub fn options_request(from: SocketAddr, to: SocketAddr, transport: &str) -> String {
     format!(
