@@ -349,17 +349,14 @@ impl TransportHub {
                 Ok(()) => return,
                 Err(Refused::Full) => {
                     warn!(%dest, limit = self.limits.tcp_send_queue_bytes, "TCP send queue over its limit (the peer does not read): closing the connection");
-                    if let Some(c) = conns.remove(&dest.addr) {
-                        self.conn_count.fetch_sub(1, Ordering::Relaxed);
+                    if let Some(c) = take_conn(&mut conns, &self.conn_count, dest.addr) {
                         c.activity.close.notify_waiters();
                     }
                     let _ = self.events.try_send(TransportEvent::Unreachable(dest));
                     return;
                 }
                 Err(Refused::Closed(d)) => {
-                    if conns.remove(&dest.addr).is_some() {
-                        self.conn_count.fetch_sub(1, Ordering::Relaxed);
-                    }
+                    take_conn(&mut conns, &self.conn_count, dest.addr);
                     return self.open_and_send(&mut conns, dest, d);
                 }
             }
@@ -428,10 +425,17 @@ struct ConnCtx {
 fn forget(ctx: &ConnCtx, addr: SocketAddr, activity: &Arc<Activity>) {
     if let Ok(mut c) = ctx.conns.lock() {
         if c.get(&addr).is_some_and(|conn| Arc::ptr_eq(&conn.activity, activity)) {
-            c.remove(&addr);
-            ctx.conn_count.fetch_sub(1, Ordering::Relaxed);
+            take_conn(&mut c, &ctx.conn_count, addr);
         }
     }
+}
+
+/// Removes `addr`'s connection from the table and the open-connection count together (the
+/// one place both change, so that they cannot drift apart).
+fn take_conn(conns: &mut HashMap<SocketAddr, Conn>, count: &AtomicUsize, addr: SocketAddr) -> Option<Conn> {
+    let conn = conns.remove(&addr)?;
+    count.fetch_sub(1, Ordering::Relaxed);
+    Some(conn)
 }
 
 /// The node's UDP sockets, read and written by the core's own task: a datagram goes from the
