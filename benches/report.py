@@ -6,6 +6,7 @@
   report.py users-csv FILE FIRST COUNT         SIPp injection file for benches/sipp/register_inf.xml
   report.py cpu SID                            CPU seconds (utime+stime) of every process in session SID
   report.py mem SID                            "pss_kb rss_kb hwm_kb" summed over session SID
+  report.py host-cpu                           "steal total" jiffies of the whole host, from /proc/stat
   report.py run K=V...                         one SIPp run -> one JSON line (reads stat + rtt files)
   report.py summary OUTDIR                     results table (text + markdown), CSV and JSON
   report.py capped-summary BASE SCEN PCT PAIRS benches/capped.sh's pairs (urpd vs Kamailio)
@@ -103,6 +104,35 @@ def mem(sid):
     print(pss, rss, hwm)
 
 
+def host_cpu():
+    """Steal and total jiffies of all CPUs (/proc/stat's first line): on a shared VM the
+    hypervisor's steal during a run says how much of the run's noise was the host's."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    print(v[7] if len(v) > 7 else 0, sum(v[:8]))
+
+
+SLOW_MS = 20
+
+
+def episodes(samples):
+    """From (ms since SIPp's start, response ms) pairs: how many answers took over SLOW_MS, in
+    how many distinct seconds, and the share of them in the worst second. A p99 set by one
+    stall (a second or two of slow answers: the host, a throttled period, a retransmission
+    wave) reads differently from a queue that is slow all along, and the p99 alone does not
+    say which (round 22)."""
+    per = {}
+    for t, ms in samples:
+        if ms > SLOW_MS:
+            s = int(t // 1000)
+            per[s] = per.get(s, 0) + 1
+    slow = sum(per.values())
+    worst = max(per.items(), key=lambda kv: kv[1]) if per else None
+    return dict(slow_answers=slow, slow_seconds=len(per),
+                worst_second=worst[0] if worst else None,
+                worst_second_share=round(worst[1] / slow, 3) if worst else None)
+
+
 def pct(sorted_vals, p):
     if not sorted_vals:
         return None
@@ -122,7 +152,7 @@ def run(**kw):
         pass
     g = lambda k: int(stat.get(k, 0) or 0)
     created, ok, failed, retr = g("TotalCallCreated"), g("SuccessfulCall(C)"), g("FailedCall(C)"), g("Retransmissions(C)")
-    rtts, final_ts = [], []
+    rtts, final_ts, samples = [], [], []
     final_rtd = kw.get("final_rtd", "1")
     for fn in glob.glob(os.path.join(d, "*_rtt.csv")):
         with open(fn) as f:
@@ -132,6 +162,7 @@ def run(**kw):
                 if len(parts) != 3:
                     continue
                 rtts.append(float(parts[1]))
+                samples.append((float(parts[0]), float(parts[1])))
                 if parts[2] == final_rtd:
                     final_ts.append(float(parts[0]))
     rtts.sort()
@@ -163,6 +194,13 @@ def run(**kw):
         cpu_s_per_1k_tx=round(cpu_s / tx * 1000, 4) if tx else None,
         mem_pss_peak_kb=peak[0], mem_rss_peak_kb=peak[1], vmhwm_kb=peak[2], sipp_rc=int(kw.get("rc", -1)),
     )
+    res.update(episodes(samples))
+    # The host's steal over the run (both CPUs), when the script sampled /proc/stat around it.
+    try:
+        (st0, tot0), (st1, tot1) = [map(int, kw[k].split()) for k in ("host0", "host1")]
+        res["host_steal_pct"] = round(100 * (st1 - st0) / (tot1 - tot0), 2) if tot1 > tot0 else None
+    except (KeyError, ValueError):
+        pass
     # pass: <0.1% failures and the offered rate actually achieved (95%)
     res["pass"] = bool(created and fail_ratio < 0.001 and achieved >= 0.95 * offered)
     extra = {k: v for k, v in kw.items() if k.startswith("x_")}
@@ -333,6 +371,23 @@ def summary(out):
     print("\n".join(lines + notes + [""] + u3))
 
 
+def episode_of(r):
+    """A run's slow-answer episodes and host steal (None for runs recorded before round 22)."""
+    if not r or "slow_answers" not in r:
+        return None
+    return {k: r.get(k) for k in ("slow_answers", "slow_seconds", "worst_second", "worst_second_share", "host_steal_pct")}
+
+
+def episode_text(e):
+    if e is None:
+        return "-"
+    steal = "-" if e.get("host_steal_pct") is None else f"{e['host_steal_pct']:.1f}"
+    if not e["slow_answers"]:
+        return f"none; steal {steal}%"
+    return (f"{e['slow_answers']:,} in {e['slow_seconds']} s (worst s {e['worst_second']}: "
+            f"{100 * (e['worst_second_share'] or 0):.0f}%); steal {steal}%")
+
+
 def capped_summary(base, scen, pct, pairs):
     """benches/capped.sh's table: each pair's capped maxima (base/pairN/runs.jsonl), their
     ratio, the medians and the goal runs; writes base/summary.md and base/summary.json."""
@@ -363,7 +418,8 @@ def capped_summary(base, scen, pct, pairs):
                               p99_ms=g["p99_ms"], cpu=g["cpu_s_per_1k_tx"], passed=g["pass"],
                               kamailio_p99=kp99, kamailio_cpu=kcpu, p99_no_worse=p99_ok, cpu_ratio=cpu_ratio,
                               cpu_met=None if cpu_ratio is None else cpu_ratio <= 0.6,
-                              goal_met=bool(g["pass"] and p99_ok and cpu_ratio is not None and cpu_ratio <= 0.6)))
+                              goal_met=bool(g["pass"] and p99_ok and cpu_ratio is not None and cpu_ratio <= 0.6),
+                              episodes=episode_of(g), kamailio_episodes=episode_of(k)))
 
     def med(key):
         v = [r[key] for r in rows if r[key] is not None]
@@ -412,6 +468,13 @@ def capped_summary(base, scen, pct, pairs):
             out.append(f"| {g['pair']} | {f(g['offered'])} | {f(g['achieved'])} | {g['failed']} | {f(g['p99_ms'])} ({f(g['kamailio_p99'])}) | "
                        f"{f(g['cpu'], 4)} ({f(g['kamailio_cpu'], 4)}) | {yn(g['passed'])} | {yn(g['p99_no_worse'])} | "
                        f"{f(g['cpu_ratio'], 2)} {yn(g['cpu_met'])} | {yn(g['goal_met'])} |")
+        if any(g.get("episodes") or g.get("kamailio_episodes") for g in goals):
+            out += ["", f"Where the p99s come from: answers over {SLOW_MS} ms, in how many distinct seconds of the run, "
+                    "the worst second's share of them, and the host's steal time over the run (both CPUs; a shared VM). "
+                    "Most slow answers in one second is a stall, spread over many a queue:", "",
+                    "| pair | urpd goal run | Kamailio at its max |", "|---|---|---|"]
+            for g in goals:
+                out.append(f"| {g['pair']} | {episode_text(g.get('episodes'))} | {episode_text(g.get('kamailio_episodes'))} |")
     md = "\n".join(out) + "\n"
     open(os.path.join(base, "summary.md"), "w").write(md)
     print(md)
@@ -467,4 +530,4 @@ if __name__ == "__main__":
         run(**dict(a.split("=", 1) for a in args))
     else:
         {"provision-urpd": provision_urpd, "provision-kam": provision_kam, "users-csv": users_csv,
-         "cpu": cpu, "mem": mem, "summary": summary, "capped-summary": capped_summary, "ab-summary": ab_summary}[cmd](*args)
+         "cpu": cpu, "mem": mem, "host-cpu": host_cpu, "summary": summary, "capped-summary": capped_summary, "ab-summary": ab_summary}[cmd](*args)

@@ -227,7 +227,7 @@ run_sipp() {
             args=(-sf "$ROOT/benches/sipp/options.xml" -p 5064 -l $((rate * 4 + 100))) ;;
     esac
     local cpu0 cpu1 t0 t1 rc
-    cpu0=$($REPORT cpu "$SERVER_SID")
+    cpu0=$($REPORT cpu "$SERVER_SID"); host0=$($REPORT host-cpu)
     t0=$(date +%s.%N)
     ( while :; do $REPORT mem "$SERVER_SID" >> "$d/mem.txt"; sleep 1; done ) & local mp=$!
     BG+=($mp)
@@ -238,16 +238,17 @@ run_sipp() {
      rc=$?; times > sipp.times; head -c 200000 err.log > err.head 2>/dev/null; rm -f err.log; exit $rc)
     rc=$?
     t1=$(date +%s.%N)
-    cpu1=$($REPORT cpu "$SERVER_SID")
+    cpu1=$($REPORT cpu "$SERVER_SID"); host1=$($REPORT host-cpu)
     kill $mp 2>/dev/null; wait $mp 2>/dev/null
     $REPORT mem "$SERVER_SID" >> "$d/mem.txt"
     $REPORT run dir="$d" server="$server" scenario="$scen" phase="$phase" offered="$rate" duration="$dur" \
-        tx=$tx final_rtd=$final cpu0="$cpu0" cpu1="$cpu1" wall="$(awk "BEGIN{print $t1 - $t0}")" \
+        tx=$tx final_rtd=$final cpu0="$cpu0" cpu1="$cpu1" host0="$host0" host1="$host1" wall="$(awk "BEGIN{print $t1 - $t0}")" \
         memfile="$d/mem.txt" rc=$rc x_sipp_cpu_s="$(awk '{gsub(/[ms]/," ");print $1*60+$2+$3*60+$4}' <(tail -1 "$d/sipp.times"))" "$@" | tee -a "$OUT/runs.jsonl" | python3 -c '
 import json,sys; r=json.loads(sys.stdin.read())
-print("  %-8s %-8s %-8s offered %6d/s achieved %8.1f/s ok %7d failed %5d retrans %5d p50/p90/p99 %s/%s/%s ms  server cpu %.0f%% (SIPp %.0f%%)  %s ms-cpu/1k tx  %s" % (
+print("  %-8s %-8s %-8s offered %6d/s achieved %8.1f/s ok %7d failed %5d retrans %5d p50/p90/p99 %s/%s/%s ms  server cpu %.0f%% (SIPp %.0f%%)  %s ms-cpu/1k tx  %s%s" % (
   r["server"], r["scenario"], r["phase"], r["offered"], r["achieved"], r["successful"], r["failed"], r["retransmissions"],
-  r["p50_ms"], r["p90_ms"], r["p99_ms"], 100*(r["cpu_util"] or 0), 100*float(r.get("x_sipp_cpu_s") or 0)/r["wall_s"], None if r["cpu_s_per_1k_tx"] is None else round(1000*r["cpu_s_per_1k_tx"],1), "PASS" if r["pass"] else "FAIL"), file=sys.stderr)'
+  r["p50_ms"], r["p90_ms"], r["p99_ms"], 100*(r["cpu_util"] or 0), 100*float(r.get("x_sipp_cpu_s") or 0)/r["wall_s"], None if r["cpu_s_per_1k_tx"] is None else round(1000*r["cpu_s_per_1k_tx"],1), "PASS" if r["pass"] else "FAIL",
+  "  slow>20ms %d in %d s (worst s %s: %.0f%%)  steal %s%%" % (r["slow_answers"], r["slow_seconds"], r["worst_second"], 100*(r["worst_second_share"] or 0), r.get("host_steal_pct")) if r["slow_answers"] else "  steal %s%%" % r.get("host_steal_pct")), file=sys.stderr)'
     sleep 2
 }
 

@@ -164,6 +164,22 @@ class CappedPairs(Quiet):
             md = open(os.path.join(d, "summary.md")).read()
             self.assertIn("| 164 (152) | 0.0362 (0.0648) | yes | no | 0.56 yes | no |", md)
 
+    def test_goal_table_says_where_the_p99s_come_from(self):
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(os.path.join(d, "pair1"))
+            runs = search("kamailio", 16000, 32000, cpu=0.0648, p99=152.0) + search("urpd", 32000, 64000)
+            stall = dict(slow_answers=900, slow_seconds=2, worst_second=5, worst_second_share=0.9, host_steal_pct=3.5)
+            top = next(r for r in runs if r["server"] == "kamailio" and r["offered"] == 16000)
+            top.update(slow_answers=0, slow_seconds=0, worst_second=None, worst_second_share=None, host_steal_pct=0.2)
+            runs.append(dict(run("urpd", "register", "goal", 24000, p99=40.0, cpu=0.03), **stall))
+            with open(os.path.join(d, "pair1", "runs.jsonl"), "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in runs)
+            s = self.summarise(d, 1)
+            self.assertEqual(s["goals"][0]["episodes"]["slow_seconds"], 2)
+            self.assertEqual(s["goals"][0]["kamailio_episodes"]["slow_answers"], 0)
+            md = open(os.path.join(d, "summary.md")).read()
+            self.assertIn("| 1 | 900 in 2 s (worst s 5: 90%); steal 3.5% | none; steal 0.2% |", md)
+
     def test_a_search_without_a_failing_step_is_a_lower_bound(self):
         with tempfile.TemporaryDirectory() as d:
             self.pairs(d, [(20000, 16000, None)])
@@ -221,6 +237,34 @@ sqlx-sqlite wor 1240     500000:
 
 
 class FlameGraph(Quiet):
+    def test_episodes_tell_a_stall_from_a_queue(self):
+        # 1,000 answers a second for 10 s; a stall in second 4 against slow answers all along.
+        fast = [(t, 2.0) for t in range(0, 10000, 1)]
+        stall = fast + [(4000 + t / 10, 60.0) for t in range(100)]
+        queue = fast + [(t * 100 + 5, 30.0) for t in range(100)]
+        e = report.episodes(stall)
+        self.assertEqual((e["slow_answers"], e["slow_seconds"], e["worst_second"], e["worst_second_share"]), (100, 1, 4, 1.0))
+        e = report.episodes(queue)
+        self.assertEqual((e["slow_answers"], e["slow_seconds"], e["worst_second_share"]), (100, 10, 0.1))
+        self.assertEqual(report.episodes(fast)["slow_answers"], 0)
+
+    def test_run_records_episodes_and_host_steal(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "stat.csv"), "w") as f:
+                f.write("TotalCallCreated;SuccessfulCall(C);FailedCall(C);Retransmissions(C)\n10;10;0;0\n")
+            with open(os.path.join(d, "x_rtt.csv"), "w") as f:
+                f.write("Date_ms;response_time_ms;rtd_no\n")
+                f.writelines(f"{t * 100}.0;{25.0 if t == 3 else 1.0};1\n" for t in range(10))
+            import io, contextlib
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                report.run(dir=d, server="urpd", scenario="options", phase="fixed", offered="10", duration="1",
+                           tx="1", final_rtd="1", cpu0="0", cpu1="0.1", wall="1", memfile="/nonexistent",
+                           host0="100 10000", host1="150 12000")
+            r = json.loads(buf.getvalue())
+            self.assertEqual((r["slow_answers"], r["slow_seconds"], r["worst_second"]), (1, 1, 0))
+            self.assertEqual(r["host_steal_pct"], 2.5)
+
     def test_fold_names_frames_root_first(self):
         st = flamegraph.fold(PERF_SCRIPT.splitlines(True))
         main = "urpd;__libc_start_main;urpd::daemon::run::run::{{closure}};urpd::proxy::core::Core::handle_message"
