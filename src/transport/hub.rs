@@ -699,11 +699,18 @@ async fn run_connection(
                 Ok(Frame::KeepAlive(n)) => {
                     let ping = buf.split_to(n);
                     // RFC 5626 §3.5.1: a double CRLF ping is answered by a single CRLF pong.
+                    // A pong that does not fit is the same verdict as a message that does not
+                    // (`Hub::send_tcp`): the peer pings but does not read, so the connection is
+                    // closed rather than the pong silently dropped.
                     if ping.windows(4).any(|w| w == b"\r\n\r\n") {
-                        if let Ok(c) = ctx.conns.lock() {
-                            if let Some(conn) = c.get(&remote) {
-                                let _ = conn.queue(Bytes::from_static(b"\r\n"), ctx.limits.tcp_send_queue_bytes);
-                            }
+                        let full = ctx.conns.lock().ok().and_then(|c| {
+                            c.get(&remote).map(|conn| {
+                                matches!(conn.queue(Bytes::from_static(b"\r\n"), ctx.limits.tcp_send_queue_bytes), Err(Refused::Full))
+                            })
+                        });
+                        if full == Some(true) {
+                            warn!(%peer, limit = ctx.limits.tcp_send_queue_bytes, "TCP send queue over its limit (the peer does not read): closing the connection");
+                            break 'conn;
                         }
                     }
                 }
