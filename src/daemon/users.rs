@@ -13,7 +13,9 @@ use crate::state::Role;
 #[derive(Default)]
 pub struct UserCache {
     // Shared, not cloned per lookup: a clone was two String allocations per REGISTER.
-    map: RwLock<HashMap<String, (Arc<StoredCredentials>, Role)>>,
+    // foldhash, not SipHash: the names come from the state database, never from the network,
+    // so nobody can fill the table with colliding keys; a request's user name only probes it.
+    map: RwLock<HashMap<String, (Arc<StoredCredentials>, Role), foldhash::fast::RandomState>>,
 }
 
 impl UserCache {
