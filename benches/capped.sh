@@ -14,7 +14,8 @@
 # pair's Kamailio maximum: sip-bench.sh makes one when Kamailio went first; in the other pairs a
 # GOAL_ONLY=1 run of urpd follows Kamailio's search, so every pair has one).
 # TRANSPORT=tcp: every search's load over one TCP connection (sip-bench.sh's TRANSPORT); the
-# folder is then capped-<scenario>-tcp-<pct>-<UTC>/ and the summary's title says so.
+# folder is then capped-<scenario>-tcp-<pct>-<UTC>/ and the summary's title says so;
+# TRANSPORT=tcp-many: over TCP_CONNS (default 1000) connections, folder capped-<scenario>-tcp1000-...
 # Results: benches/results/capped-<scenario>-<pct>-<UTC>/ (pairN/ per pair, summary.md,
 # summary.json). Bounded: every search is sip-bench.sh's, itself under its overall bound.
 set -uo pipefail
@@ -28,7 +29,7 @@ SCEN=${1:-register}; PCT=${2:-30}; PAIRS=${3:-3}
 [ -x "${URPD:-$ROOT/target/release/urpd}" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 TS=$(date -u +%Y%m%dT%H%M%SZ)
 # TRANSPORT=tcp (sip-bench.sh's): the load over one TCP connection; the folder says so.
-T=""; [ "${TRANSPORT:-udp}" = tcp ] && T=-tcp
+T=""; case ${TRANSPORT:-udp} in tcp) T=-tcp ;; tcp-many) T=-tcp${TCP_CONNS:-1000} ;; esac
 BASE=$ROOT/benches/results/capped-$SCEN$T-$PCT-$TS
 mkdir -p "$BASE"
 

@@ -20,7 +20,9 @@
 # load): the older build takes Kamailio's place, in the same interleaving, and the ratio is
 # new/old (OLD_COMMIT names it in the CSV).
 # TRANSPORT=tcp (profile.sh's): the load over one TCP connection; the CSV's scenario reads
-# e.g. register-tcp. Build the old one in a worktree (see capped-ab.sh) or keep a copy of its binary.
+# e.g. register-tcp (TRANSPORT=tcp-per-call: a connection per SIPp call, register-tcp-per-call;
+# keep REGISTER at ~300/s there: SIPp's closed connections wait in TIME_WAIT, and from ~500
+# new connections a second it runs out of ports, with either server). Build the old one in a worktree (see capped-ab.sh) or keep a copy of its binary.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +32,7 @@ CSV=$ROOT/benches/results/lowload.csv
 mkdir -p "$(dirname "$CSV")"
 [ -f "$CSV" ] || echo "utc,commit,scenario,rate,seconds,repeat,server,cpu_s_per_1k_tx,ok,failed" > "$CSV"
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-LABEL=$SCEN; [ "${TRANSPORT:-udp}" = tcp ] && LABEL=$SCEN-tcp
+LABEL=$SCEN; [ "${TRANSPORT:-udp}" = udp ] || LABEL=$SCEN-$TRANSPORT
 
 OLD=${OLD:-}
 [ -z "$OLD" ] || [ -x "$OLD" ] || { echo "OLD=$OLD is not an executable urpd" >&2; exit 1; }

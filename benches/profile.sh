@@ -10,7 +10,8 @@
 #   URPD_TOML_EXTRA: more lines for urpd's config (e.g. $'[timers]\nt1_ms = 100', an experiment);
 #   KAM_MEM (default fm), KAM_NC (default 1) and URPD_LOG (default info) as in sip-bench.sh;
 #   TRANSPORT=tcp: the server listens on TCP too and SIPp's load goes over one TCP connection
-#   (`-t t1`) instead of UDP (the call scenario's UAS stays on UDP)
+#   (`-t t1`) instead of UDP (the call scenario's UAS stays on UDP); TRANSPORT=tcp-per-call: a
+#   connection per SIPp call (`-t tn`), with sip-bench.sh's REGISTER Contact and no -buff_size
 #
 # Starts the release urpd exactly as benches/sip-bench.sh does (same config, 1,000 load users,
 # pinned to CPU 1; SIPp on CPU 0), offers RATE SIPp calls/s for SECONDS and meanwhile
@@ -93,9 +94,10 @@ EOF
 $REPORT provision-urpd "$OUT/state/urpd.db" urpd alice:alicepw bob:bobpw ${PROVISION:-u0-999} >/dev/null || exit 1
 $REPORT users-csv "$OUT/users.csv" 0 1000
 TRANSPORT=${TRANSPORT:-udp}
-LISTEN=(--listen udp:$IP:$PORT); KAM_TCP=""; SIPP_T=()
-if [ "$TRANSPORT" = tcp ]; then
+LISTEN=(--listen udp:$IP:$PORT); KAM_TCP=""; SIPP_T=(); SIPP_BUF=(-buff_size 8388608)
+if [ "$TRANSPORT" = tcp ] || [ "$TRANSPORT" = tcp-per-call ]; then
     LISTEN+=(--listen tcp:$IP:$PORT); KAM_TCP="-l tcp:$IP:$PORT"; SIPP_T=(-t t1)
+    [ "$TRANSPORT" = tcp-per-call ] && { SIPP_T=(-t tn -max_socket 10000); SIPP_BUF=(); }
 fi
 if [ "${SERVER:-urpd}" = kamailio ]; then
     KAM_NC_DEF="-A WITH_NONCE_COUNT"; [ "${KAM_NC:-1}" = 0 ] && KAM_NC_DEF=""
@@ -119,7 +121,11 @@ for _ in $(seq 1 240); do ss -Hlun "src $IP:$PORT" | grep -q . && break; sleep 0
 PID=$(pgrep -s "$SID" | tr '\n' ',' | sed 's/,$//')
 
 case $SCEN in
-    register) TX=2; ARGS=(-sf "$ROOT/benches/sipp/register_inf.xml" -inf "$OUT/users.csv" -p 5061) ;;
+    register) TX=2; ARGS=(-sf "$ROOT/benches/sipp/register_inf.xml" -inf "$OUT/users.csv" -p 5061)
+        if [ "$TRANSPORT" = tcp-per-call ]; then
+            sed 's/^\( *Contact: <sip:\[field0\]@\[local_ip\]:\)\[local_port\]/\15061/' "$ROOT/benches/sipp/register_inf.xml" > "$OUT/register_inf.xml"
+            ARGS[1]=$OUT/register_inf.xml
+        fi ;;
     options)  TX=1; ARGS=(-sf "$ROOT/benches/sipp/options.xml" -p 5064) ;;
     call)     TX=3
         (cd "$OUT" && timeout 20 sipp $IP:$PORT -sf "$ROOT/sipp-scenarios/register_auth.xml" -m 1 -s bob -au bob -ap bobpw \
@@ -134,7 +140,7 @@ esac
 
 # warm up 2 s (caches, first registrations), then measure
 (cd "$OUT" && timeout 30 sipp $IP:$PORT "${ARGS[@]}" "${SIPP_T[@]}" -i $SIPP_IP -r "$RATE" -m $((RATE * 2)) -nostdin \
-    -buff_size 8388608 -max_recv_loops 10000 -timeout 25 > warm.out 2>&1)
+    "${SIPP_BUF[@]}" -max_recv_loops 10000 -timeout 25 > warm.out 2>&1)
 sleep 1
 cpu() { for p in $(pgrep -s "$SID"); do awk '{print $14, $15}' /proc/$p/stat; done | awk '{u+=$1; s+=$2} END {print u, s}'; }
 read -r u0 s0 < <(cpu)
@@ -158,7 +164,7 @@ case $TOOL in
         -- sleep "$DUR" & PIDS+=($!) ;;
 esac
 (cd "$OUT" && timeout $((DUR * 3 + 40)) sipp $IP:$PORT "${ARGS[@]}" "${SIPP_T[@]}" -i $SIPP_IP -r "$RATE" -m $((RATE * DUR)) -nostdin \
-    -buff_size 8388608 -max_recv_loops 10000 -timeout $((DUR * 3 + 30)) -trace_stat -stf stat.csv -fd 1 \
+    "${SIPP_BUF[@]}" -max_recv_loops 10000 -timeout $((DUR * 3 + 30)) -trace_stat -stf stat.csv -fd 1 \
     -trace_rtt -rtt_freq 200 > sipp.out 2>&1)
 read -r u1 s1 < <(cpu)
 [ "$TOOL" = threads ] && threads > "$OUT/threads1.txt"

@@ -25,6 +25,15 @@
 #   env TRANSPORT=tcp   SIPp's load over one TCP connection (`-t t1`) instead of UDP, for every
 #                        scenario (calls: the caller's side; the callee, bob, stays on UDP);
 #                        both servers listen on UDP and TCP either way
+#   env TRANSPORT=tcp-per-call  a new TCP connection for every SIPp call (`-t tn`: opened for
+#                        the call's first request, closed by SIPp at its end), so each REGISTER
+#                        or call also pays a connection's setup and teardown at the server. The
+#                        REGISTER scenario's Contact then names port 5061, not the connection's
+#                        own port: a phone's Contact stays the same when it reconnects, and a
+#                        new port every call would add a binding per call until the AOR's cap.
+#                        No -buff_size then: SIPp's 8 MB buffers on every short-lived
+#                        connection made SIPp itself reset some (Kamailio's runs broke the same
+#                        way as urpd's; TcpExtTCPAbortOnClose counted them)
 #   env URPD_UDP_WAIT_US=N  urpd's transport.udp_batch_wait_us (default: the daemon's own, 500;
 #                       0 = no moderation wait; an A/B of the wait on one build)
 #   env URPD_LOG=LEVEL  urpd's log level (default info, its shipped default; Kamailio runs at its
@@ -80,7 +89,13 @@ SERVER_CPU=1; SIPP_CPU=0
 URPD_IP=127.0.200.1; KAM_IP=127.0.201.1; SIPP_IP=127.0.202.1; PORT=5060
 REALM=urpd
 TRANSPORT=${TRANSPORT:-udp}
-case $TRANSPORT in udp) SIPP_T=() ;; tcp) SIPP_T=(-t t1) ;; *) echo "TRANSPORT is udp or tcp" >&2; exit 2 ;; esac
+SIPP_BUF=(-buff_size 8388608)
+case $TRANSPORT in
+    udp) SIPP_T=() ;;
+    tcp) SIPP_T=(-t t1) ;;
+    tcp-per-call) SIPP_T=(-t tn -max_socket 10000); SIPP_BUF=() ;;
+    *) echo "TRANSPORT is udp, tcp or tcp-per-call" >&2; exit 2 ;;
+esac
 
 TS=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${OUT:-$ROOT/benches/results/$TS}
@@ -88,6 +103,12 @@ mkdir -p "$OUT/raw"
 WORK=$(mktemp -d /tmp/sip-bench.XXXXXX)
 REPORT="python3 $ROOT/benches/report.py"
 URPD=${URPD:-$ROOT/target/release/urpd}   # URPD=/path/to/urpd --no-build: another build (A/B)
+REG_SCENARIO=$ROOT/benches/sipp/register_inf.xml
+if [ "$TRANSPORT" = tcp-per-call ]; then
+    # The Contact keeps one port across connections, as a phone's does (see TRANSPORT above).
+    REG_SCENARIO=$WORK/register_inf.xml
+    sed 's/^\( *Contact: <sip:\[field0\]@\[local_ip\]:\)\[local_port\]/\15061/' "$ROOT/benches/sipp/register_inf.xml" > "$REG_SCENARIO"
+fi
 BG=()        # pids of background helpers started here
 SERVER_SID=""
 
@@ -219,7 +240,7 @@ run_sipp() {
     case $scen in
         register) tx=2; final=2
             local inf=$WORK/users_load.csv; [ "$phase" = bindings ] && inf=$WORK/users_bind.csv
-            args=(-sf "$ROOT/benches/sipp/register_inf.xml" -inf "$inf" -p 5061 -l $((rate * 4 + 100))) ;;
+            args=(-sf "$REG_SCENARIO" -inf "$inf" -p 5061 -l $((rate * 4 + 100))) ;;
         call) tx=3; final=3
             args=(-sf "$ROOT/benches/sipp/uac_call.xml" -s bob -key caller alice -au alice -ap alicepw
                   -auth_uri "bob@$target" -d $CALL_PAUSE_MS -p 5062 -l $((rate * 6 + 100))) ;;
@@ -234,7 +255,7 @@ run_sipp() {
     (cd "$d" && $PIN_SIPP timeout $((dur * 3 + 40)) sipp "$target" "${args[@]}" "${SIPP_T[@]}" -i $SIPP_IP \
         -r "$rate" -m "$n" -trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 200 \
         -trace_err -error_file err.log \
-        -buff_size 8388608 -max_recv_loops 10000 -nostdin -timeout $((dur * 3 + 30)) > sipp.out 2>&1
+        "${SIPP_BUF[@]}" -max_recv_loops 10000 -nostdin -timeout $((dur * 3 + 30)) > sipp.out 2>&1
      rc=$?; times > sipp.times; head -c 200000 err.log > err.head 2>/dev/null; rm -f err.log; exit $rc)
     rc=$?
     t1=$(date +%s.%N)
