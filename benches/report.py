@@ -442,7 +442,7 @@ def capped_summary(base, scen, pct, pairs):
     json.dump(summ, open(os.path.join(base, "summary.json"), "w"), indent=1)
 
     over = {"tcp": " over TCP (SIPp -t t1)",
-            "tcp-many": f" over {os.environ.get('TCP_CONNS', '1000')} TCP connections (SIPp -t tn -max_socket)"}.get(transport, "")
+            "tcp-per-call": " over TCP, a connection per SIPp call (SIPp -t tn)"}.get(transport, "")
     out = [f"# {scen}{over}, servers capped at {pct}% of a core: {pairs} interleaved pairs of maximum-rate searches", "",
            "| pair | first | urpd max /s | Kamailio max /s | ratio | urpd CPU s/1k tx at max | Kamailio | urpd p99 ms | Kamailio |",
            "|---|---|---|---|---|---|---|---|---|"]
