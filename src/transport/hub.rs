@@ -18,7 +18,7 @@ use socket2::{Domain, Socket, Type};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
@@ -114,11 +114,19 @@ struct Activity {
     /// Bytes queued to the writer and not yet written (`Conn::queue` adds, the writer takes
     /// away once a write is done).
     queued: AtomicUsize,
+    /// A newer connection to the same address took this one's place in the table: it leaves
+    /// only the count when its reader ends (`put_conn`, `forget_in`).
+    displaced: AtomicBool,
 }
 
 impl Activity {
     fn new(epoch: Instant) -> Arc<Activity> {
-        Arc::new(Activity { last_read_ms: AtomicU64::new(millis_since(epoch)), close: Notify::new(), queued: AtomicUsize::new(0) })
+        Arc::new(Activity {
+            last_read_ms: AtomicU64::new(millis_since(epoch)),
+            close: Notify::new(),
+            queued: AtomicUsize::new(0),
+            displaced: AtomicBool::new(false),
+        })
     }
 }
 
@@ -374,8 +382,7 @@ impl TransportHub {
         let activity = Activity::new(self.epoch);
         let conn = Conn { tx, local: None, activity: activity.clone() };
         let _ = conn.queue(data, self.limits.tcp_send_queue_bytes);
-        conns.insert(dest.addr, conn);
-        self.conn_count.fetch_add(1, Ordering::Relaxed);
+        put_conn(conns, &self.conn_count, dest.addr, conn);
         let ctx = self.ctx();
         tokio::spawn(async move {
             let connect = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(dest.addr)).await;
@@ -424,14 +431,37 @@ struct ConnCtx {
 /// another connection's (this one was closed for overflow and a new one opened to the peer).
 fn forget(ctx: &ConnCtx, addr: SocketAddr, activity: &Arc<Activity>) {
     if let Ok(mut c) = ctx.conns.lock() {
-        if c.get(&addr).is_some_and(|conn| Arc::ptr_eq(&conn.activity, activity)) {
-            take_conn(&mut c, &ctx.conn_count, addr);
-        }
+        forget_in(&mut c, &ctx.conn_count, addr, activity);
     }
 }
 
-/// Removes `addr`'s connection from the table and the open-connection count together (the
-/// one place both change, so that they cannot drift apart).
+/// `forget` on the table itself: takes the connection out of the table and the count, or only
+/// out of the count when a newer connection to the same address displaced it from the table.
+fn forget_in(conns: &mut HashMap<SocketAddr, Conn>, count: &AtomicUsize, addr: SocketAddr, activity: &Arc<Activity>) {
+    if conns.get(&addr).is_some_and(|conn| Arc::ptr_eq(&conn.activity, activity)) {
+        take_conn(conns, count, addr);
+    } else if activity.displaced.swap(false, Ordering::Relaxed) {
+        count.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Files `conn` as `addr`'s connection and counts it. A connection already filed for the same
+/// address (the peer reconnected from the same port before its old connection's reader saw the
+/// end, or connected to us from the very port we had connected to) is displaced: its writer
+/// ends with its queue (answers to that address leave by the newer connection), its reader
+/// goes on serving what it still brings, and it stays counted until that reader ends. Before, its
+/// reader's cleanup found the new entry and took nothing, so every such displacement left one
+/// phantom connection in the count, and enough of them would have refused every new connection
+/// at `max_tcp_connections`.
+fn put_conn(conns: &mut HashMap<SocketAddr, Conn>, count: &AtomicUsize, addr: SocketAddr, conn: Conn) {
+    if let Some(old) = conns.insert(addr, conn) {
+        old.activity.displaced.store(true, Ordering::Relaxed);
+    }
+    count.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Removes `addr`'s connection from the table and the open-connection count together (with
+/// `put_conn`, the only places either changes, so that they cannot drift apart).
 fn take_conn(conns: &mut HashMap<SocketAddr, Conn>, count: &AtomicUsize, addr: SocketAddr) -> Option<Conn> {
     let conn = conns.remove(&addr)?;
     count.fetch_sub(1, Ordering::Relaxed);
@@ -612,9 +642,8 @@ async fn tcp_acceptor(listener: TcpListener, ctx: ConnCtx) {
                 let local = stream.local_addr().ok();
                 let activity = Activity::new(ctx.epoch);
                 if let Ok(mut c) = ctx.conns.lock() {
-                    c.insert(remote, Conn { tx, local, activity: activity.clone() });
+                    put_conn(&mut c, &ctx.conn_count, remote, Conn { tx, local, activity: activity.clone() });
                 }
-                ctx.conn_count.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(run_connection(stream, remote, local, rx, activity, ctx.clone()));
             }
             Err(e) => {
@@ -750,6 +779,36 @@ mod tests {
     use super::*;
     use std::pin::Pin;
     use std::task::{Context, Poll};
+
+    fn conn(epoch: Instant) -> (Conn, Arc<Activity>, mpsc::UnboundedReceiver<Bytes>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let activity = Activity::new(epoch);
+        (Conn { tx, local: None, activity: activity.clone() }, activity, rx)
+    }
+
+    #[test]
+    fn a_connection_displaced_by_a_newer_one_to_the_same_address_leaves_the_count_once() {
+        let (epoch, count) = (Instant::now(), AtomicUsize::new(0));
+        let addr = SocketAddr::from(([127, 0, 0, 1], 40000));
+        let mut conns = HashMap::new();
+        let (first, first_activity, _rx1) = conn(epoch);
+        put_conn(&mut conns, &count, addr, first);
+        // The peer comes back from the same port before the first reader saw the end.
+        let (second, second_activity, _rx2) = conn(epoch);
+        put_conn(&mut conns, &count, addr, second);
+        assert_eq!(count.load(Ordering::Relaxed), 2, "both connections are open");
+        assert!(conns.get(&addr).is_some_and(|c| Arc::ptr_eq(&c.activity, &second_activity)), "the newer one is filed");
+        // The first reader ends: it leaves the count, and the newer connection stays filed.
+        forget_in(&mut conns, &count, addr, &first_activity);
+        assert_eq!(count.load(Ordering::Relaxed), 1, "the displaced connection stayed counted (a phantom)");
+        assert!(conns.contains_key(&addr), "the first reader's cleanup took the newer connection");
+        // Cleaning up twice takes nothing more.
+        forget_in(&mut conns, &count, addr, &first_activity);
+        assert_eq!(count.load(Ordering::Relaxed), 1);
+        forget_in(&mut conns, &count, addr, &second_activity);
+        assert_eq!(count.load(Ordering::Relaxed), 0);
+        assert!(conns.is_empty());
+    }
 
     /// Records each write it is given; accepts at most `limit` bytes per call.
     struct Writes {
