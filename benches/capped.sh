@@ -15,7 +15,8 @@
 # GOAL_ONLY=1 run of urpd follows Kamailio's search, so every pair has one).
 # TRANSPORT=tcp: every search's load over one TCP connection (sip-bench.sh's TRANSPORT); the
 # folder is then capped-<scenario>-tcp-<pct>-<UTC>/ and the summary's title says so;
-# TRANSPORT=tcp-many: over TCP_CONNS (default 1000) connections, folder capped-<scenario>-tcp1000-...
+# TRANSPORT=tcp-per-call: a connection per SIPp call (folder capped-<scenario>-tcp-per-call-...;
+# SIPp's own port limit, ~500 new connections a second, ends such a search, see sip-bench.sh).
 # Results: benches/results/capped-<scenario>-<pct>-<UTC>/ (pairN/ per pair, summary.md,
 # summary.json). Bounded: every search is sip-bench.sh's, itself under its overall bound.
 set -uo pipefail
@@ -29,7 +30,7 @@ SCEN=${1:-register}; PCT=${2:-30}; PAIRS=${3:-3}
 [ -x "${URPD:-$ROOT/target/release/urpd}" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 TS=$(date -u +%Y%m%dT%H%M%SZ)
 # TRANSPORT=tcp (sip-bench.sh's): the load over one TCP connection; the folder says so.
-T=""; case ${TRANSPORT:-udp} in tcp) T=-tcp ;; tcp-many) T=-tcp${TCP_CONNS:-1000} ;; esac
+T=""; case ${TRANSPORT:-udp} in tcp) T=-tcp ;; tcp-per-call) T=-tcp-per-call ;; esac
 BASE=$ROOT/benches/results/capped-$SCEN$T-$PCT-$TS
 mkdir -p "$BASE"
 
