@@ -291,6 +291,7 @@ fn metrics_endpoint_is_scraped_after_sip_traffic() {
     assert!(get("urpd_parse_errors_total") >= 1.0, "{body}");
     assert_eq!(get("urpd_rate_limited_total"), 0.0);
     assert_eq!(get("urpd_calls_active"), 0.0);
+    assert_eq!(get("urpd_tcp_connections"), 0.0);
     assert!(get("urpd_transactions{kind=\"server\"}") >= 0.0 && get("urpd_transactions{kind=\"client\"}") >= 0.0);
     assert_eq!(get("urpd_dialplan_reloads_total{result=\"ok\"}"), 0.0);
     assert_eq!(get("urpd_dialplan_reloads_total{result=\"failed\"}"), 0.0);

@@ -3,7 +3,8 @@
 //! queued into one send); a connection that reads nothing for `tcp_idle_timeout_secs` is
 //! closed by the idle sweep, one that keeps talking is kept; a peer that sends but never
 //! reads has its connection closed once `tcp_send_queue_bytes` of answers wait for it, and
-//! the daemon goes on serving others.
+//! the daemon goes on serving others; `urpd status` counts the open connections and the
+//! count returns to zero when they close.
 
 mod common;
 use common::digest::status;
@@ -133,4 +134,50 @@ fn a_peer_that_never_reads_is_disconnected_not_silently_shortchanged() {
     let answer =
         read_sip_message(&mut other, Duration::from_secs(5)).unwrap_or_else(|| panic!("no answer after the overflow\n{}", n.log_report()));
     assert_eq!(status(&String::from_utf8_lossy(&answer)), 200);
+}
+
+/// `urpd status --json`'s open TCP connection count.
+fn open_connections(n: &Node) -> u64 {
+    let out = n.cli(&["status", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("status --json: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+    v["tcp_connections"].as_u64().unwrap_or_else(|| panic!("no tcp_connections in {v}"))
+}
+
+/// Polls the count until it reads `want` (connections close asynchronously), for at most 10 s.
+fn wait_for_connections(n: &Node, want: u64) -> u64 {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = open_connections(n);
+        if got == want || Instant::now() > end {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn status_counts_open_connections_and_the_count_returns_to_zero() {
+    let n = Node::builder().start("127.9.4.1", 5060);
+    assert_eq!(open_connections(&n), 0);
+    // Three connections, each answered once (so each is accepted and filed).
+    let mut conns: Vec<TcpStream> = (0..3).map(|_| connect(&n)).collect();
+    for s in &mut conns {
+        let local = s.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        s.write_all(options_request(local, n.addr(), "TCP").as_bytes()).unwrap_or_else(|e| panic!("write: {e}"));
+        let answer = read_sip_message(s, Duration::from_secs(5)).unwrap_or_else(|| panic!("no answer\n{}", n.log_report()));
+        assert_eq!(status(&String::from_utf8_lossy(&answer)), 200);
+    }
+    assert_eq!(wait_for_connections(&n, 3), 3, "{}", n.log_report());
+    let text = String::from_utf8_lossy(&n.cli(&["status"]).stdout).to_string();
+    assert!(text.contains("3 open connections"), "{text}");
+    // Closed by the peers, half of them with a reset: every one leaves the count.
+    for (i, s) in conns.into_iter().enumerate() {
+        if i % 2 == 0 {
+            socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).ok();
+        }
+        drop(s);
+    }
+    assert_eq!(wait_for_connections(&n, 0), 0, "{}", n.log_report());
 }

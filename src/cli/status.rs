@@ -74,6 +74,7 @@ pub fn render(r: &StatusReport) -> String {
         ),
         ("transactions", format!("{} server, {} client", r.server_transactions, r.client_transactions)),
         ("calls", format!("{} in progress", r.calls_in_progress)),
+        ("tcp", format!("{} open connections", r.tcp_connections)),
         ("requests", pairs(c.requests.iter())),
         ("responses", pairs(c.responses.iter())),
         ("registers ok", format!("{} (+{} retransmissions answered again)", c.registers_ok, c.register_retransmissions)),

@@ -70,6 +70,9 @@ pub struct StatusReport {
     pub client_transactions: usize,
     /// Requests being proxied (INVITEs: calls being set up or ringing).
     pub calls_in_progress: usize,
+    /// Open TCP connections, in and out (the count `[transport] max_tcp_connections` limits).
+    #[serde(default)]
+    pub tcp_connections: usize,
     /// Whether the node is draining after SIGTERM.
     pub draining: bool,
     /// Counters since start.
@@ -129,6 +132,8 @@ pub struct NodeInfo {
     pub metrics: Option<String>,
     /// When the daemon started.
     pub started: Option<std::time::Instant>,
+    /// Open TCP connections (the transport's count).
+    pub tcp_connections: crate::transport::hub::ConnectionGauge,
 }
 
 impl StatusReport {
@@ -148,6 +153,7 @@ impl StatusReport {
             server_transactions,
             client_transactions,
             calls_in_progress,
+            tcp_connections: info.tcp_connections.get(),
             draining,
             counters: Counters::from(&core.stats),
         }

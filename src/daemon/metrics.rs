@@ -174,6 +174,7 @@ pub fn render(r: &StatusReport) -> String {
         &[(labels(&[("kind", "server")]), r.server_transactions as u64), (labels(&[("kind", "client")]), r.client_transactions as u64)],
     );
     family("urpd_calls_active", "gauge", "Requests being proxied (calls being set up).", &one(r.calls_in_progress as u64));
+    family("urpd_tcp_connections", "gauge", "Open TCP connections (what max_tcp_connections limits).", &one(r.tcp_connections as u64));
     family("urpd_parse_errors_total", "counter", "Messages that failed to parse or validate.", &one(c.parse_errors));
     family("urpd_auth_failures_total", "counter", "Failed digest authentications.", &one(c.auth_failures));
     family("urpd_rate_limited_total", "counter", "Requests dropped by the per-IP rate limiter.", &one(c.rate_limited));

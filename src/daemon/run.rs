@@ -180,6 +180,7 @@ pub async fn run(cfg: Config, state_dir: PathBuf, listens: Vec<Listen>) -> Resul
         listen: addrs,
         metrics: metrics_addr.map(|a| a.to_string()),
         started: Some(std::time::Instant::now()),
+        tcp_connections: hub.connection_gauge(),
     };
     // READY=1: listeners bound, users, registrations and dial plans loaded.
     notifier.ready(&serving_status(core.location().len(), core.load().2));

@@ -102,6 +102,17 @@ impl Conn {
     }
 }
 
+/// The number of open TCP connections, readable anywhere (`TransportHub::connection_gauge`).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionGauge(Arc<AtomicUsize>);
+
+impl ConnectionGauge {
+    /// Open TCP connections now.
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// What a connection's reader shares with the idle sweep.
 struct Activity {
     /// Milliseconds from the hub's epoch to the connection's last read (or its start).
@@ -323,9 +334,10 @@ impl TransportHub {
         Arc::new(Flows(self.conns.clone()))
     }
 
-    /// Number of open TCP connections.
-    pub fn connection_count(&self) -> usize {
-        self.conn_count.load(Ordering::Relaxed)
+    /// A reader of the number of open TCP connections (the count `max_tcp_connections` is
+    /// checked against), for status and metrics on other threads.
+    pub fn connection_gauge(&self) -> ConnectionGauge {
+        ConnectionGauge(self.conn_count.clone())
     }
 
     /// Sends `data` to `dest` without waiting. UDP goes out at once; TCP is queued to the
