@@ -16,7 +16,7 @@
 # TRANSPORT=tcp: every search's load over one TCP connection (sip-bench.sh's TRANSPORT); the
 # folder is then capped-<scenario>-tcp-<pct>-<UTC>/ and the summary's title says so;
 # TRANSPORT=tcp-per-call: a connection per SIPp call (folder capped-<scenario>-tcp-per-call-...;
-# SIPp's own port limit, ~500 new connections a second, ends such a search, see sip-bench.sh).
+# SIPp's own limit, ~500 new connections a second, ends such a search: see lowload.sh).
 # Results: benches/results/capped-<scenario>-<pct>-<UTC>/ (pairN/ per pair, summary.md,
 # summary.json). Bounded: every search is sip-bench.sh's, itself under its overall bound.
 set -uo pipefail

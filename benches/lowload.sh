@@ -21,8 +21,8 @@
 # new/old (OLD_COMMIT names it in the CSV).
 # TRANSPORT=tcp (profile.sh's): the load over one TCP connection; the CSV's scenario reads
 # e.g. register-tcp (TRANSPORT=tcp-per-call: a connection per SIPp call, register-tcp-per-call;
-# keep REGISTER at ~300/s there: SIPp's closed connections wait in TIME_WAIT, and from ~500
-# new connections a second it runs out of ports, with either server). Build the old one in a worktree (see capped-ab.sh) or keep a copy of its binary.
+# keep REGISTER at ~300/s there: from ~500 new connections a second SIPp's runs fail with
+# either server, most likely its local ports held in TIME_WAIT). Build the old one in a worktree (see capped-ab.sh) or keep a copy of its binary.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
