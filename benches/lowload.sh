@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # benches/lowload.sh - the issue-6 ratio at a fixed low load, measured so that it can be quoted.
 #
-#   benches/lowload.sh [register|call|options] [RATE] [SECONDS] [REPEATS]
+#   benches/lowload.sh [register|call|options|phones] [RATE] [SECONDS] [REPEATS]
 #   defaults: register 500 15 5   (the fixed loads of sip-bench.sh: register 500, call 100)
 #
 # Why: at 500 REGISTER/s or 100 calls/s a server is mostly idle, and the CPU seconds one run

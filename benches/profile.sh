@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # benches/profile.sh - where urpd spends its CPU under one SIPp load (issue 6).
 #
-#   benches/profile.sh [register|call|options] [RATE] [SECONDS] [perf|split|syscalls|strace|cpu|threads|instr|flame]
+#   benches/profile.sh [register|call|options|phones] [RATE] [SECONDS] [perf|split|syscalls|strace|cpu|threads|instr|flame]
 #   defaults: register 8000 10 perf;  SERVER=kamailio benches/profile.sh ... profiles Kamailio
 #   (benches/kamailio/kamailio.cfg, -n 2, as in sip-bench.sh) under the same load instead;
 #   CAP=PCT runs the server in a CPU cgroup limited to PCT% of one core (10 ms CFS period), as
@@ -11,7 +11,10 @@
 #   KAM_MEM (default fm), KAM_NC (default 1) and URPD_LOG (default info) as in sip-bench.sh;
 #   TRANSPORT=tcp: the server listens on TCP too and SIPp's load goes over one TCP connection
 #   (`-t t1`) instead of UDP (the call scenario's UAS stays on UDP); TRANSPORT=tcp-per-call: a
-#   connection per SIPp call (`-t tn`), with sip-bench.sh's REGISTER Contact and no -buff_size
+#   connection per SIPp call (`-t tn`), with sip-bench.sh's REGISTER Contact and no -buff_size;
+#   scenario `phones`: PHONES (default 1000) long-lived TCP connections, one per phone, each
+#   re-registering on its own connection (benches/sipp/register_phones.xml), RATE REGISTERs a
+#   second in all
 #
 # Starts the release urpd exactly as benches/sip-bench.sh does (same config, 1,000 load users,
 # pinned to CPU 1; SIPp on CPU 0), offers RATE SIPp calls/s for SECONDS and meanwhile
@@ -95,6 +98,8 @@ $REPORT provision-urpd "$OUT/state/urpd.db" urpd alice:alicepw bob:bobpw ${PROVI
 $REPORT users-csv "$OUT/users.csv" 0 1000
 TRANSPORT=${TRANSPORT:-udp}
 LISTEN=(--listen udp:$IP:$PORT); KAM_TCP=""; SIPP_T=(); SIPP_BUF=(-buff_size 8388608)
+# phones: long-lived TCP connections, one per phone (see the scenario below)
+[ "$SCEN" = phones ] && TRANSPORT=tcp-per-call
 if [ "$TRANSPORT" = tcp ] || [ "$TRANSPORT" = tcp-per-call ]; then
     LISTEN+=(--listen tcp:$IP:$PORT); KAM_TCP="-l tcp:$IP:$PORT"; SIPP_T=(-t t1)
     [ "$TRANSPORT" = tcp-per-call ] && { SIPP_T=(-t tn -max_socket 10000); SIPP_BUF=(); }
@@ -126,6 +131,17 @@ case $SCEN in
             sed 's/^\( *Contact: <sip:\[field0\]@\[local_ip\]:\)\[local_port\]/\15061/' "$ROOT/benches/sipp/register_inf.xml" > "$OUT/register_inf.xml"
             ARGS[1]=$OUT/register_inf.xml
         fi ;;
+    phones)
+        # PHONES (default 1000) phones, each a SIPp call on its own TCP connection that
+        # re-registers on it in a loop (benches/sipp/register_phones.xml): RATE REGISTERs a
+        # second in all, so each phone pauses PHONES/RATE s between its registrations, for
+        # SECONDS. All phones start within a second; the warm-up registers each once.
+        PHONES=${PHONES:-1000}
+        LOOPS=$(( DUR * RATE / PHONES )); [ "$LOOPS" -ge 1 ] || LOOPS=1
+        TX=$(( 2 * LOOPS ))
+        ARGS=(-sf "$ROOT/benches/sipp/register_phones.xml" -inf "$OUT/users.csv" -p 5061 -l "$PHONES"
+              -set pause $(( 1000 * PHONES / RATE )) -set loops "$LOOPS")
+        SIPP_T=(-t tn -max_socket $(( PHONES + 100 ))) ;;
     options)  TX=1; ARGS=(-sf "$ROOT/benches/sipp/options.xml" -p 5064) ;;
     call)     TX=3
         (cd "$OUT" && timeout 20 sipp $IP:$PORT -sf "$ROOT/sipp-scenarios/register_auth.xml" -m 1 -s bob -au bob -ap bobpw \
@@ -139,7 +155,13 @@ case $SCEN in
 esac
 
 # warm up 2 s (caches, first registrations), then measure
-(cd "$OUT" && timeout 30 sipp $IP:$PORT "${ARGS[@]}" "${SIPP_T[@]}" -i $SIPP_IP -r "$RATE" -m $((RATE * 2)) -nostdin \
+# phones: the calls are the phones (PHONES of them, started at once), not RATE a second
+WARM_ARGS=("${ARGS[@]}" -r "$RATE" -m $((RATE * 2))); RUN_ARGS=("${ARGS[@]}" -r "$RATE" -m $((RATE * DUR)))
+if [ "$SCEN" = phones ]; then
+    # the same phones registering once each (ARGS ends with the loop count)
+    WARM_ARGS=("${ARGS[@]:0:${#ARGS[@]}-1}" 1 -r "$PHONES" -m "$PHONES"); RUN_ARGS=("${ARGS[@]}" -r "$PHONES" -m "$PHONES")
+fi
+(cd "$OUT" && timeout 30 sipp $IP:$PORT "${WARM_ARGS[@]}" "${SIPP_T[@]}" -i $SIPP_IP -nostdin \
     "${SIPP_BUF[@]}" -max_recv_loops 10000 -timeout 25 > warm.out 2>&1)
 sleep 1
 cpu() { for p in $(pgrep -s "$SID"); do awk '{print $14, $15}' /proc/$p/stat; done | awk '{u+=$1; s+=$2} END {print u, s}'; }
@@ -163,7 +185,7 @@ case $TOOL in
         -e "${STAT_EVENTS:-syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex,syscalls:sys_enter_write,syscalls:sys_enter_pwrite64,syscalls:sys_enter_pread64,context-switches}" \
         -- sleep "$DUR" & PIDS+=($!) ;;
 esac
-(cd "$OUT" && timeout $((DUR * 3 + 40)) sipp $IP:$PORT "${ARGS[@]}" "${SIPP_T[@]}" -i $SIPP_IP -r "$RATE" -m $((RATE * DUR)) -nostdin \
+(cd "$OUT" && timeout $((DUR * 3 + 40)) sipp $IP:$PORT "${RUN_ARGS[@]}" "${SIPP_T[@]}" -i $SIPP_IP -nostdin \
     "${SIPP_BUF[@]}" -max_recv_loops 10000 -timeout $((DUR * 3 + 30)) -trace_stat -stf stat.csv -fd 1 \
     -trace_rtt -rtt_freq 200 > sipp.out 2>&1)
 read -r u1 s1 < <(cpu)
