@@ -459,15 +459,18 @@ fn forget_in(conns: &mut HashMap<SocketAddr, Conn>, count: &AtomicUsize, addr: S
 
 /// Files `conn` as `addr`'s connection and counts it. A connection already filed for the same
 /// address (the peer reconnected from the same port before its old connection's reader saw the
-/// end, or connected to us from the very port we had connected to) is displaced: its writer
-/// ends with its queue (answers to that address leave by the newer connection), its reader
-/// goes on serving what it still brings, and it stays counted until that reader ends. Before, its
-/// reader's cleanup found the new entry and took nothing, so every such displacement left one
+/// end, or reached another of our listeners from the same port) is displaced: its writer ends
+/// with its queue (answers to that address leave by the newer connection), and it is told to
+/// close — out of the table, the idle sweep could never close it, and a peer that kept it
+/// half-open would hold a counted slot for good. It stays counted until its reader ends. Before,
+/// its reader's cleanup found the new entry and took nothing, so every displacement left one
 /// phantom connection in the count, and enough of them would have refused every new connection
-/// at `max_tcp_connections`.
+/// at `max_tcp_connections`. (A request still in flight on it is lost with it; RFC 3261 §18.2.2
+/// has a peer whose connection closed open a new one for its responses.)
 fn put_conn(conns: &mut HashMap<SocketAddr, Conn>, count: &AtomicUsize, addr: SocketAddr, conn: Conn) {
     if let Some(old) = conns.insert(addr, conn) {
         old.activity.displaced.store(true, Ordering::Relaxed);
+        old.activity.close.notify_waiters();
     }
     count.fetch_add(1, Ordering::Relaxed);
 }
@@ -804,11 +807,17 @@ mod tests {
         let addr = SocketAddr::from(([127, 0, 0, 1], 40000));
         let mut conns = HashMap::new();
         let (first, first_activity, _rx1) = conn(epoch);
+        // The reader holds its `Notified` from the start, as `run_connection` does.
+        let first_closed = first_activity.close.notified();
         put_conn(&mut conns, &count, addr, first);
         // The peer comes back from the same port before the first reader saw the end.
         let (second, second_activity, _rx2) = conn(epoch);
         put_conn(&mut conns, &count, addr, second);
         assert_eq!(count.load(Ordering::Relaxed), 2, "both connections are open");
+        // The displaced one is told to close (out of the table, the idle sweep cannot).
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut first_closed = std::pin::pin!(first_closed);
+        assert!(std::future::Future::poll(first_closed.as_mut(), &mut cx).is_ready(), "the displaced connection was not told to close");
         assert!(conns.get(&addr).is_some_and(|c| Arc::ptr_eq(&c.activity, &second_activity)), "the newer one is filed");
         // The first reader ends: it leaves the count, and the newer connection stays filed.
         forget_in(&mut conns, &count, addr, &first_activity);
