@@ -318,18 +318,19 @@ impl<'a> Params<'a> {
             let r = rest.trim_lws_start().strip_prefix(';')?;
             let (item, next) = split_param(r);
             rest = next;
+            // As the iterator reads it: the name runs to the first `=` (or the end), trimmed.
             let b = item.as_bytes();
             let at = skip_ws(b, 0);
-            let could_be = b
-                .get(at..at + needle.len())
-                .is_some_and(|n| n.eq_ignore_ascii_case(needle) && matches!(b.get(at + needle.len()), None | Some(b'=' | b' ' | b'\t')));
-            if !could_be {
+            let end = at + needle.len();
+            if !b.get(at..end).is_some_and(|n| n.eq_ignore_ascii_case(needle)) {
                 continue;
             }
-            // The full split decides, exactly as the iterator would.
-            let (n, value) = name_value(item);
-            if n.eq_ignore_ascii_case(name) {
-                return Some(value.map(unquote));
+            let after = skip_ws(b, end);
+            match b.get(after) {
+                None => return Some(None),
+                // `=` is ASCII: `after + 1` is a char boundary.
+                Some(b'=') => return Some(Some(unquote(item[after + 1..].trim_lws()))),
+                Some(_) => continue,
             }
         }
     }
