@@ -67,6 +67,9 @@ pub struct LocationTable {
     /// one allocation per distinct text instead of one per binding. At most [`MAX_AGENTS`];
     /// texts no binding holds any more are dropped when it fills.
     agents: HashSet<Arc<str>>,
+    /// Tests: every REGISTER through the general path, to compare `refresh_alone` with it.
+    #[cfg(test)]
+    pub(crate) general_only: bool,
 }
 
 /// One AOR's entry in the table.
@@ -102,7 +105,14 @@ impl LocationTable {
 
     /// An empty table allowing at most `max_contacts` bindings per AOR (at least 1).
     pub fn with_max_contacts(max_contacts: usize) -> Self {
-        LocationTable { map: HashMap::default(), max_contacts: max_contacts.max(1), expiry: Default::default(), agents: HashSet::new() }
+        LocationTable {
+            map: HashMap::default(),
+            max_contacts: max_contacts.max(1),
+            expiry: Default::default(),
+            agents: HashSet::new(),
+            #[cfg(test)]
+            general_only: false,
+        }
     }
 
     /// The per-AOR cap.
@@ -133,6 +143,10 @@ impl LocationTable {
         // The per-request lists live on the stack for the usual one to four contacts: a phone
         // registers one, and each heap list was an allocator call per REGISTER.
         let contacts: SmallVec<[&str; 4]> = req.headers.get_all(&HeaderName::Contact).map(str::trim).collect();
+
+        if let Some(outcome) = self.refresh_alone(now, aor, req, &contacts, header_expires, call_id, cseq, received, policy)? {
+            return Ok(outcome);
+        }
 
         // Lapsed bindings are treated as absent: they must neither block a new registration
         // through the CSeq rule nor count against the cap.
@@ -239,6 +253,62 @@ impl LocationTable {
             Touch::Refreshed => Some(Change::Refresh(b.clone())),
         }));
         Ok(self.commit(aor, working, changes, now))
+    }
+
+    /// The REGISTER a phone sends most: one Contact, the one its AOR already holds alone,
+    /// refreshed (`is_refresh`: same text, flow, q and User-Agent, lapse time no earlier) with
+    /// a CSeq that passes §10.3's ordering. Updated in place: one lookup of the AOR where the
+    /// general path makes three (its own, `put`'s and `commit`'s, each hashing and comparing
+    /// the AOR text), no working copy, no new slice. `Ok(None)` when the request is anything
+    /// else; the general path then decides, and errors are the ones it would return (the
+    /// Contact is checked first there too).
+    #[allow(clippy::too_many_arguments)] // the values `register` already holds
+    fn refresh_alone(
+        &mut self,
+        now: u64,
+        aor: &str,
+        req: &Request,
+        contacts: &[&str],
+        header_expires: Option<u32>,
+        call_id: &str,
+        cseq: u32,
+        received: Peer,
+        policy: &ExpiryPolicy,
+    ) -> Result<Option<RegisterOutcome>, RegisterError> {
+        #[cfg(test)]
+        if self.general_only {
+            return Ok(None);
+        }
+        let [raw] = contacts else { return Ok(None) };
+        if raw.starts_with('*') {
+            return Ok(None);
+        }
+        let Some(entry) = self.map.get_mut(aor) else { return Ok(None) };
+        let [b] = &mut entry.bindings[..] else { return Ok(None) };
+        if !b.is_live(now) {
+            return Ok(None);
+        }
+        let w = check_contact(&req.headers, raw, header_expires, policy)?;
+        let Granted::Keep(secs) = w.granted else { return Ok(None) };
+        let user_agent = req.headers.get(&HeaderName::UserAgent).map(|v| truncate(v, MAX_USER_AGENT));
+        let same_call = *b.call_id == *call_id;
+        if *b.contact != *w.raw
+            || b.received != received
+            || b.q != w.q
+            || b.user_agent.as_deref() != user_agent
+            || now.saturating_add(u64::from(secs)) < b.expires_at
+            || (same_call && cseq <= b.cseq)
+        {
+            return Ok(None);
+        }
+        b.call_id = if same_call { Arc::clone(&b.call_id) } else { Arc::from(call_id) };
+        b.cseq = cseq;
+        b.expires_at = now.saturating_add(u64::from(secs));
+        b.updated_at = now;
+        // The lapse time only moved later: where the AOR is filed (at or before its earliest
+        // lapse) stays right, as `put` would have left it.
+        let current = if b.is_live(now) { vec![b.clone()] } else { Vec::new() };
+        Ok(Some(RegisterOutcome { changes: vec![Change::Refresh(b.clone())], current }))
     }
 
     /// Stores the AOR's new bindings and builds the outcome.

@@ -437,3 +437,55 @@ fn user_agent_text_is_shared_between_aors_and_bounded() {
     t.expire(NOW + 1);
     assert_eq!(t.agent_texts(), 1 + 1023 - 600);
 }
+
+/// `refresh_alone` (a lone binding refreshed in place) against the general path: the same
+/// sequence of REGISTERs, from varied phones, through two tables, one of them forced down the
+/// general path, gives the same outcomes (or errors), the same bindings and the same expiry
+/// index.
+#[test]
+fn refresh_in_place_matches_the_general_path() {
+    let mut fast = LocationTable::new();
+    let mut general = LocationTable::new();
+    general.general_only = true;
+    let other_flow = Peer::new(Protocol::Udp, "198.51.100.7:40999".parse().unwrap_or_else(|e| panic!("{e}")));
+    let c1 = "<sip:1001@192.0.2.1>";
+    let steps: Vec<(u64, Request, Peer)> = vec![
+        (NOW, reg("a", 1, &[c1], &["Expires: 600"]), peer()),
+        // plain refreshes: same Call-ID, then a new one
+        (NOW + 10, reg("a", 2, &[c1], &["Expires: 600"]), peer()),
+        (NOW + 20, reg("b", 1, &[c1], &["Expires: 600"]), peer()),
+        // out of order on the same Call-ID (an error both ways), then its retransmission
+        (NOW + 21, reg("b", 1, &[c1], &["Expires: 600"]), peer()),
+        (NOW + 22, reg("b", 0, &[c1], &["Expires: 600"]), peer()),
+        // a shorter grant, another q, another flow, another spelling, no User-Agent
+        (NOW + 30, reg("b", 2, &[c1], &["Expires: 60"]), peer()),
+        (NOW + 31, reg("b", 3, &["<sip:1001@192.0.2.1>;q=0.5"], &["Expires: 600"]), peer()),
+        (NOW + 32, reg("b", 4, &["<sip:1001@192.0.2.1>;q=0.5"], &["Expires: 600"]), other_flow),
+        (NOW + 33, reg("b", 5, &["<sip:1001@192.0.2.1;transport=udp>;q=0.5"], &["Expires: 600"]), other_flow),
+        (NOW + 34, reg("b", 6, &["<SIP:1001@192.0.2.1;transport=udp>;q=0.5"], &["Expires: 600"]), other_flow),
+        // a bad contact, a too-brief one, a removal, a wildcard (errors or changes both ways)
+        (NOW + 40, reg("b", 7, &["<mailto:x@y>"], &[]), other_flow),
+        (NOW + 41, reg("b", 8, &[c1], &["Expires: 5"]), other_flow),
+        (NOW + 42, reg("b", 9, &[c1], &["Expires: 600"]), other_flow),
+        (NOW + 43, reg("b", 10, &[c1], &["Expires: 0"]), other_flow),
+        (NOW + 44, reg("c", 1, &[c1, "<sip:1001@192.0.2.2>"], &["Expires: 600"]), peer()),
+        (NOW + 45, reg("c", 2, &[c1], &["Expires: 600"]), peer()),
+        (NOW + 46, reg("c", 3, &["*"], &["Expires: 0"]), peer()),
+        // a lapsed lone binding refreshed after its lapse
+        (NOW + 50, reg("d", 1, &[c1], &["Expires: 60"]), peer()),
+        (NOW + 200, reg("d", 2, &[c1], &["Expires: 60"]), peer()),
+        (NOW + 201, reg("d", 3, &[c1], &["Expires: 60"]), peer()),
+    ];
+    for (i, (now, r, from)) in steps.iter().enumerate() {
+        let a = fast.register(*now, "1001", r, *from, &POLICY);
+        let b = general.register(*now, "1001", r, *from, &POLICY);
+        assert_eq!(a, b, "step {i}");
+        let all = |t: &LocationTable| {
+            let mut v: Vec<Binding> = t.all().cloned().collect();
+            v.sort_by(|x, y| x.contact.cmp(&y.contact));
+            v
+        };
+        assert_eq!(all(&fast), all(&general), "step {i}");
+        assert_eq!(fast.next_expiry(), general.next_expiry(), "step {i}");
+    }
+}
