@@ -554,9 +554,9 @@ impl CoreLoop {
                     }
                 }
             }
-            let changes = core.take_binding_changes();
+            let changes = core.binding_changes();
             if !changes.is_empty() {
-                to_persist.push(changes);
+                to_persist.push_from(changes);
             }
             if let Some(d) = drain_deadline {
                 if core.is_idle() || Instant::now() >= d {

@@ -5,7 +5,7 @@
 //!
 //! Sans-IO like the transaction layer under it: `handle_*` take `Now`, `poll_transmit` and
 //! `poll_timeout` tell the driver what to send and when to call back. Credentials come in
-//! through the `Credentials` trait and binding changes go out through `take_binding_changes`,
+//! through the `Credentials` trait and binding changes go out through `binding_changes`,
 //! so this layer never touches a database.
 
 use bytes::Bytes;
@@ -235,9 +235,10 @@ impl Core {
         c == 0 && calls == 0 && self.parked.is_empty()
     }
 
-    /// Binding changes to persist since the last call.
-    pub fn take_binding_changes(&mut self) -> Vec<Change> {
-        std::mem::take(&mut self.changes)
+    /// Binding changes to persist since they were last moved out (the caller empties the
+    /// list and its capacity stays for the next turn).
+    pub fn binding_changes(&mut self) -> &mut Vec<Change> {
+        &mut self.changes
     }
 
     /// Next piece of work for the daemon (case lookups, timeline entries).
@@ -1152,8 +1153,10 @@ fn register_fingerprint(key: &crate::transaction::ServerKey, req: &Request) -> O
 
 /// The headers of a 200 to REGISTER (§10.3 step 8): every current binding, and Date.
 fn register_ok_headers<'a>(current: impl IntoIterator<Item = &'a Binding>, now: Now) -> Vec<(HeaderName, String)> {
-    let mut extra: Vec<(HeaderName, String)> =
-        current.into_iter().map(|b| (HeaderName::Contact, b.contact_header_value(now.unix))).collect();
+    let current = current.into_iter();
+    // Room for the Date too: collected to size, the push below reallocated every time.
+    let mut extra: Vec<(HeaderName, String)> = Vec::with_capacity(current.size_hint().0 + 1);
+    extra.extend(current.map(|b| (HeaderName::Contact, b.contact_header_value(now.unix))));
     extra.push((HeaderName::Date, httpdate(now.unix)));
     extra
 }
