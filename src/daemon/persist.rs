@@ -323,6 +323,17 @@ mod tests {
         q.push(vec![upsert("b", "y", 1), remove("a", "x")]);
         assert_eq!(q.take(), vec![upsert("a", "x", 1), upsert("b", "y", 1), remove("a", "x")]);
         assert!(q.take().is_empty());
+        // The core's list is moved out, not handed over: emptied, its room kept for the next
+        // turn; after a take the queue has room for as many as the last second brought.
+        let mut turn = Vec::with_capacity(8);
+        turn.extend([upsert("c", "w", 1), refresh("c", "w", 2), remove("c", "w")]);
+        q.push_from(&mut turn);
+        assert!(turn.is_empty() && turn.capacity() >= 8);
+        turn.push(upsert("d", "v", 1));
+        q.push_from(&mut turn);
+        assert_eq!(q.take(), vec![upsert("c", "w", 1), refresh("c", "w", 2), remove("c", "w"), upsert("d", "v", 1)]);
+        let room = q.0.lock().map(|v| v.capacity()).unwrap_or(0);
+        assert!(room >= 4, "{room}");
     }
 
     #[test]
