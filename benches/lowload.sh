@@ -19,6 +19,8 @@
 # OLD=/path/to/an/older/urpd: an A/B of two urpd builds instead (what a change bought at low
 # load): the older build takes Kamailio's place, in the same interleaving, and the ratio is
 # new/old (OLD_COMMIT names it in the CSV).
+# CAP=PCT (profile.sh's): every run capped at PCT% of one core, for a fixed load near the goal
+# rate (round 23's A/B: OLD=... CAP=30 benches/lowload.sh register 5000 10 6).
 # TRANSPORT=tcp (profile.sh's): the load over one TCP connection; the CSV's scenario reads
 # e.g. register-tcp (TRANSPORT=tcp-per-call: a connection per SIPp call, register-tcp-per-call;
 # keep REGISTER at ~300/s there: from ~500 new connections a second SIPp's runs fail with
