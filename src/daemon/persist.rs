@@ -38,11 +38,6 @@ pub const REFRESH_DELAY: Duration = Duration::from_secs(30);
 pub struct ChangeQueue(std::sync::Mutex<Vec<Change>>);
 
 impl ChangeQueue {
-    /// Appends one turn's changes.
-    pub fn push(&self, mut changes: Vec<Change>) {
-        self.push_from(&mut changes);
-    }
-
     /// Moves one turn's changes out of `changes` (left empty, its capacity kept for the next
     /// turn: handing over the `Vec` itself made the core grow a new one from nothing every
     /// turn, and this queue regrow by doubling after every take, ~1% of urpd's CPU at
@@ -319,8 +314,8 @@ mod tests {
     #[test]
     fn change_queue_hands_over_everything_in_order_once() {
         let q = ChangeQueue::default();
-        q.push(vec![upsert("a", "x", 1)]);
-        q.push(vec![upsert("b", "y", 1), remove("a", "x")]);
+        q.push_from(&mut vec![upsert("a", "x", 1)]);
+        q.push_from(&mut vec![upsert("b", "y", 1), remove("a", "x")]);
         assert_eq!(q.take(), vec![upsert("a", "x", 1), upsert("b", "y", 1), remove("a", "x")]);
         assert!(q.take().is_empty());
         // The core's list is moved out, not handed over: emptied, its room kept for the next

@@ -291,19 +291,16 @@ impl LocationTable {
         let w = check_contact(&req.headers, raw, header_expires, policy)?;
         let Granted::Keep(secs) = w.granted else { return Ok(None) };
         let user_agent = req.headers.get(&HeaderName::UserAgent).map(|v| truncate(v, MAX_USER_AGENT));
+        let expires_at = now.saturating_add(u64::from(secs));
         let same_call = *b.call_id == *call_id;
-        if *b.contact != *w.raw
-            || b.received != received
-            || b.q != w.q
-            || b.user_agent.as_deref() != user_agent
-            || now.saturating_add(u64::from(secs)) < b.expires_at
-            || (same_call && cseq <= b.cseq)
-        {
+        if !refreshes(b, w.raw, received, w.q, user_agent, expires_at) || (same_call && cseq <= b.cseq) {
             return Ok(None);
         }
-        b.call_id = if same_call { Arc::clone(&b.call_id) } else { Arc::from(call_id) };
+        if !same_call {
+            b.call_id = Arc::from(call_id);
+        }
         b.cseq = cseq;
-        b.expires_at = now.saturating_add(u64::from(secs));
+        b.expires_at = expires_at;
         b.updated_at = now;
         // The lapse time only moved later: where the AOR is filed (at or before its earliest
         // lapse) stays right, as `put` would have left it.
@@ -524,11 +521,17 @@ enum Touch {
 /// a restart a stale pair only matters to §10.3's ordering check for a request carrying that
 /// very Call-ID with a CSeq between the stale and the real one, which a phone never sends.
 fn is_refresh(prev: &Binding, next: &Binding) -> bool {
-    *prev.contact == *next.contact
-        && prev.received == next.received
-        && prev.q == next.q
-        && prev.user_agent == next.user_agent
-        && next.expires_at >= prev.expires_at
+    refreshes(prev, &next.contact, next.received, next.q, next.user_agent.as_deref(), next.expires_at)
+}
+
+/// `is_refresh` for a binding not built yet (`refresh_alone` decides before it touches any
+/// shared text): the rule in one place for both paths.
+fn refreshes(prev: &Binding, contact: &str, received: Peer, q: u16, user_agent: Option<&str>, expires_at: u64) -> bool {
+    *prev.contact == *contact
+        && prev.received == received
+        && prev.q == q
+        && prev.user_agent.as_deref() == user_agent
+        && expires_at >= prev.expires_at
 }
 
 #[allow(clippy::too_many_arguments)] // one call site per branch; a struct would only rename them
