@@ -108,6 +108,9 @@ impl std::hash::Hash for ServerKey {
     }
 }
 
+/// How many values [`ServerKey::method_slot`] takes.
+pub const METHOD_SLOTS: usize = 15;
+
 /// A byte per method for the key's hash. Extension methods share one tag: keys that differ
 /// only in an extension method's name collide, which `Eq` then tells apart.
 fn method_tag(m: &Method) -> u64 {
@@ -171,6 +174,16 @@ impl ServerKey {
             }
             _ => vec![first],
         }
+    }
+
+    /// The method that created the transaction, as a small number (extension methods share
+    /// 0): what the layer counts its filed keys by, below [`METHOD_SLOTS`].
+    pub fn method_slot(&self) -> usize {
+        let method = match self {
+            ServerKey::Rfc3261 { method, .. } => method,
+            ServerKey::Rfc2543(k) => &k.method,
+        };
+        method_tag(method) as usize
     }
 
     /// Whether this key uses the RFC 2543 comparison.

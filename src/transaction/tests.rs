@@ -584,6 +584,59 @@ fn unanswered_non_invite_is_filed_before_the_next_input() {
     assert!(s.layer.is_empty());
 }
 
+/// A new non-INVITE skips the index lookup when no transaction of its method is filed (see
+/// `TransactionLayer::filed`): the count must follow every way a key goes in or out, or a
+/// retransmission would be taken for a new request.
+#[test]
+fn filed_counts_follow_the_index() {
+    let mut s = Sim::new();
+    let ua = peer(Protocol::Udp, UA);
+    let reg = incoming("REGISTER", "UDP", "z9hG4bKc1");
+    // Answered and ended while pending: never filed, nothing counted.
+    s.recv(&reg, ua);
+    let (tx, r) = s.new_server_tx();
+    s.layer.respond_and_end(tx, r.response(401, "Unauthorized", Some("t"))).unwrap_or_else(|e| panic!("{e}"));
+    s.drain();
+    assert_eq!(s.take_events(), vec![TuEvent::ServerDone { tx }]);
+    assert!(s.layer.filed_counts_agree() && s.layer.is_empty());
+    // Left unanswered: filed at the next input, so its retransmission is absorbed...
+    s.recv(&reg, ua);
+    let (kept, r) = s.new_server_tx();
+    s.recv(&reg, ua);
+    assert!(s.take_events().is_empty(), "the retransmission is the filed transaction's");
+    assert!(s.layer.filed_counts_agree());
+    // ...also among transactions of other methods, INVITE and CANCEL filed at once.
+    s.recv(&incoming("INVITE", "UDP", "z9hG4bKc2"), ua);
+    let (inv, invite) = s.new_server_tx();
+    s.recv(&incoming("CANCEL", "UDP", "z9hG4bKc2"), ua);
+    let events = s.take_events();
+    let Some(TuEvent::Cancel { tx: cancel, invite: Some(i), .. }) = events.first() else { panic!("{events:?}") };
+    let (cancel, i) = (*cancel, *i);
+    assert_eq!(i, inv);
+    s.recv(&incoming("OPTIONS", "UDP", "z9hG4bKc3"), ua);
+    let (options, _) = s.new_server_tx();
+    s.recv(&reg, ua);
+    assert!(s.take_events().is_empty());
+    assert!(s.layer.filed_counts_agree());
+    // Ended (Timer J, Timer H, a TU's terminate): the counts come back down, and the same
+    // REGISTER again is a new request.
+    s.respond(kept, r.response(200, "OK", Some("t"))).unwrap_or_else(|e| panic!("{e}"));
+    s.respond(inv, invite.response(486, "Busy Here", Some("t"))).unwrap_or_else(|e| panic!("{e}"));
+    for tx in [cancel, options] {
+        s.layer.terminate(tx).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.layer.filed_counts_agree());
+    }
+    s.run_to_end();
+    assert!(s.layer.filed_counts_agree() && s.layer.is_empty(), "{:?}", s.layer.len());
+    s.take_events();
+    s.recv(&reg, ua);
+    let (again, _) = s.new_server_tx();
+    assert_ne!(again, kept);
+    assert!(s.layer.filed_counts_agree());
+    s.layer.terminate(again).unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.layer.filed_counts_agree() && s.layer.is_empty());
+}
+
 /// `respond_and_end` ends a transaction whether it is still pending or was filed meanwhile.
 #[test]
 fn respond_and_end_after_filing() {
