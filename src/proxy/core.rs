@@ -16,8 +16,8 @@ use tracing::{debug, debug_span, info, info_span, warn};
 
 use super::context::{Branch, BranchState, ProxyCall};
 use super::forward::{
-    add_received, add_record_route, decrement_max_forwards, first_route, is_loop, loop_hash, make_branch, pop_own_routes, push_via,
-    strip_own_via, uri_destination, via_destination,
+    add_received, add_received_checked, add_record_route, decrement_max_forwards, first_route, is_loop, loop_hash, make_branch,
+    pop_own_routes, push_via, strip_own_via, uri_destination, via_destination,
 };
 use super::identity::Identity;
 use super::stats::Stats;
@@ -315,19 +315,22 @@ impl Core {
                 // request (a span costs its fields' formatting even when nothing is logged).
                 let span = debug_span!("sip", call_id = req.call_id().unwrap_or("-"), method = req.method.as_str());
                 let _g = span.enter();
-                if let Err(e) = req.validate() {
-                    self.stats.parse_errors += 1;
-                    debug!(%peer, error = %e, "invalid request");
-                    if req.method != Method::Ack && req.top_via().is_some() {
-                        let status = e.status();
-                        let reason = format!("{} ({e})", reason_phrase(status));
-                        add_received(&mut req, peer);
-                        let resp = req.response(status, &reason, Some(self.new_tag().as_str()));
-                        self.send_stateless_response(&req, peer, resp);
+                let top_via = match req.validate_via() {
+                    Ok(top) => top,
+                    Err(e) => {
+                        self.stats.parse_errors += 1;
+                        debug!(%peer, error = %e, "invalid request");
+                        if req.method != Method::Ack && req.top_via().is_some() {
+                            let status = e.status();
+                            let reason = format!("{} ({e})", reason_phrase(status));
+                            add_received(&mut req, peer);
+                            let resp = req.response(status, &reason, Some(self.new_tag().as_str()));
+                            self.send_stateless_response(&req, peer, resp);
+                        }
+                        return;
                     }
-                    return;
-                }
-                add_received(&mut req, peer);
+                };
+                add_received_checked(&mut req, peer, top_via);
                 self.stats.count_request(&req.method);
                 self.txl.handle_request(now.mono, req, peer);
             }

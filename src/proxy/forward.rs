@@ -7,6 +7,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 use super::identity::{push_hostport, Identity};
+use crate::sip::validate::TopVia;
 use crate::sip::{HeaderName, Request, Response, SipHeaders, Uri, Via, MAGIC_COOKIE};
 use crate::transport::{Peer, Protocol};
 
@@ -44,6 +45,15 @@ pub fn add_received(req: &mut Request, from: Peer) {
         crate::sip::text::push_decimal(&mut out, u64::from(from.addr.port()));
     }
     req.headers.replace_first(&HeaderName::Via, out);
+}
+
+/// [`add_received`] for a request whose top Via validation has read ([`TopVia`]): nothing is
+/// parsed again when nothing is to be added (the sent-by is the source address, no `rport`).
+pub fn add_received_checked(req: &mut Request, from: Peer, top: TopVia) {
+    if !top.rport && top.host_ip == Some(from.addr.ip()) {
+        return;
+    }
+    add_received(req, from);
 }
 
 /// Hash over what identifies this request at this hop (RFC 3261 §16.6 step 8): a request that
@@ -237,6 +247,32 @@ mod tests {
     use crate::sip::parse::test_request as req;
 
     const INV: &str = "INVITE sip:bob@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.1:5062;rport;branch=z9hG4bK1\nFrom: <sip:alice@x>;tag=1\nTo: <sip:bob@x>\nCall-ID: c1\nCSeq: 1 INVITE\nMax-Forwards: 70\nRoute: <sip:127.0.0.1:5060;lr>\nContent-Length: 0\n\n";
+
+    /// The checked form skips the Via parse only where `add_received` would change nothing.
+    #[test]
+    fn received_checked_agrees_with_the_full_rule() {
+        let vias = [
+            "SIP/2.0/UDP 10.0.0.1:5062;rport;branch=z9hG4bK1",
+            "SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK1",
+            "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1;received=10.9.9.9",
+            "SIP/2.0/UDP pc.example.com:5062;branch=z9hG4bK1",
+            "SIP/2.0/UDP [2001:db8::1]:5062;branch=z9hG4bK1",
+            "SIP/2.0/UDP [2001:DB8:0::1];rport=9;branch=z9hG4bK1",
+            "SIP/2.0/TCP 10.0.0.1:5062 ; branch=z9hG4bK1 ; rport",
+        ];
+        let froms = ["10.0.0.1:5062", "10.0.0.1:40000", "192.0.2.9:5062", "[2001:db8::1]:5062"];
+        for via in vias {
+            for from in froms {
+                let text = INV.replace("SIP/2.0/UDP 10.0.0.1:5062;rport;branch=z9hG4bK1", via);
+                let peer = Peer::new(Protocol::Udp, from.parse().unwrap_or_else(|e| panic!("{from}: {e}")));
+                let (mut full, mut checked) = (req(&text), req(&text));
+                let top = checked.validate_via().unwrap_or_else(|e| panic!("{via}: {e}"));
+                add_received(&mut full, peer);
+                add_received_checked(&mut checked, peer, top);
+                assert_eq!(full.headers.get(&HeaderName::Via), checked.headers.get(&HeaderName::Via), "{via} from {from}");
+            }
+        }
+    }
 
     #[test]
     fn received_and_rport() {

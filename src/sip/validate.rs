@@ -51,8 +51,20 @@ enum Depth {
     Relay,
 }
 
-/// The checks shared by requests and responses; returns the CSeq value (number, method).
-fn check_common(h: &Headers, depth: Depth) -> Result<(u32, &str), ParseError> {
+/// What the top Via says about where a request came from: all a proxy's `received`/`rport`
+/// rule (RFC 3261 §18.2.1, RFC 3581) needs when nothing is to be added, read while the Via is
+/// parsed for validation anyway (the rule's own parse was ~320 instructions a request).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TopVia {
+    /// The sent-by host, when it is an IP address.
+    pub host_ip: Option<std::net::IpAddr>,
+    /// Whether the Via asks for `rport`.
+    pub rport: bool,
+}
+
+/// The checks shared by requests and responses; returns the CSeq value (number, method) and
+/// what the top Via says.
+fn check_common(h: &Headers, depth: Depth) -> Result<(u32, &str, TopVia), ParseError> {
     // One pass counts what the presence and uniqueness rules need (12 scans before); errors
     // come in the same order as the rules are listed.
     let mut count = [0u32; 8];
@@ -75,12 +87,16 @@ fn check_common(h: &Headers, depth: Depth) -> Result<(u32, &str), ParseError> {
             return Err(ParseError::DuplicateHeader(name_of(name)));
         }
     }
+    let mut top = None;
     for hdr in h.iter() {
         match hdr.name {
             HeaderName::Via => {
                 let via = Via::parse(hdr.value).map_err(|_| ParseError::BadHeader("Via"))?;
                 if !via.params().validate() {
                     return Err(ParseError::BadHeader("Via"));
+                }
+                if top.is_none() && depth == Depth::Full {
+                    top = Some(TopVia { host_ip: super::text::parse_host_ip(via.host), rport: via.rport().is_some() });
                 }
             }
             HeaderName::To => check_addr(hdr.name, hdr.value)?,
@@ -122,7 +138,8 @@ fn check_common(h: &Headers, depth: Depth) -> Result<(u32, &str), ParseError> {
             _ => {}
         }
     }
-    parse_cseq(cseq).ok_or(ParseError::BadHeader("CSeq"))
+    let (n, method) = parse_cseq(cseq).ok_or(ParseError::BadHeader("CSeq"))?;
+    Ok((n, method, top.unwrap_or_default()))
 }
 
 fn check_addr(name: &HeaderName, value: &str) -> Result<(), ParseError> {
@@ -137,11 +154,16 @@ fn check_addr(name: &HeaderName, value: &str) -> Result<(), ParseError> {
 impl Request {
     /// Checks the request against RFC 3261's header rules.
     pub fn validate(&self) -> Result<(), ParseError> {
-        let (_, cseq_method) = check_common(&self.headers, Depth::Full)?;
+        self.validate_via().map(|_| ())
+    }
+
+    /// [`validate`](Self::validate), and what the top Via says (for `received`/`rport`).
+    pub fn validate_via(&self) -> Result<TopVia, ParseError> {
+        let (_, cseq_method, top) = check_common(&self.headers, Depth::Full)?;
         if cseq_method != self.method.as_str() {
             return Err(ParseError::CSeqMismatch);
         }
-        Ok(())
+        Ok(top)
     }
 }
 
