@@ -13,7 +13,7 @@ use criterion::{black_box, criterion_group, Criterion};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use urpd::auth::{Algorithm, AuthConfig, Authenticator, StoredCredentials};
+use urpd::auth::{Algorithm, AuthConfig, Authenticator, Ha1, StoredCredentials};
 use urpd::proxy::{Core, CoreConfig, Credentials, Identity, Now};
 use urpd::registrar::{ExpiryPolicy, LocationTable};
 use urpd::transaction::{TimerConfig, TransactionLayer};
@@ -22,14 +22,18 @@ use urpd::transport::{FlowCheck, NetList, Peer, Protocol};
 const NODE: &str = "127.0.0.1:5060";
 
 /// HA1s computed once, as the daemon's cache holds them.
-struct Users(std::sync::Arc<StoredCredentials>, std::sync::Arc<StoredCredentials>);
+struct Users(StoredCredentials, StoredCredentials);
 impl Credentials for Users {
-    fn lookup(&self, user: &str) -> Option<std::sync::Arc<StoredCredentials>> {
+    fn ha1(&self, user: &str, alg: Algorithm) -> Option<Ha1> {
         match user {
-            "alice" => Some(self.0.clone()),
-            "bob" => Some(self.1.clone()),
+            "alice" => self.0.ha1_hex(alg),
+            "bob" => self.1.ha1_hex(alg),
             _ => None,
         }
+    }
+
+    fn exists(&self, user: &str) -> bool {
+        matches!(user, "alice" | "bob")
     }
 }
 struct NoFlows;
@@ -64,10 +68,7 @@ fn core(trusted: bool) -> Core {
         TransactionLayer::new(TimerConfig::default()),
         LocationTable::with_max_contacts(10),
         Authenticator::new(auth),
-        Arc::new(Users(
-            Arc::new(StoredCredentials::from_password("alice", "urpd", "pw")),
-            Arc::new(StoredCredentials::from_password("bob", "urpd", "pw")),
-        )),
+        Arc::new(Users(StoredCredentials::from_password("alice", "urpd", "pw"), StoredCredentials::from_password("bob", "urpd", "pw"))),
         Arc::new(NoFlows),
         now,
     )

@@ -20,7 +20,7 @@ pub(crate) use algorithm::{hex_into, hex_string};
 pub use algorithm::{Algorithm, AlgorithmError};
 pub use header::{Challenge, DigestCredentials, NonceCount, ParseError};
 pub use nonce::{request_fingerprint, NcRecord, NonceId, NonceKeeper, NonceStatus, DEFAULT_MAX_TRACKED_NONCES};
-pub use verify::{ha1, AuthConfig, Authenticator, Reason, StoredCredentials, Verdict};
+pub use verify::{ha1, AuthConfig, Authenticator, Ha1, Reason, StoredCredentials, Verdict};
 
 #[cfg(test)]
 mod tests;

@@ -55,7 +55,7 @@ fn alice() -> StoredCredentials {
 
 fn run(a: &mut Authenticator, now: u64, header: &str, stored: Option<&StoredCredentials>) -> Verdict {
     let creds = DigestCredentials::parse(header).unwrap();
-    a.verify(now, "REGISTER", RURI, &creds, stored, None)
+    a.verify(now, "REGISTER", RURI, &creds, |alg| stored.and_then(|s| s.ha1_hex(alg)), None)
 }
 
 fn challenge_for(a: &Authenticator, now: u64, alg: Algorithm) -> String {
@@ -171,9 +171,9 @@ fn semantic_rejections() {
     assert_eq!(run(&mut a, T0, &other_realm, Some(&st)), Verdict::Rejected(Reason::RealmMismatch));
 
     let creds = DigestCredentials::parse(&good).unwrap();
-    assert_eq!(a.verify(T0, "REGISTER", "sip:other.example", &creds, Some(&st), None), Verdict::Rejected(Reason::UriMismatch));
+    assert_eq!(a.verify(T0, "REGISTER", "sip:other.example", &creds, |alg| st.ha1_hex(alg), None), Verdict::Rejected(Reason::UriMismatch));
     // Method is covered by the hash.
-    assert_eq!(a.verify(T0, "INVITE", RURI, &creds, Some(&st), None), Verdict::Rejected(Reason::WrongResponse));
+    assert_eq!(a.verify(T0, "INVITE", RURI, &creds, |alg| st.ha1_hex(alg), None), Verdict::Rejected(Reason::WrongResponse));
 
     let no_qop = good.replace(", qop=auth", "");
     assert_eq!(run(&mut a, T0, &no_qop, Some(&st)), Verdict::Rejected(Reason::MissingQop));
@@ -227,4 +227,21 @@ fn stored_credentials_debug_hides_ha1() {
     assert!(!format!("{s:?}").contains(&s.ha1_md5));
     assert_eq!(s.ha1(Algorithm::Sha256).len(), 64);
     assert_eq!(Reason::ReplayedNc.as_str(), "replayed_nc");
+}
+
+/// `Ha1` holds exactly an HA1's hex for its algorithm, lowercased; anything else is refused.
+#[test]
+fn ha1_takes_only_an_ha1() {
+    let st = alice();
+    for alg in [Algorithm::Md5, Algorithm::Sha256] {
+        let text = st.ha1(alg);
+        assert_eq!(Ha1::new(alg, text).map(|h| h.as_str().to_owned()).as_deref(), Some(text));
+        assert_eq!(Ha1::new(alg, &text.to_ascii_uppercase()).map(|h| h.as_str().to_owned()).as_deref(), Some(text));
+        assert!(Ha1::new(alg, &text[1..]).is_none(), "short");
+        assert!(Ha1::new(alg, &format!("{text}0")).is_none(), "long");
+        assert!(Ha1::new(alg, &format!("g{}", &text[1..])).is_none(), "not hex");
+        assert!(Ha1::new(alg, "").is_none());
+    }
+    assert!(Ha1::new(Algorithm::Sha256, st.ha1(Algorithm::Md5)).is_none(), "an MD5 HA1 is not a SHA-256 one");
+    assert_eq!(format!("{:?}", Ha1::new(Algorithm::Md5, st.ha1(Algorithm::Md5))), "Some(Ha1 { .. })", "kept out of logs");
 }

@@ -27,7 +27,7 @@ struct Users<'a>(&'a UserCache);
 
 impl Directory for Users<'_> {
     fn user_exists(&self, name: &str) -> bool {
-        self.0.lookup(name).is_some()
+        self.0.exists(name)
     }
 }
 

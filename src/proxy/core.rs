@@ -21,7 +21,7 @@ use super::forward::{
 };
 use super::identity::Identity;
 use super::stats::Stats;
-use crate::auth::{Authenticator, DigestCredentials, StoredCredentials, Verdict};
+use crate::auth::{Algorithm, Authenticator, DigestCredentials, Ha1, Verdict};
 use crate::registrar::{aor_key, Binding, Change, ExpiryPolicy, LocationTable, RegisterError};
 use crate::routing::DialPlanSet;
 use crate::sip::{parse_datagram, parse_framed, reason_phrase, HeaderName, Message, Method, NameAddr, Request, Response, SipHeaders, Uri};
@@ -49,8 +49,11 @@ impl Now {
 /// Where the core finds users' digest credentials (HA1s). The daemon implements it over an
 /// in-memory cache of the state database.
 pub trait Credentials: Send + Sync {
-    /// The stored credentials of `user`, if the user exists.
-    fn lookup(&self, user: &str) -> Option<std::sync::Arc<StoredCredentials>>;
+    /// The HA1 of `user` under `alg`, if the user exists and has a usable one.
+    fn ha1(&self, user: &str, alg: Algorithm) -> Option<Ha1>;
+
+    /// Whether `user` exists.
+    fn exists(&self, user: &str) -> bool;
 
     /// Whether `user` is a gateway account (a PSTN gateway or SBC bringing citizens' calls:
     /// its From is the citizen, not itself).
@@ -647,8 +650,9 @@ impl Core {
             .enumerate()
             .find_map(|(i, v)| DigestCredentials::parse(v).ok().filter(|c| c.realm == realm).map(|c| (i, c)));
         if let Some((used, c)) = creds_hdr {
-            let stored = self.creds.lookup(&c.username);
-            let verdict = self.auth.verify(now.unix, req.method.as_str(), req.uri.as_str(), &c, stored.as_deref(), request);
+            let creds = &self.creds;
+            let verdict =
+                self.auth.verify(now.unix, req.method.as_str(), req.uri.as_str(), &c, |alg| creds.ha1(&c.username, alg), request);
             match verdict {
                 Verdict::Authenticated { ref username } | Verdict::Retransmission { ref username } => {
                     // The identity asserted must be the one authenticated (Kamailio's
@@ -795,7 +799,7 @@ impl Core {
         let targets = self.contacts_of(&aor, now);
         if targets.is_empty() {
             // 404 for names nobody has, 480 for users who are simply not registered now.
-            let status = if self.creds.lookup(&aor).is_some() { 480 } else { 404 };
+            let status = if self.creds.exists(&aor) { 480 } else { 404 };
             self.reply(now, tx, &req, status, vec![]);
             return;
         }
