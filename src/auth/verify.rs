@@ -57,7 +57,7 @@ impl StoredCredentials {
 
 /// One HA1 as lowercase hex, held inline: what a digest check needs of a user, copied out of
 /// the credentials cache with no allocation to follow and no reference count to move. (A
-/// REGISTER's credentials lookup was ~2% of urpd's native samples at 7,000 REGISTER
+/// REGISTER's credentials lookup was ~2% of urpd's native samples at 14,000 REGISTER
 /// transactions a second, nearly all of it waiting on memory: the map's key text, the shared
 /// record and the HA1's own text were three separate allocations, each a cache miss for a user
 /// seen once in a while.)

@@ -9,7 +9,7 @@
 //! 64 the SHA-256 HA1, the last the rare long name. A lookup under MD5 (every SIPp or Zoiper
 //! REGISTER) reads the table's control bytes and one line; the map of `String` to shared
 //! `StoredCredentials` it replaces read the key's text, the shared record and the HA1's text
-//! besides, three more allocations (~2% of urpd's native samples at 7,000 REGISTER
+//! besides, three more allocations (~2% of urpd's native samples at 14,000 REGISTER
 //! transactions a second capped at 30%, nearly all of it waiting on memory).
 
 use std::collections::HashMap;

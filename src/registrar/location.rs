@@ -285,7 +285,7 @@ impl LocationTable {
         }
         let Some(entry) = self.map.get_mut(aor) else { return Ok(None) };
         // A phone's binding is read once every few minutes, so each of its parts is a cache
-        // miss; the Contact is checked while they arrive (a perf annotation at 7,000 REGISTER
+        // miss; the Contact is checked while they arrive (a perf annotation at 14,000 REGISTER
         // transactions a second put most of the registrar's own samples on these loads). The
         // check comes first on the general path too (step 7, after the wildcard excluded
         // above), so its error is the one that path would return.
