@@ -218,10 +218,7 @@ mod tests {
         let mut caps = good.clone();
         caps.ha1_sha256 = caps.ha1_sha256.to_ascii_uppercase();
         caps.ha1_md5 = "z".repeat(32);
-        cache.replace(HashMap::from([
-            ("anna".to_string(), (bad, Role::Agent)),
-            ("bruno".to_string(), (caps, Role::Agent)),
-        ]));
+        cache.replace(HashMap::from([("anna".to_string(), (bad, Role::Agent)), ("bruno".to_string(), (caps, Role::Agent))]));
         assert!(cache.ha1("anna", Algorithm::Md5).is_none());
         assert_eq!(cache.ha1("anna", Algorithm::Sha256).map(|h| h.as_str().to_owned()), Some(good.ha1_sha256.clone()));
         assert!(cache.ha1("bruno", Algorithm::Md5).is_none());

@@ -651,8 +651,7 @@ impl Core {
             .find_map(|(i, v)| DigestCredentials::parse(v).ok().filter(|c| c.realm == realm).map(|c| (i, c)));
         if let Some((used, c)) = creds_hdr {
             let creds = &self.creds;
-            let verdict =
-                self.auth.verify(now.unix, req.method.as_str(), req.uri.as_str(), &c, |alg| creds.ha1(&c.username, alg), request);
+            let verdict = self.auth.verify(now.unix, req.method.as_str(), req.uri.as_str(), &c, |alg| creds.ha1(&c.username, alg), request);
             match verdict {
                 Verdict::Authenticated { ref username } | Verdict::Retransmission { ref username } => {
                     // The identity asserted must be the one authenticated (Kamailio's
