@@ -56,7 +56,8 @@ enum Depth {
 /// parsed for validation anyway (the rule's own parse was ~320 instructions a request).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TopVia {
-    /// The sent-by host, when it is an IP address.
+    /// The sent-by host, when it is an IP address (not read, `None`, when `rport` is asked:
+    /// the Via is rewritten then anyway).
     pub host_ip: Option<std::net::IpAddr>,
     /// Whether the Via asks for `rport`.
     pub rport: bool,
@@ -96,7 +97,10 @@ fn check_common(h: &Headers, depth: Depth) -> Result<(u32, &str, TopVia), ParseE
                     return Err(ParseError::BadHeader("Via"));
                 }
                 if top.is_none() && depth == Depth::Full {
-                    top = Some(TopVia { host_ip: super::text::parse_host_ip(via.host), rport: via.rport().is_some() });
+                    let rport = via.rport().is_some();
+                    // With `rport` the Via is rewritten whatever its host: not worth reading.
+                    let host_ip = if rport { None } else { super::text::parse_host_ip(via.host) };
+                    top = Some(TopVia { host_ip, rport });
                 }
             }
             HeaderName::To => check_addr(hdr.name, hdr.value)?,
