@@ -89,7 +89,7 @@ impl Ha1 {
     /// An HA1 copied from the digits of one `new` accepted (`hex`, already checked and
     /// lowercased): for a cache that keeps them in its own layout, without checking them again
     /// on every lookup. Digits of any other length give an HA1 that matches nothing.
-    pub fn from_checked(hex: &[u8]) -> Ha1 {
+    pub(crate) fn from_checked(hex: &[u8]) -> Ha1 {
         let mut h = Ha1 { hex: [0; 64], len: 0 };
         if let Some(dst) = h.hex.get_mut(..hex.len()) {
             dst.copy_from_slice(hex);

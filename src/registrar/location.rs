@@ -289,6 +289,11 @@ impl LocationTable {
         // transactions a second put most of the registrar's own samples on these loads). The
         // check comes first on the general path too (step 7, after the wildcard excluded
         // above), so its error is the one that path would return.
+        // The count is in the entry itself: an AOR with several bindings goes the general way
+        // before its Contact is checked here (it would be checked twice).
+        if entry.bindings.len() != 1 {
+            return Ok(None);
+        }
         prefetch(entry.bindings.as_ptr());
         let w = check_contact(&req.headers, raw, header_expires, policy)?;
         let [b] = &mut entry.bindings[..] else { return Ok(None) };
