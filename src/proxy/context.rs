@@ -82,9 +82,16 @@ impl ProxyCall {
     /// upstream. The call itself stays until its server transaction ends (Timer J/L, 32 s over
     /// UDP) to relay 2xx retransmissions, and afterwards only `request.method` is read; holding
     /// the whole request that long was most of the memory (and page faults) of a call.
+    /// The Request-URI is copied out of the datagram for the same reason: received datagrams
+    /// share 4 KiB buffers (`transport::arena`), and a URI slicing one would keep the whole
+    /// buffer, its neighbours' bytes included, for those 32 s.
     pub fn release(&mut self) {
         self.request.headers = Default::default();
         self.request.body = bytes::Bytes::new();
+        self.request.uri = self.request.uri.detached();
+        if let crate::sip::Method::Other(m) = &self.request.method {
+            self.request.method = crate::sip::Method::Other(crate::sip::ByteStr::from(m.as_str()));
+        }
         self.best = None;
         self.challenges = Vec::new();
     }

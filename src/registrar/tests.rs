@@ -453,6 +453,14 @@ fn refresh_in_place_matches_the_general_path() {
         (NOW, reg("a", 1, &[c1], &["Expires: 600"]), peer()),
         // plain refreshes: same Call-ID, then a new one
         (NOW + 10, reg("a", 2, &[c1], &["Expires: 600"]), peer()),
+        // the stored contact with a bad q or expires parameter (errors both ways), an expires
+        // parameter, a removal by parameter, a new binding again
+        (NOW + 11, reg("a", 3, &["<sip:1001@192.0.2.1>;q=x"], &["Expires: 600"]), peer()),
+        (NOW + 12, reg("a", 4, &["<sip:1001@192.0.2.1>;expires=abc"], &["Expires: 600"]), peer()),
+        (NOW + 13, reg("a", 5, &["<sip:1001@192.0.2.1>;expires=300"], &["Expires: 600"]), peer()),
+        (NOW + 14, reg("a", 6, &["<sip:1001@192.0.2.1>;expires=2"], &[]), peer()),
+        (NOW + 15, reg("a", 7, &["<sip:1001@192.0.2.1>;expires=0"], &[]), peer()),
+        (NOW + 16, reg("a", 8, &[c1], &["Expires: 600"]), peer()),
         (NOW + 20, reg("b", 1, &[c1], &["Expires: 600"]), peer()),
         // out of order on the same Call-ID (an error both ways), then its retransmission
         (NOW + 21, reg("b", 1, &[c1], &["Expires: 600"]), peer()),

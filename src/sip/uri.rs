@@ -62,6 +62,12 @@ impl Uri {
         Layout::of(s).map(|_| ())
     }
 
+    /// The same URI in a buffer of its own: a `Uri` parsed from a message shares the
+    /// message's buffer, which it would otherwise keep alive as long as it lives.
+    pub fn detached(&self) -> Uri {
+        Uri { raw: ByteStr::from(self.raw.as_str()), l: self.l.clone() }
+    }
+
     /// Parses a URI from text, copying it.
     pub fn parse_str(s: &str) -> Result<Uri, UriError> {
         Uri::parse(ByteStr::from(s))

@@ -490,6 +490,8 @@ fn take_conn(conns: &mut HashMap<SocketAddr, Conn>, count: &AtomicUsize, addr: S
 pub struct UdpInput {
     socks: Vec<(SocketAddr, Arc<UdpSock>)>,
     slots: RecvSlots,
+    /// Where each datagram is copied out of `slots` (see `arena`).
+    arena: super::arena::DatagramArena,
     max: usize,
     next: usize,
     /// Per socket (same index as `socks`): datagrams waiting for `flush`.
@@ -502,7 +504,7 @@ const UDP_BURST: usize = 64;
 impl UdpInput {
     fn new(socks: Vec<(SocketAddr, Arc<UdpSock>)>, max: usize) -> UdpInput {
         let out = socks.iter().map(|_| Vec::new()).collect();
-        UdpInput { socks, slots: RecvSlots::new(max), max, next: 0, out }
+        UdpInput { socks, slots: RecvSlots::new(max), arena: Default::default(), max, next: 0, out }
     }
 
     /// Waits until one of the sockets has a datagram; returns its index. Takes `&self` so
@@ -562,7 +564,7 @@ impl UdpInput {
                 if data.iter().all(|c| matches!(c, b'\r' | b'\n' | b' ' | 0)) {
                     continue;
                 }
-                f(Bytes::copy_from_slice(data), Peer::new(Protocol::Udp, from), local);
+                f(self.arena.copy(data), Peer::new(Protocol::Udp, from), local);
             }
             match r {
                 Ok(()) => {}

@@ -5,6 +5,7 @@
 
 pub mod addr;
 pub mod allow;
+pub mod arena;
 pub mod error;
 pub mod hub;
 pub mod mmsg;
