@@ -305,14 +305,10 @@ impl LocationTable {
         // sip/sips URI when it was stored, so `check_contact`'s URI checks hold without parsing
         // it again (~450 instructions a REGISTER, callgrind); the scheme is still looked at,
         // for a binding loaded from a hand-edited state file.
-        if *b.contact != *na.uri || !is_sip_scheme(na.uri) || !b.is_live(now) {
+        if *b.contact != *na.uri || !Uri::has_sip_scheme(na.uri) || !b.is_live(now) {
             return Ok(None);
         }
-        let Some(q) = na.q() else { return Ok(None) };
-        if na.params().get("expires").is_some() && na.expires().is_none() {
-            return Ok(None);
-        }
-        let Granted::Keep(secs) = policy.grant(na.expires(), header_expires) else { return Ok(None) };
+        let Ok((q, Granted::Keep(secs))) = contact_terms(&na, header_expires, policy) else { return Ok(None) };
         let user_agent = req.headers.get(&HeaderName::UserAgent).map(|v| truncate(v, MAX_USER_AGENT));
         let expires_at = now.saturating_add(u64::from(secs));
         let same_call = *b.call_id == *call_id;
@@ -503,21 +499,22 @@ fn check_contact<'a>(
     if !uri.is_sip() {
         return Err(bad("not a sip/sips URI"));
     }
-    let q = na.q().ok_or_else(|| bad("malformed q"))?;
-    if na.params().get("expires").is_some() && na.expires().is_none() {
-        return Err(bad("malformed expires"));
-    }
-    let granted = policy.grant(na.expires(), header_expires);
+    let (q, granted) = contact_terms(&na, header_expires, policy).map_err(bad)?;
     if granted == Granted::TooBrief {
         return Err(RegisterError::IntervalTooBrief { min: policy.min });
     }
     Ok(Wanted { raw: na.uri, uri, q, granted })
 }
 
-/// Whether a URI's text starts with the `sip:` or `sips:` scheme (any case).
-fn is_sip_scheme(uri: &str) -> bool {
-    let b = uri.as_bytes();
-    b.len() > 4 && b[..3].eq_ignore_ascii_case(b"sip") && (b[3] == b':' || (b[3].eq_ignore_ascii_case(&b's') && b[4] == b':'))
+/// What a Contact's parameters ask for (step 7): its q, and the grant for the expiry it or the
+/// request's `Expires` header asks; shared by the general path and the refresh in place.
+fn contact_terms(na: &NameAddr, header_expires: Option<u32>, policy: &ExpiryPolicy) -> Result<(u16, Granted), &'static str> {
+    let q = na.q().ok_or("malformed q")?;
+    let expires = na.expires();
+    if expires.is_none() && na.params().get("expires").is_some() {
+        return Err("malformed expires");
+    }
+    Ok((q, policy.grant(expires, header_expires)))
 }
 
 /// Compares a stored contact with a request's; a stored contact that no longer parses (a

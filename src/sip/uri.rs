@@ -68,6 +68,12 @@ impl Uri {
         Uri { raw: ByteStr::from(self.raw.as_str()), l: self.l.clone() }
     }
 
+    /// Whether `s` starts with the `sip:` or `sips:` scheme (any case), without parsing the
+    /// rest: for text known to be a URI already.
+    pub fn has_sip_scheme(s: &str) -> bool {
+        sip_prefix(s.as_bytes()).is_some()
+    }
+
     /// Parses a URI from text, copying it.
     pub fn parse_str(s: &str) -> Result<Uri, UriError> {
         Uri::parse(ByteStr::from(s))
@@ -139,6 +145,16 @@ impl Uri {
     }
 }
 
+/// The `sip:` or `sips:` scheme at the start of a URI's text (any case), and where the text
+/// after its colon starts: the common case, matched before the general scheme rule.
+fn sip_prefix(b: &[u8]) -> Option<(Scheme, usize)> {
+    match b {
+        [s0, i0, p0, b':', ..] if [*s0, *i0, *p0].eq_ignore_ascii_case(b"sip") => Some((Scheme::Sip, 4)),
+        [s0, i0, p0, s1, b':', ..] if [*s0, *i0, *p0, *s1].eq_ignore_ascii_case(b"sips") => Some((Scheme::Sips, 5)),
+        _ => None,
+    }
+}
+
 /// Where a URI's parts lie in its text: what `Uri` keeps besides the text itself.
 #[derive(Clone, PartialEq, Eq)]
 struct Layout {
@@ -161,10 +177,9 @@ impl Layout {
         if has_uri_illegal(b) {
             return Err(UriError::IllegalChar);
         }
-        let (scheme, rest_start) = match b {
-            [s0, i0, p0, b':', ..] if [*s0, *i0, *p0].eq_ignore_ascii_case(b"sip") => (Scheme::Sip, 4),
-            [s0, i0, p0, s1, b':', ..] if [*s0, *i0, *p0, *s1].eq_ignore_ascii_case(b"sips") => (Scheme::Sips, 5),
-            _ => Self::scheme(s)?,
+        let (scheme, rest_start) = match sip_prefix(b) {
+            Some(p) => p,
+            None => Self::scheme(s)?,
         };
         if !matches!(scheme, Scheme::Sip | Scheme::Sips) {
             if rest_start >= s.len() {
@@ -330,6 +345,18 @@ pub fn unescape(s: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scheme check without a parse agrees with the parser on every URI it accepts.
+    #[test]
+    fn sip_scheme_without_a_parse_agrees_with_the_parser() {
+        for text in ["sip:a@h", "SIP:a@h", "sips:a@h", "SiPs:h:5061", "tel:+3906", "mailto:x@y", "sipx:h", "urn:x"] {
+            let parsed = Uri::parse_str(text).map(|u| u.is_sip()).unwrap_or(false);
+            assert_eq!(Uri::has_sip_scheme(text), parsed, "{text}");
+        }
+        for text in ["", "sip", "sip;x", "sips"] {
+            assert!(!Uri::has_sip_scheme(text), "{text}");
+        }
+    }
 
     #[test]
     fn sip_uri_parts() {
