@@ -34,8 +34,8 @@
 #                        No -buff_size then: SIPp's 8 MB buffers on every short-lived
 #                        connection made SIPp itself reset some (Kamailio's runs broke the same
 #                        way as urpd's; TcpExtTCPAbortOnClose counted them)
-#   env URPD_UDP_WAIT_US=N  urpd's transport.udp_batch_wait_us (default: the daemon's own, 500;
-#                       0 = no moderation wait; an A/B of the wait on one build)
+#   env URPD_UDP_WAIT_US=N  urpd's transport.udp_batch_wait_us (default: the daemon's own, 2000,
+#                       the longest wait, sized to the arrival rate; 0 = no moderation wait)
 #   env URPD_LOG=LEVEL  urpd's log level (default info, its shipped default; Kamailio runs at its
 #                        stock debug=2 with the stock per-message log_prefix)
 #

@@ -90,8 +90,8 @@ pub struct TransportConfig {
     pub max_tcp_connections: usize,
     /// Most bytes waiting to be written to one TCP connection; past it the connection is closed.
     pub tcp_send_queue_bytes: usize,
-    /// After a wake-up that read several datagrams, UDP is left alone this long (µs) so the
-    /// next read finds a batch (`transport::moderation`); 0 reads as soon as a datagram comes.
+    /// Longest time (µs) UDP is left alone after a busy wake-up so the next read finds a batch;
+    /// the wait itself follows the arrival rate (`transport::moderation`); 0 turns it off.
     pub udp_batch_wait_us: u64,
     /// Networks this node may send requests to (no open relay).
     pub outbound_allow: Vec<String>,
@@ -108,7 +108,7 @@ impl Default for TransportConfig {
             tcp_idle_timeout_secs: 120,
             max_tcp_connections: 1024,
             tcp_send_queue_bytes: 1 << 20,
-            udp_batch_wait_us: 500,
+            udp_batch_wait_us: 2000,
             outbound_allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
             rate_limit_per_ip: 0,
             rate_limit_burst: 200,

@@ -181,7 +181,7 @@ pub fn render(r: &StatusReport) -> String {
     family(
         "urpd_udp_batch_waits_total",
         "counter",
-        "Times the core waited transport.udp_batch_wait_us before reading UDP again after a busy wake-up.",
+        "Times the core waited (at most transport.udp_batch_wait_us) before reading UDP again after a busy wake-up.",
         &one(c.udp_batch_waits),
     );
     family("urpd_registers_accepted_total", "counter", "REGISTER requests accepted.", &one(c.registers_ok));

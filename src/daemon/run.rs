@@ -263,9 +263,10 @@ fn forward_signals(tx: ControlTx) -> Result<(), std::io::Error> {
 }
 
 /// Hands what UDP socket `i` has (up to a burst) to the core, all stamped with one `now`.
-fn read_udp(udp_in: &mut crate::transport::UdpInput, core: &mut Core, i: usize) -> Drained {
+/// Drains UDP socket `i` into the core; says when (the drain's start) and what it read.
+fn read_udp(udp_in: &mut crate::transport::UdpInput, core: &mut Core, i: usize) -> (Instant, Drained) {
     let now = Now::system();
-    udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false))
+    (now.mono, udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false)))
 }
 
 fn handle_event(core: &mut Core, ev: TransportEvent) {
@@ -408,7 +409,7 @@ impl CoreLoop {
             info,
             node_id,
             bg,
-            moderation,
+            mut moderation,
         } = self;
         // UdpInput holds raw recvmmsg buffers: it is made here, on the thread that uses it; the
         // TCP accept tasks start on this runtime too.
@@ -453,7 +454,8 @@ impl CoreLoop {
                 biased;
                 i = udp_in.readable(), if udp_first => {
                     udp_turns += 1;
-                    udp_wait = moderation.after_drain(read_udp(&mut udp_in, &mut core, i));
+                    let (at, drained) = read_udp(&mut udp_in, &mut core, i);
+                    udp_wait = moderation.after_drain(at, drained);
                 }
                 () = alarm.fired() => {
                     let now = Now::system();
@@ -528,7 +530,8 @@ impl CoreLoop {
                 }
                 i = udp_in.readable(), if !udp_first => {
                     udp_turns = 0;
-                    udp_wait = moderation.after_drain(read_udp(&mut udp_in, &mut core, i));
+                    let (at, drained) = read_udp(&mut udp_in, &mut core, i);
+                    udp_wait = moderation.after_drain(at, drained);
                 }
             }
             while let Some(t) = core.poll_transmit() {
