@@ -262,8 +262,8 @@ fn forward_signals(tx: ControlTx) -> Result<(), std::io::Error> {
     Ok(())
 }
 
-/// Hands what UDP socket `i` has (up to a burst) to the core, all stamped with one `now`.
-/// Drains UDP socket `i` into the core; says when (the drain's start) and what it read.
+/// Hands what UDP socket `i` has (up to a burst) to the core, all stamped with one `now`;
+/// gives that `now` (for the moderation's rate) and what the drain read.
 fn read_udp(udp_in: &mut crate::transport::UdpInput, core: &mut Core, i: usize) -> (Instant, Drained) {
     let now = Now::system();
     (now.mono, udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false)))

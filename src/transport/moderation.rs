@@ -12,11 +12,15 @@
 //! How long: the wait is sized to the arrival rate, to let about [`TARGET_BATCH`] datagrams
 //! (one full `recvmmsg`) gather, never longer than the configured limit, and there is no wait
 //! at all when the limit would gather fewer than [`MIN_GATHER`]. A fixed wait was wrong at
-//! both ends (twenty-sixth round, REGISTER uncapped): at 4,000 datagrams/s a 2 ms wait (8
-//! datagrams) bought no CPU and cost 8 ms of p99, while at 10,000/s 2 ms (20 datagrams) cost
-//! 0.85× the CPU of 500 µs (5). Between those rates the limit is the wait; above them it
-//! shortens as the rate grows (a full batch comes sooner), so the added latency is at most a
-//! batch's worth of arrivals, and never more than the limit.
+//! both ends (twenty-sixth round): at 4,000 REGISTER datagrams/s a 2 ms wait (~8 datagrams)
+//! bought no CPU and cost 8 ms of p99, while where 2 ms gathers ~20 it paid (10,800/s under a
+//! CPU quota: 0.83× the CPU of 500 µs, which gathers ~5). Between those rates the limit is the
+//! wait; above them it shortens as the rate grows (a full batch comes sooner). Sized so, the
+//! rule read 0.81× the CPU of a fixed 500 µs there, calls 0.83–0.86×.
+//!
+//! The price is latency: a datagram that arrives during a wait is read up to the wait later,
+//! and so is everything else the core's thread serves (TCP, timers, signals) — at most the
+//! limit (2 ms by default, 10 ms at most), far below SIP's timers, and only under load.
 //!
 //! The rate is measured, not configured: datagrams read over windows of [`RATE_WINDOW`]
 //! (arrivals, in the long run, whatever the waits: every datagram is read once). A light
@@ -117,7 +121,7 @@ impl Moderation {
         }
         // The time `target` datagrams take to arrive at this rate, within the limit.
         let fill = (self.target as u128).saturating_mul(1_000_000_000) / rate;
-        Some(Duration::from_nanos(fill.min(max) as u64))
+        Some(Duration::from_nanos(u64::try_from(fill.min(max)).unwrap_or(u64::MAX)))
     }
 
     /// Adds a drain's datagrams to the window, closing it (and updating the rate) once it is
