@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn a_busy_socket_waits_for_a_full_batch_and_no_longer() {
-        // 40 datagrams per ms (20,000 REGISTER transactions/s): 32 arrive in 800 µs.
+        // 40 datagrams per ms (20,000 registrations a second, two REGISTERs each): 32 arrive in 800 µs.
         let mut m = Moderation::new(2 * MS);
         let (wait, _) = feed(&mut m, Instant::now(), 40, MS, 30 * MS);
         assert_eq!(m.rate_per_sec(), 40_000);
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn below_the_rate_where_the_limit_gathers_enough_there_is_no_wait() {
-        // 4 per ms (4,000 REGISTER/s): 2 ms would gather 8. Busy wake-ups, no wait.
+        // 4 per ms (4,000 REGISTER transactions a second): 2 ms would gather 8. Busy wake-ups, no wait.
         let mut m = Moderation::new(2 * MS);
         let (wait, _) = feed(&mut m, Instant::now(), 4, MS, 30 * MS);
         assert_eq!(m.rate_per_sec(), 4_000);
