@@ -16,7 +16,8 @@
 //! bought no CPU and cost 8 ms of p99, while where 2 ms gathers ~20 it paid (10,800/s under a
 //! CPU quota: 0.83× the CPU of 500 µs, which gathers ~5). Between those rates the limit is the
 //! wait; above them it shortens as the rate grows (a full batch comes sooner). Sized so, the
-//! rule read 0.81× the CPU of a fixed 500 µs there, calls 0.83–0.86×.
+//! rule read 0.81× the CPU of a fixed 500 µs there and calls 0.83–0.86× in three-round sweeps;
+//! six-pair A/Bs read 0.91× and 0.89×, within the host's noise (docs/benchmarks.md).
 //!
 //! The price is latency: a datagram that arrives during a wait is read up to the wait later,
 //! and so is everything else the core's thread serves (TCP, timers, signals) — at most the
