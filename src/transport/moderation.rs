@@ -25,7 +25,7 @@
 //!
 //! The rate is measured, not configured: datagrams read over windows of [`RATE_WINDOW`]
 //! (arrivals, in the long run, whatever the waits: every datagram is read once). A light
-//! wake-up (fewer than `min_batch` datagrams) never waits, nor does a drain cut short by the
+//! wake-up (fewer than [`MIN_BATCH`] datagrams) never waits, nor does a drain cut short by the
 //! burst limit (the socket still has datagrams: waiting would only add delay).
 //!
 //! Contract: [`Moderation::after_drain`] is told when and what one drain of a socket read and
@@ -66,12 +66,6 @@ pub const RATE_WINDOW: Duration = Duration::from_millis(10);
 pub struct Moderation {
     /// The longest wait; zero turns moderation off.
     max_wait: Duration,
-    /// The fewest datagrams in one wake-up that count as busy.
-    min_batch: usize,
-    /// The batch a wait is sized for.
-    target: usize,
-    /// The batch below which no wait pays.
-    min_gather: usize,
     /// Start of the rate window being counted (`None` before the first drain).
     window_start: Option<Instant>,
     /// Datagrams read since `window_start`.
@@ -84,15 +78,7 @@ impl Moderation {
     /// Moderation that waits at most `max_wait` after a wake-up of at least [`MIN_BATCH`]
     /// datagrams, sized to gather [`TARGET_BATCH`].
     pub fn new(max_wait: Duration) -> Moderation {
-        Moderation {
-            max_wait,
-            min_batch: MIN_BATCH,
-            target: TARGET_BATCH,
-            min_gather: MIN_GATHER,
-            window_start: None,
-            window_datagrams: 0,
-            rate_per_sec: 0,
-        }
+        Moderation { max_wait, window_start: None, window_datagrams: 0, rate_per_sec: 0 }
     }
 
     /// Whether moderation is on.
@@ -105,23 +91,23 @@ impl Moderation {
         self.rate_per_sec
     }
 
-    /// How long to leave UDP alone after drain `d`, finished at `now`; `None` reads on at once.
+    /// How long to leave UDP alone after drain `d`, read at `now`; `None` reads on at once.
     pub fn after_drain(&mut self, now: Instant, d: Drained) -> Option<Duration> {
         if !self.enabled() {
             return None;
         }
         self.count(now, d.datagrams);
-        if !d.dry || d.datagrams < self.min_batch || self.rate_per_sec == 0 {
+        if !d.dry || d.datagrams < MIN_BATCH || self.rate_per_sec == 0 {
             return None;
         }
         let rate = u128::from(self.rate_per_sec);
         let max = self.max_wait.as_nanos();
         // What the longest wait would gather at this rate; too few to pay for the delay: none.
-        if rate.saturating_mul(max) < (self.min_gather as u128).saturating_mul(1_000_000_000) {
+        if rate.saturating_mul(max) < (MIN_GATHER as u128).saturating_mul(1_000_000_000) {
             return None;
         }
-        // The time `target` datagrams take to arrive at this rate, within the limit.
-        let fill = (self.target as u128).saturating_mul(1_000_000_000) / rate;
+        // The time TARGET_BATCH datagrams take to arrive at this rate, within the limit.
+        let fill = (TARGET_BATCH as u128).saturating_mul(1_000_000_000) / rate;
         Some(Duration::from_nanos(u64::try_from(fill.min(max)).unwrap_or(u64::MAX)))
     }
 
