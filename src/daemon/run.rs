@@ -31,7 +31,7 @@ use crate::proxy::{CaseConfig, Core, CoreConfig, Identity, Now};
 use crate::registrar::{ExpiryPolicy, LocationTable};
 use crate::state::{StateDb, StateError};
 use crate::transaction::{TimerConfig, TransactionLayer};
-use crate::transport::{Drained, Limits, Moderation, NetList, Protocol, TransportError, TransportEvent, TransportHub};
+use crate::transport::{Limits, Moderation, NetList, Protocol, TransportError, TransportEvent, TransportHub};
 
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, Error)]
@@ -263,10 +263,11 @@ fn forward_signals(tx: ControlTx) -> Result<(), std::io::Error> {
 }
 
 /// Hands what UDP socket `i` has (up to a burst) to the core, all stamped with one `now`;
-/// gives that `now` (for the moderation's rate) and what the drain read.
-fn read_udp(udp_in: &mut crate::transport::UdpInput, core: &mut Core, i: usize) -> (Instant, Drained) {
+/// tells `moderation` what the drain read and gives its answer: how long to leave UDP alone.
+fn read_udp(udp_in: &mut crate::transport::UdpInput, core: &mut Core, moderation: &mut Moderation, i: usize) -> Option<Duration> {
     let now = Now::system();
-    (now.mono, udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false)))
+    let drained = udp_in.drain(i, |data, peer, local| core.handle_message(now, data, peer, local, false));
+    moderation.after_drain(now.mono, drained)
 }
 
 fn handle_event(core: &mut Core, ev: TransportEvent) {
@@ -454,8 +455,7 @@ impl CoreLoop {
                 biased;
                 i = udp_in.readable(), if udp_first => {
                     udp_turns += 1;
-                    let (at, drained) = read_udp(&mut udp_in, &mut core, i);
-                    udp_wait = moderation.after_drain(at, drained);
+                    udp_wait = read_udp(&mut udp_in, &mut core, &mut moderation, i);
                 }
                 () = alarm.fired() => {
                     let now = Now::system();
@@ -530,8 +530,7 @@ impl CoreLoop {
                 }
                 i = udp_in.readable(), if !udp_first => {
                     udp_turns = 0;
-                    let (at, drained) = read_udp(&mut udp_in, &mut core, i);
-                    udp_wait = moderation.after_drain(at, drained);
+                    udp_wait = read_udp(&mut udp_in, &mut core, &mut moderation, i);
                 }
             }
             while let Some(t) = core.poll_transmit() {
