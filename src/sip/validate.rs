@@ -63,9 +63,10 @@ pub struct TopVia {
     pub rport: bool,
 }
 
-/// The checks shared by requests and responses; returns the CSeq value (number, method) and
-/// what the top Via says.
-fn check_common(h: &Headers, depth: Depth) -> Result<(u32, &str, TopVia), ParseError> {
+/// The checks shared by requests and responses; returns the CSeq value (number, method) and,
+/// when `top_via` asks (a request: a response's top Via is the proxy's own), what the top Via
+/// says.
+fn check_common(h: &Headers, depth: Depth, top_via: bool) -> Result<(u32, &str, TopVia), ParseError> {
     // One pass counts what the presence and uniqueness rules need (12 scans before); errors
     // come in the same order as the rules are listed.
     let mut count = [0u32; 8];
@@ -96,7 +97,7 @@ fn check_common(h: &Headers, depth: Depth) -> Result<(u32, &str, TopVia), ParseE
                 if !via.params().validate() {
                     return Err(ParseError::BadHeader("Via"));
                 }
-                if top.is_none() && depth == Depth::Full {
+                if top_via && top.is_none() {
                     let rport = via.rport().is_some();
                     // With `rport` the Via is rewritten whatever its host: not worth reading.
                     let host_ip = if rport { None } else { super::text::parse_host_ip(via.host) };
@@ -163,7 +164,7 @@ impl Request {
 
     /// [`validate`](Self::validate), and what the top Via says (for `received`/`rport`).
     pub fn validate_via(&self) -> Result<TopVia, ParseError> {
-        let (_, cseq_method, top) = check_common(&self.headers, Depth::Full)?;
+        let (_, cseq_method, top) = check_common(&self.headers, Depth::Full, true)?;
         if cseq_method != self.method.as_str() {
             return Err(ParseError::CSeqMismatch);
         }
@@ -174,7 +175,7 @@ impl Request {
 impl Response {
     /// Checks the response against RFC 3261's header rules.
     pub fn validate(&self) -> Result<(), ParseError> {
-        check_common(&self.headers, Depth::Full).map(|_| ())
+        check_common(&self.headers, Depth::Full, false).map(|_| ())
     }
 
     /// The checks a proxy needs before relaying the response: the required headers present
@@ -184,7 +185,7 @@ impl Response {
     /// OpenSIPS do, parsing only what the route touches); their syntax checks were ~5% of a
     /// proxied call's instructions (four responses a call, two or three addresses each).
     pub fn validate_for_relay(&self) -> Result<(), ParseError> {
-        check_common(&self.headers, Depth::Relay).map(|_| ())
+        check_common(&self.headers, Depth::Relay, false).map(|_| ())
     }
 }
 

@@ -615,9 +615,7 @@ impl TransactionLayer {
         self.out.event(TuEvent::ServerDone { tx: id });
         true
     }
-}
 
-impl TransactionLayer {
     /// Whether `filed` holds exactly the index's keys per method (tests check it at each step).
     #[cfg(test)]
     pub(super) fn filed_counts_agree(&self) -> bool {
