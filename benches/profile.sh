@@ -44,6 +44,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/benches/lib.sh"
 SCEN=${1:-register}; RATE=${2:-8000}; DUR=${3:-10}; TOOL=${4:-perf}
 OUT=/tmp/urpd-profile; rm -rf "$OUT"; mkdir -p "$OUT/state"
 IP=127.0.203.1; SIPP_IP=127.0.203.2; PORT=5060
@@ -128,7 +129,7 @@ PID=$(pgrep -s "$SID" | tr '\n' ',' | sed 's/,$//')
 case $SCEN in
     register) TX=2; ARGS=(-sf "$ROOT/benches/sipp/register_inf.xml" -inf "$OUT/users.csv" -p 5061)
         if [ "$TRANSPORT" = tcp-per-call ]; then
-            sed 's/^\( *Contact: <sip:\[field0\]@\[local_ip\]:\)\[local_port\]/\15061/' "$ROOT/benches/sipp/register_inf.xml" > "$OUT/register_inf.xml"
+            fixed_contact_scenario "$OUT/register_inf.xml"
             ARGS[1]=$OUT/register_inf.xml
         fi ;;
     phones)

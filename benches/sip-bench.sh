@@ -103,11 +103,12 @@ mkdir -p "$OUT/raw"
 WORK=$(mktemp -d /tmp/sip-bench.XXXXXX)
 REPORT="python3 $ROOT/benches/report.py"
 URPD=${URPD:-$ROOT/target/release/urpd}   # URPD=/path/to/urpd --no-build: another build (A/B)
+. "$ROOT/benches/lib.sh"
 REG_SCENARIO=$ROOT/benches/sipp/register_inf.xml
 if [ "$TRANSPORT" = tcp-per-call ]; then
     # The Contact keeps one port across connections, as a phone's does (see TRANSPORT above).
     REG_SCENARIO=$WORK/register_inf.xml
-    sed 's/^\( *Contact: <sip:\[field0\]@\[local_ip\]:\)\[local_port\]/\15061/' "$ROOT/benches/sipp/register_inf.xml" > "$REG_SCENARIO"
+    fixed_contact_scenario "$REG_SCENARIO"
 fi
 BG=()        # pids of background helpers started here
 SERVER_SID=""
