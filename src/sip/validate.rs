@@ -41,11 +41,14 @@ fn counted(name: &HeaderName) -> Option<usize> {
     })
 }
 
-/// Which headers [`check_common`] checks the syntax of.
+/// Which headers [`check_common`] checks the syntax of, and whether it reads the top Via.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Depth {
-    /// Every header urpd knows the grammar of.
-    Full,
+    /// A request: every header urpd knows the grammar of, and what the top Via says (for the
+    /// `received`/`rport` rule).
+    Request,
+    /// A response urpd reads in full: every header, not the top Via (a response's is ours).
+    Response,
     /// What a proxy reads from a response it relays: Via, To, Call-ID, CSeq and the counts;
     /// From, Contact, Route, Record-Route and Path pass as received.
     Relay,
@@ -64,9 +67,9 @@ pub struct TopVia {
 }
 
 /// The checks shared by requests and responses; returns the CSeq value (number, method) and,
-/// when `top_via` asks (a request: a response's top Via is the proxy's own), what the top Via
-/// says.
-fn check_common(h: &Headers, depth: Depth, top_via: bool) -> Result<(u32, &str, TopVia), ParseError> {
+/// for a request, what the top Via says (the default otherwise).
+fn check_common(h: &Headers, depth: Depth) -> Result<(u32, &str, TopVia), ParseError> {
+    let full = depth != Depth::Relay;
     // One pass counts what the presence and uniqueness rules need (12 scans before); errors
     // come in the same order as the rules are listed.
     let mut count = [0u32; 8];
@@ -97,7 +100,7 @@ fn check_common(h: &Headers, depth: Depth, top_via: bool) -> Result<(u32, &str, 
                 if !via.params().validate() {
                     return Err(ParseError::BadHeader("Via"));
                 }
-                if top_via && top.is_none() {
+                if depth == Depth::Request && top.is_none() {
                     let rport = via.rport().is_some();
                     // With `rport` the Via is rewritten whatever its host: not worth reading.
                     let host_ip = if rport { None } else { super::text::parse_host_ip(via.host) };
@@ -105,12 +108,12 @@ fn check_common(h: &Headers, depth: Depth, top_via: bool) -> Result<(u32, &str, 
                 }
             }
             HeaderName::To => check_addr(hdr.name, hdr.value)?,
-            HeaderName::From if depth == Depth::Full => check_addr(hdr.name, hdr.value)?,
+            HeaderName::From if full => check_addr(hdr.name, hdr.value)?,
             HeaderName::Contact
-                if depth == Depth::Full && hdr.value.trim() != "*" => {
+                if full && hdr.value.trim() != "*" => {
                     check_addr(hdr.name, hdr.value)?;
                 }
-            HeaderName::Route | HeaderName::RecordRoute | HeaderName::Path if depth == Depth::Full => {
+            HeaderName::Route | HeaderName::RecordRoute | HeaderName::Path if full => {
                 let na = NameAddr::parse(hdr.value).map_err(|_| ParseError::BadHeader(name_of(hdr.name)))?;
                 if !na.bracketed {
                     return Err(ParseError::BadHeader(name_of(hdr.name)));
@@ -164,7 +167,7 @@ impl Request {
 
     /// [`validate`](Self::validate), and what the top Via says (for `received`/`rport`).
     pub fn validate_via(&self) -> Result<TopVia, ParseError> {
-        let (_, cseq_method, top) = check_common(&self.headers, Depth::Full, true)?;
+        let (_, cseq_method, top) = check_common(&self.headers, Depth::Request)?;
         if cseq_method != self.method.as_str() {
             return Err(ParseError::CSeqMismatch);
         }
@@ -175,7 +178,7 @@ impl Request {
 impl Response {
     /// Checks the response against RFC 3261's header rules.
     pub fn validate(&self) -> Result<(), ParseError> {
-        check_common(&self.headers, Depth::Full, false).map(|_| ())
+        check_common(&self.headers, Depth::Response).map(|_| ())
     }
 
     /// The checks a proxy needs before relaying the response: the required headers present
@@ -185,7 +188,7 @@ impl Response {
     /// OpenSIPS do, parsing only what the route touches); their syntax checks were ~5% of a
     /// proxied call's instructions (four responses a call, two or three addresses each).
     pub fn validate_for_relay(&self) -> Result<(), ParseError> {
-        check_common(&self.headers, Depth::Relay, false).map(|_| ())
+        check_common(&self.headers, Depth::Relay).map(|_| ())
     }
 }
 
